@@ -1,0 +1,65 @@
+// The AttachmentPlan: what one CNI operation on one pod sandbox will do, computed before anything
+// touches the node. Every validation error is raised while planning (docs/architecture.md).
+import { CniCode, CniError } from "../cni/cni-error.ts";
+import type { NetConfList } from "../cni/types.ts";
+
+export interface Attachment {
+  /** Position in the plan; 0 is the cluster default network. */
+  index: number;
+  /** Network name as reported in network-status and used for the result cache. */
+  network: string;
+  ifName: string;
+  /** The delegate's config list exactly as it will be run. */
+  delegate: NetConfList;
+  /** True for the cluster default network (gets CNI_IFNAME, the runtime's runtimeConfig, the result). */
+  isDefault: boolean;
+  /** CNI_ARGS pairs handed to the delegate. */
+  cniArgs: [string, string][];
+  /** Capability arguments (runtimeConfig) offered to the delegate; filtered by its capabilities. */
+  capabilityArgs: Record<string, unknown>;
+}
+
+export interface AttachmentPlan {
+  containerId: string;
+  netns: string;
+  /** The CNI_IFNAME the runtime asked for (the default network's interface). */
+  ifName: string;
+  attachments: Attachment[];
+}
+
+/** Linux IFNAMSIZ-1 and the characters the kernel and CNI refuse (CNI-P-03). */
+export function interfaceNameProblem(name: string): string | undefined {
+  if (name === "") return "is empty";
+  if (Buffer.byteLength(name) > 15) return `is longer than 15 bytes (${Buffer.byteLength(name)})`;
+  if (name === "." || name === "..") return 'is "." or ".."';
+  if (/[/:\s]/.test(name)) return "contains '/', ':' or whitespace";
+  return undefined;
+}
+
+/** Reject duplicate or invalid interface names across the whole plan, before any delegate runs. */
+export function checkInterfaceNames(attachments: readonly Attachment[]): void {
+  const seen = new Map<string, string>();
+  for (const a of attachments) {
+    const problem = interfaceNameProblem(a.ifName);
+    if (problem !== undefined) {
+      throw new CniError(CniCode.InvalidEnvironment, `network "${a.network}": interface name "${a.ifName}" ${problem}`);
+    }
+    const other = seen.get(a.ifName);
+    if (other !== undefined) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `network "${a.network}": interface name "${a.ifName}" is already used by network "${other}"; choose another "interface"`,
+      );
+    }
+    seen.set(a.ifName, a.network);
+  }
+}
+
+/**
+ * Delegates get `IgnoreUnknown=true` first (as upstream Multus does, so host-local and friends accept
+ * the Kubernetes keys), then the runtime's own pairs in their order.
+ */
+export function delegateCniArgs(incoming: readonly [string, string][]): [string, string][] {
+  const rest = incoming.filter(([k]) => k !== "IgnoreUnknown");
+  return [["IgnoreUnknown", "true"], ...rest];
+}

@@ -1,0 +1,176 @@
+// The Multus configuration (the `type: "multus"` file in /etc/cni/net.d, also what the runtime sends
+// on stdin). Keys and defaults follow upstream Multus (docs/configuration.md); validated once here.
+import * as v from "valibot";
+import { CniCode, CniError } from "../cni/cni-error.ts";
+import type { NetConf, NetConfList } from "../cni/types.ts";
+
+export const DEFAULTS = {
+  confDir: "/etc/cni/multus/net.d",
+  cniDir: "/var/lib/cni/multus",
+  binDir: "/opt/cni/bin",
+  multusNamespace: "kube-system",
+  systemNamespaces: ["kube-system"],
+  globalNamespaces: "default",
+  /** Ours: a delegate that has not answered after this long is killed and the operation fails. */
+  delegateTimeoutSeconds: 120,
+} as const;
+
+const stringList = v.array(v.string());
+const delegateObject = v.pipe(
+  v.looseObject({}),
+  v.check(
+    (d) => typeof d["type"] === "string" || Array.isArray(d["plugins"]),
+    'a delegate must be a CNI config with a "type" or a config list with "plugins"',
+  ),
+);
+
+const MultusConfigSchema = v.looseObject({
+  cniVersion: v.optional(v.string()),
+  name: v.optional(v.string()),
+  type: v.optional(v.string()),
+  delegates: v.optional(v.array(delegateObject)),
+  clusterNetwork: v.optional(v.string()),
+  defaultNetworks: v.optional(stringList),
+  kubeconfig: v.optional(v.string()),
+  confDir: v.optional(v.string()),
+  cniDir: v.optional(v.string()),
+  binDir: v.optional(v.string()),
+  readinessindicatorfile: v.optional(v.string()),
+  namespaceIsolation: v.optional(v.boolean()),
+  globalNamespaces: v.optional(v.string()),
+  systemNamespaces: v.optional(stringList),
+  multusNamespace: v.optional(v.string()),
+  logLevel: v.optional(v.picklist(["debug", "verbose", "error", "panic", ""])),
+  logFile: v.optional(v.string()),
+  logToStderr: v.optional(v.boolean()),
+  capabilities: v.optional(v.record(v.string(), v.boolean())),
+  runtimeConfig: v.optional(v.record(v.string(), v.unknown())),
+  auxiliaryCNIChainName: v.optional(v.string()),
+  retryDeleteOnError: v.optional(v.boolean()),
+  delegateTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
+/** A delegate as Multus runs it: always a list (libcni turns a single conf into a one-plugin list). */
+export interface Delegate {
+  /** The network name used for the result cache and network-status. */
+  name: string;
+  list: NetConfList;
+  /** `masterplugin: true` in config-file mode (upstream v1/v2 key). */
+  master: boolean;
+}
+
+export interface MultusConfig {
+  cniVersion: string;
+  name: string;
+  delegates: Delegate[];
+  clusterNetwork: string | undefined;
+  defaultNetworks: string[];
+  kubeconfig: string | undefined;
+  confDir: string;
+  cniDir: string;
+  binDir: string;
+  readinessIndicatorFile: string | undefined;
+  namespaceIsolation: boolean;
+  globalNamespaces: string[];
+  systemNamespaces: string[];
+  multusNamespace: string;
+  logLevel: string;
+  logFile: string | undefined;
+  logToStderr: boolean;
+  runtimeConfig: Record<string, unknown>;
+  retryDeleteOnError: boolean;
+  delegateTimeoutMs: number;
+}
+
+/**
+ * Validate a parsed Multus config. `source` names where it came from (a file path or "stdin") so
+ * that every error says which file and which key to fix.
+ */
+export function parseMultusConfig(json: unknown, source: string): MultusConfig {
+  const parsed = v.safeParse(MultusConfigSchema, json);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const key = v.getDotPath(issue) ?? "(top level)";
+    throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "${key}": ${issue.message}`);
+  }
+  const c = parsed.output;
+  const cniVersion = c.cniVersion ?? "";
+  if (cniVersion === "") throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "cniVersion" is required`);
+  const name = c.name ?? "multus-cni-network";
+  if ((c.delegates === undefined || c.delegates.length === 0) && c.clusterNetwork === undefined) {
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      `invalid Multus config in ${source}: set "clusterNetwork" or a non-empty "delegates" list`,
+    );
+  }
+  const delegates = (c.delegates ?? []).map((d, i) => toDelegate(d, i, cniVersion, source));
+  if (delegates.filter((d) => d.master).length > 1) {
+    throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "delegates": more than one delegate has "masterplugin": true`);
+  }
+  const names = new Set<string>();
+  for (const d of delegates) {
+    if (names.has(d.name)) {
+      throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "delegates": two delegates are named "${d.name}"; give each a unique "name"`);
+    }
+    names.add(d.name);
+  }
+  return {
+    cniVersion,
+    name,
+    delegates,
+    clusterNetwork: c.clusterNetwork,
+    defaultNetworks: c.defaultNetworks ?? [],
+    kubeconfig: nonEmpty(c.kubeconfig),
+    confDir: nonEmpty(c.confDir) ?? DEFAULTS.confDir,
+    cniDir: nonEmpty(c.cniDir) ?? DEFAULTS.cniDir,
+    binDir: nonEmpty(c.binDir) ?? DEFAULTS.binDir,
+    readinessIndicatorFile: nonEmpty(c.readinessindicatorfile),
+    namespaceIsolation: c.namespaceIsolation ?? false,
+    globalNamespaces: splitList(c.globalNamespaces ?? DEFAULTS.globalNamespaces),
+    systemNamespaces: c.systemNamespaces ?? [...DEFAULTS.systemNamespaces],
+    multusNamespace: nonEmpty(c.multusNamespace) ?? DEFAULTS.multusNamespace,
+    logLevel: c.logLevel ?? "",
+    logFile: nonEmpty(c.logFile),
+    logToStderr: c.logToStderr ?? true,
+    runtimeConfig: c.runtimeConfig ?? {},
+    retryDeleteOnError: c.retryDeleteOnError ?? false,
+    delegateTimeoutMs: (c.delegateTimeoutSeconds ?? DEFAULTS.delegateTimeoutSeconds) * 1000,
+  };
+}
+
+function toDelegate(raw: Record<string, unknown>, index: number, multusVersion: string, source: string): Delegate {
+  const where = `invalid Multus config in ${source}: key "delegates.${index}"`;
+  const master = raw["masterplugin"] === true;
+  // `masterplugin` is Multus's own key, not the delegate's: the plugin never sees it.
+  const { masterplugin: _drop, ...conf } = raw;
+  const cniVersion = typeof conf["cniVersion"] === "string" && conf["cniVersion"] !== "" ? conf["cniVersion"] : multusVersion;
+  let list: NetConfList;
+  if (Array.isArray(conf["plugins"])) {
+    const plugins: NetConf[] = conf["plugins"].map((p: unknown, j: number) => {
+      if (typeof p !== "object" || p === null || typeof (p as Record<string, unknown>)["type"] !== "string") {
+        throw new CniError(CniCode.InvalidNetworkConfig, `${where}.plugins.${j}: each plugin needs a string "type"`);
+      }
+      return p as NetConf;
+    });
+    if (plugins.length === 0) throw new CniError(CniCode.InvalidNetworkConfig, `${where}: "plugins" is empty`);
+    list = { ...conf, cniVersion, name: "", plugins };
+  } else {
+    const single = conf as NetConf;
+    list = { cniVersion, name: "", plugins: [single] };
+    if (single.disableCheck === true) list.disableCheck = true;
+  }
+  const first = list.plugins[0]?.type ?? "delegate";
+  // Delegates in config-file mode often have no name (upstream's examples); a stable derived name
+  // keeps the result-cache key identical between ADD and a DEL rebuilt from the same file.
+  const name = typeof conf["name"] === "string" && conf["name"] !== "" ? conf["name"] : `${first}-${index}`;
+  list.name = name;
+  return { name, list, master };
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s === "" ? undefined : s;
+}
+
+function splitList(s: string): string[] {
+  return s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+}

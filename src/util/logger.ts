@@ -1,0 +1,57 @@
+// Structured logs for the short-lived executables: one JSON object per line, constant messages,
+// fields for the variable parts. Levels follow upstream Multus (debug, verbose, error, panic).
+import { appendFileSync } from "node:fs";
+
+export type LogLevel = "debug" | "verbose" | "error" | "panic";
+const RANK: Record<LogLevel, number> = { debug: 0, verbose: 1, error: 2, panic: 3 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** Where lines go besides the file; the thin plugin's stderr reaches the runtime's log. */
+  stderr?: ((line: string) => void) | undefined;
+  file?: string | undefined;
+  component: string;
+}
+
+/** Keys whose values never reach a log line. */
+const SECRET = /token|password|secret|key$/i;
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const min = RANK[opts.level];
+  const emit = (level: LogLevel, label: string, msg: string, fields?: Record<string, unknown>): void => {
+    if (RANK[level] < min) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), level: label, component: opts.component, msg, ...redact(fields) }) + "\n";
+    opts.stderr?.(line);
+    if (opts.file !== undefined) {
+      try {
+        appendFileSync(opts.file, line, { mode: 0o600 });
+      } catch {
+        // A log file we cannot write must not fail the CNI operation.
+      }
+    }
+  };
+  return {
+    debug: (m, f) => { emit("debug", "debug", m, f); },
+    info: (m, f) => { emit("verbose", "info", m, f); },
+    warn: (m, f) => { emit("error", "warn", m, f); },
+    error: (m, f) => { emit("error", "error", m, f); },
+  };
+}
+
+export function parseLogLevel(s: string | undefined, fallback: LogLevel): LogLevel {
+  return s === "debug" || s === "verbose" || s === "error" || s === "panic" ? s : fallback;
+}
+
+function redact(fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (fields === undefined) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET.test(k) ? "[redacted]" : v;
+  return out;
+}
