@@ -30,11 +30,17 @@ export class CniError extends Error {
     this.details = details;
   }
 
-  toJSON(cniVersion?: string): CniErrorJson {
+  /** The wire form, with `cniVersion` when the caller knows the config's version. */
+  toErrorJson(cniVersion?: string): CniErrorJson {
     const out: CniErrorJson = { code: this.code, msg: this.message };
     if (cniVersion !== undefined) out.cniVersion = cniVersion;
     if (this.details !== "") out.details = this.details;
     return out;
+  }
+
+  /** JSON.stringify calls toJSON(key): keep it argument-free so it never mistakes a key for a version. */
+  toJSON(): CniErrorJson {
+    return this.toErrorJson();
   }
 }
 
