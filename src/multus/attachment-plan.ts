@@ -1,6 +1,7 @@
 // The AttachmentPlan: what one CNI operation on one pod sandbox will do, computed before anything
 // touches the node. Every validation error is raised while planning (docs/architecture.md).
-import { CniCode, CniError } from "../cni/cni-error.ts";
+import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
+import { validateInterfaceName } from "../cni/plugin-env.ts";
 import type { NetConfList } from "../cni/types.ts";
 
 export interface Attachment {
@@ -27,22 +28,15 @@ export interface AttachmentPlan {
   attachments: Attachment[];
 }
 
-/** Linux IFNAMSIZ-1 and the characters the kernel and CNI refuse (CNI-P-03). */
-export function interfaceNameProblem(name: string): string | undefined {
-  if (name === "") return "is empty";
-  if (Buffer.byteLength(name) > 15) return `is longer than 15 bytes (${Buffer.byteLength(name)})`;
-  if (name === "." || name === "..") return 'is "." or ".."';
-  if (/[/:\s]/.test(name)) return "contains '/', ':' or whitespace";
-  return undefined;
-}
-
 /** Reject duplicate or invalid interface names across the whole plan, before any delegate runs. */
 export function checkInterfaceNames(attachments: readonly Attachment[]): void {
   const seen = new Map<string, string>();
   for (const a of attachments) {
-    const problem = interfaceNameProblem(a.ifName);
-    if (problem !== undefined) {
-      throw new CniError(CniCode.InvalidEnvironment, `network "${a.network}": interface name "${a.ifName}" ${problem}`);
+    try {
+      validateInterfaceName(a.ifName);
+    } catch (err) {
+      const cause = toCniError(err);
+      throw new CniError(cause.code, `network "${a.network}": ${cause.message}: "${a.ifName}"`, cause.details, { cause });
     }
     const other = seen.get(a.ifName);
     if (other !== undefined) {

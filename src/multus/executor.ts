@@ -4,6 +4,7 @@ import { CniError, toCniError } from "../cni/cni-error.ts";
 import type { CniResult, NetConfList, ValidAttachment } from "../cni/types.ts";
 import type { Attachment, AttachmentPlan } from "./attachment-plan.ts";
 import type { AttachmentRecords } from "./attachment-record.ts";
+import type { Logger } from "../util/logger.ts";
 
 /** What one delegate call needs besides its config (libcni's RuntimeConf). */
 export interface DelegateRequest {
@@ -23,11 +24,6 @@ export interface DelegateRunner {
   gc(list: NetConfList, valid: ValidAttachment[]): Promise<void>;
 }
 
-export interface Logger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export interface AttachmentResult {
   attachment: Attachment;
@@ -57,10 +53,10 @@ export class Executor {
       try {
         const result = await this.#runner.add(a.delegate, requestFor(plan, a));
         done.push({ attachment: a, result });
-        this.#log.info("attachment added", { containerId: plan.containerId, network: a.network, ifName: a.ifName });
+        this.#log.info({ containerId: plan.containerId, network: a.network, ifName: a.ifName }, "attachment added");
       } catch (err) {
         const cause = toCniError(err);
-        this.#log.error("attachment failed, rolling back", { containerId: plan.containerId, network: a.network, ifName: a.ifName, error: cause.message });
+        this.#log.error({ containerId: plan.containerId, network: a.network, ifName: a.ifName, error: cause.message }, "attachment failed, rolling back");
         const attempted = plan.attachments.slice(0, a.index + 1);
         const rollback = await this.#delAll(plan, attempted);
         if (rollback.length === 0) await this.#records.remove(plan.containerId);
@@ -120,13 +116,13 @@ export class Executor {
       const rec = await this.#records.read(containerId);
       if (rec === undefined) continue;
       if ("corrupt" in rec) {
-        this.#log.warn("unreadable attachment record skipped by GC", { containerId, reason: rec.corrupt, path: this.#records.pathOf(containerId) });
+        this.#log.warn({ containerId, reason: rec.corrupt, path: this.#records.pathOf(containerId) }, "unreadable attachment record skipped by GC");
         continue;
       }
       if (!keep.has(containerId)) {
         try {
           await this.del(rec.plan);
-          this.#log.info("stale attachments collected", { containerId });
+          this.#log.info({ containerId }, "stale attachments collected");
         } catch (err) {
           errors.push(toCniError(err));
         }
@@ -158,7 +154,7 @@ export class Executor {
         await this.#runner.del(a.delegate, requestFor(plan, a));
       } catch (err) {
         const cause = toCniError(err);
-        this.#log.error("attachment DEL failed", { containerId: plan.containerId, network: a.network, ifName: a.ifName, error: cause.message });
+        this.#log.error({ containerId: plan.containerId, network: a.network, ifName: a.ifName, error: cause.message }, "attachment DEL failed");
         errors.push(new CniError(cause.code, `network "${a.network}" (interface ${a.ifName}): ${cause.message}`, cause.details, { cause }));
       }
     }

@@ -5,11 +5,12 @@ import { appendFileSync } from "node:fs";
 export type LogLevel = "debug" | "verbose" | "error" | "panic";
 const RANK: Record<LogLevel, number> = { debug: 0, verbose: 1, error: 2, panic: 3 };
 
+/** pino's calling convention (fields first), so the daemon can pass a pino logger where this is taken. */
 export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+  debug(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
 }
 
 export interface LoggerOptions {
@@ -25,7 +26,7 @@ const SECRET = /token|password|secret|key$/i;
 
 export function createLogger(opts: LoggerOptions): Logger {
   const min = RANK[opts.level];
-  const emit = (level: LogLevel, label: string, msg: string, fields?: Record<string, unknown>): void => {
+  const emit = (level: LogLevel, label: string, fields: Record<string, unknown>, msg: string): void => {
     if (RANK[level] < min) return;
     const line = JSON.stringify({ time: new Date().toISOString(), level: label, component: opts.component, msg, ...redact(fields) }) + "\n";
     opts.stderr?.(line);
@@ -38,10 +39,10 @@ export function createLogger(opts: LoggerOptions): Logger {
     }
   };
   return {
-    debug: (m, f) => { emit("debug", "debug", m, f); },
-    info: (m, f) => { emit("verbose", "info", m, f); },
-    warn: (m, f) => { emit("error", "warn", m, f); },
-    error: (m, f) => { emit("error", "error", m, f); },
+    debug: (f, m) => { emit("debug", "debug", f, m); },
+    info: (f, m) => { emit("verbose", "info", f, m); },
+    warn: (f, m) => { emit("error", "warn", f, m); },
+    error: (f, m) => { emit("error", "error", f, m); },
   };
 }
 
@@ -49,8 +50,7 @@ export function parseLogLevel(s: string | undefined, fallback: LogLevel): LogLev
   return s === "debug" || s === "verbose" || s === "error" || s === "panic" ? s : fallback;
 }
 
-function redact(fields: Record<string, unknown> | undefined): Record<string, unknown> {
-  if (fields === undefined) return {};
+function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) out[k] = SECRET.test(k) ? "[redacted]" : v;
   return out;

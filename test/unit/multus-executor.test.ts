@@ -44,7 +44,7 @@ class ScriptedRunner implements DelegateRunner {
   }
 }
 
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function planOf(containerId: string, networks: string[]): AttachmentPlan {
   return {
