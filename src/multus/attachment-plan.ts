@@ -1,6 +1,7 @@
 // The AttachmentPlan: what one CNI operation on one pod sandbox will do, computed before anything
 // touches the node. Every validation error is raised while planning (docs/architecture.md).
-import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
+import { toCniError } from "../cni/cni-error.ts";
+import { MultusError } from "../util/multus-error.ts";
 import { validateInterfaceName } from "../cni/plugin-env.ts";
 import type { NetConfList } from "../cni/types.ts";
 
@@ -36,12 +37,12 @@ export function checkInterfaceNames(attachments: readonly Attachment[]): void {
       validateInterfaceName(a.ifName);
     } catch (err) {
       const cause = toCniError(err);
-      throw new CniError(cause.code, `network "${a.network}": ${cause.message}: "${a.ifName}"`, cause.details, { cause });
+      throw new MultusError("MULTUS_ERR_INTERFACE_NAME", `network "${a.network}": ${cause.message}: "${a.ifName}"`, { cause });
     }
     const other = seen.get(a.ifName);
     if (other !== undefined) {
-      throw new CniError(
-        CniCode.InvalidEnvironment,
+      throw new MultusError(
+        "MULTUS_ERR_INTERFACE_NAME",
         `network "${a.network}": interface name "${a.ifName}" is already used by network "${other}"; choose another "interface"`,
       );
     }

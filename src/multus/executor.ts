@@ -42,9 +42,12 @@ export class Executor {
   }
 
   /**
-   * ADD every attachment in plan order. On the first failure, DEL what was attempted (the failing one
-   * included: a plugin may have half-configured before failing, CNI-P-13) in reverse, and report the
-   * original error. The record is kept if the rollback itself failed, so the runtime's DEL can retry.
+   * ADD every attachment in plan order. On the first failure, DEL what was attempted in reverse and
+   * report the original error. The failing attachment is DELed too (a plugin may have half-configured
+   * before failing, CNI-P-13) but only best-effort: its config may be what is broken (macvlan's DEL
+   * fails like its ADD when the parent is missing), and it never completed. If rolling back an
+   * attachment that did complete fails, the record is rewritten to those attachments and kept, so the
+   * runtime's DEL retries exactly them.
    */
   async add(plan: AttachmentPlan): Promise<AttachmentResult[]> {
     await this.#records.write(plan);
@@ -57,9 +60,15 @@ export class Executor {
       } catch (err) {
         const cause = toCniError(err);
         this.#log.error({ containerId: plan.containerId, network: a.network, ifName: a.ifName, error: cause.message }, "attachment failed, rolling back");
-        const attempted = plan.attachments.slice(0, a.index + 1);
-        const rollback = await this.#delAll(plan, attempted);
-        if (rollback.length === 0) await this.#records.remove(plan.containerId);
+        const failedCleanup = await this.#delAll(plan, [a]);
+        for (const e of failedCleanup) this.#log.warn({ containerId: plan.containerId, error: e.message }, "DEL of the failed attachment failed");
+        const completed = done.map((d) => d.attachment);
+        const rollback = await this.#delAll(plan, completed);
+        if (rollback.length === 0) {
+          await this.#records.remove(plan.containerId);
+        } else {
+          await this.#records.write({ ...plan, attachments: completed });
+        }
         const suffix = rollback.length === 0 ? "" : `; rollback also failed, will retry on DEL: ${rollback.map((e) => e.message).join("; ")}`;
         throw new CniError(cause.code, `network "${a.network}" (interface ${a.ifName}): ${cause.message}${suffix}`, cause.details, { cause });
       }
@@ -70,9 +79,16 @@ export class Executor {
   /**
    * DEL every attachment in reverse order. A failure does not stop the others (NPWG-25); the record
    * stays until all have succeeded, so no IP lease or interface is forgotten (upstream multus#355).
+   * `bestEffort` is for a plan rebuilt without a record: the record is written before the first ADD
+   * and removed only after a complete teardown, so without one nothing is known to be attached, and a
+   * delegate whose DEL cannot succeed (its config is what is broken) must not block the sandbox forever.
    */
-  async del(plan: AttachmentPlan): Promise<void> {
+  async del(plan: AttachmentPlan, opts: { bestEffort?: boolean } = {}): Promise<void> {
     const errors = await this.#delAll(plan, plan.attachments);
+    if (errors.length > 0 && opts.bestEffort === true) {
+      this.#log.warn({ containerId: plan.containerId, errors: errors.map((e) => e.message) }, "DEL of a rebuilt plan failed; nothing was recorded as attached, so it is not retried");
+      return;
+    }
     if (errors.length > 0) {
       const first = errors[0] ?? new CniError(999, "unknown DEL failure");
       throw new CniError(first.code, errors.map((e) => e.message).join("; "), first.details);

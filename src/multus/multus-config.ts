@@ -1,7 +1,7 @@
 // The Multus configuration (the `type: "multus"` file in /etc/cni/net.d, also what the runtime sends
 // on stdin). Keys and defaults follow upstream Multus (docs/configuration.md); validated once here.
 import * as v from "valibot";
-import { CniCode, CniError } from "../cni/cni-error.ts";
+import { MultusError } from "../util/multus-error.ts";
 import type { NetConf, NetConfList } from "../cni/types.ts";
 
 export const DEFAULTS = {
@@ -91,26 +91,26 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
   if (!parsed.success) {
     const issue = parsed.issues[0];
     const key = v.getDotPath(issue) ?? "(top level)";
-    throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "${key}": ${issue.message}`);
+    throw new MultusError("MULTUS_ERR_CONFIG", `invalid Multus config in ${source}: key "${key}": ${issue.message}`);
   }
   const c = parsed.output;
   const cniVersion = c.cniVersion ?? "";
-  if (cniVersion === "") throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "cniVersion" is required`);
+  if (cniVersion === "") throw new MultusError("MULTUS_ERR_CONFIG", `invalid Multus config in ${source}: key "cniVersion" is required`);
   const name = c.name ?? "multus-cni-network";
   if ((c.delegates === undefined || c.delegates.length === 0) && c.clusterNetwork === undefined) {
-    throw new CniError(
-      CniCode.InvalidNetworkConfig,
+    throw new MultusError(
+      "MULTUS_ERR_CONFIG",
       `invalid Multus config in ${source}: set "clusterNetwork" or a non-empty "delegates" list`,
     );
   }
   const delegates = (c.delegates ?? []).map((d, i) => toDelegate(d, i, cniVersion, source));
   if (delegates.filter((d) => d.master).length > 1) {
-    throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "delegates": more than one delegate has "masterplugin": true`);
+    throw new MultusError("MULTUS_ERR_CONFIG", `invalid Multus config in ${source}: key "delegates": more than one delegate has "masterplugin": true`);
   }
   const names = new Set<string>();
   for (const d of delegates) {
     if (names.has(d.name)) {
-      throw new CniError(CniCode.InvalidNetworkConfig, `invalid Multus config in ${source}: key "delegates": two delegates are named "${d.name}"; give each a unique "name"`);
+      throw new MultusError("MULTUS_ERR_CONFIG", `invalid Multus config in ${source}: key "delegates": two delegates are named "${d.name}"; give each a unique "name"`);
     }
     names.add(d.name);
   }
@@ -148,11 +148,11 @@ function toDelegate(raw: Record<string, unknown>, index: number, multusVersion: 
   if (Array.isArray(conf["plugins"])) {
     const plugins: NetConf[] = conf["plugins"].map((p: unknown, j: number) => {
       if (typeof p !== "object" || p === null || typeof (p as Record<string, unknown>)["type"] !== "string") {
-        throw new CniError(CniCode.InvalidNetworkConfig, `${where}.plugins.${j}: each plugin needs a string "type"`);
+        throw new MultusError("MULTUS_ERR_CONFIG", `${where}.plugins.${j}: each plugin needs a string "type"`);
       }
       return p as NetConf;
     });
-    if (plugins.length === 0) throw new CniError(CniCode.InvalidNetworkConfig, `${where}: "plugins" is empty`);
+    if (plugins.length === 0) throw new MultusError("MULTUS_ERR_CONFIG", `${where}: "plugins" is empty`);
     list = { ...conf, cniVersion, name: "", plugins };
   } else {
     const single = conf as NetConf;

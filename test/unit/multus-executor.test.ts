@@ -98,11 +98,25 @@ test("NPWG-25 third of three fails: later ones never run, rollback DELs all atte
   assert.equal(await records.read("c1"), undefined);
 });
 
-test("a failed rollback keeps the record so the runtime's DEL can finish the job", async () => {
+test("a failed rollback keeps a record of the completed attachments so the runtime's DEL can finish the job", async () => {
   runner.failOn.set("ADD b net1", new CniError(11, "later"));
   runner.failOn.set("DEL a eth0", new CniError(5, "io"));
   await assert.rejects(exec.add(planOf("c1", ["a", "b"])), /rollback also failed.*network "a"/);
-  assert.ok((await records.read("c1")) !== undefined);
+  const rec = await records.read("c1");
+  assert.ok(rec !== undefined && "plan" in rec);
+  assert.deepEqual(rec.plan.attachments.map((a) => a.network), ["a"]);
+});
+
+test("the failing attachment's own DEL is best-effort: its failure neither masks the error nor keeps the record", async () => {
+  runner.failOn.set("ADD b net1", new CniError(7, "bad parent"));
+  runner.failOn.set("DEL b net1", new CniError(7, "bad parent"));
+  await assert.rejects(exec.add(planOf("c1", ["a", "b"])), (err: unknown) => {
+    assert.ok(err instanceof CniError);
+    assert.doesNotMatch(err.message, /rollback also failed/);
+    return true;
+  });
+  assert.deepEqual(runner.calls, ["ADD a eth0", "ADD b net1", "DEL b net1", "DEL a eth0"]);
+  assert.equal(await records.read("c1"), undefined);
 });
 
 test("NPWG-25 DEL runs in reverse, continues past a failure, returns it, and keeps the record", async () => {
@@ -138,4 +152,11 @@ test("GC tears down recorded sandboxes the runtime no longer lists and forwards 
   await exec.gc(lists, [{ containerID: "keep", ifname: "eth0" }]);
   assert.deepEqual(runner.calls, ["DEL b net1", "DEL a eth0", "GC a keep/eth0", "GC b keep/net1"]);
   assert.deepEqual(await readdir(join(dir, "attachments")), ["keep.json"]);
+});
+
+test("DEL of a plan rebuilt without a record is best-effort: failures are logged, not returned", async () => {
+  runner.failOn.set("DEL b net1", new CniError(7, "Link not found"));
+  await exec.del(planOf("c9", ["a", "b"]), { bestEffort: true });
+  assert.deepEqual(runner.calls, ["DEL b net1", "DEL a eth0"]);
+  await assert.rejects(exec.del(planOf("c9", ["a", "b"])), /Link not found/, "without bestEffort the same failure is returned");
 });
