@@ -1,0 +1,411 @@
+// Finding and executing one CNI plugin binary, with libcni's observable behaviour
+// (containernetworking/cni pkg/invoke: find.go, args.go, raw_exec.go, exec.go).
+//
+// Exported API:
+//   interface CniLogger { debug(fields, msg); info(fields, msg); warn(fields, msg) }   pino-compatible
+//   NOOP_LOGGER: CniLogger
+//   findPlugin(type: string, dirs: readonly string[]): Promise<string>
+//     CNI-R-01: `type` must be non-empty and hold no "/"; returns the first regular, executable file
+//     `<dir>/<type>` in `dirs` order, else CniError `failed to find plugin "x" in path [/a /b]`.
+//   formatCniArgs(pairs: readonly (readonly [string, string])[]): string      "K=V;K=V"
+//   buildPluginEnv(base, vars: CniEnvVars): Record<string, string>
+//     CNI-R-02: the base environment plus all six CNI_* variables, always set (empty when unknown),
+//     ours overriding the base's.
+//   execPlugin(req: ExecPluginRequest): Promise<Buffer>          resolves to stdout on exit status 0
+//     Errors are CniErrors: the plugin's own stdout error object (code, msg, details kept); else
+//     libcni's fallbacks `netplugin failed with no error message: <exec error>`,
+//     `netplugin failed: "<stderr>": <exec error>`,
+//     `netplugin failed but error parsing its diagnostic message "<stdout>": <parse error>` (code 999).
+//     A deadline (`timeoutMs`, CNI-R-17) or an aborted `signal` SIGKILLs the plugin's whole process
+//     group and fails with an error naming the plugin, the command and the time. "text file busy"
+//     (ETXTBSY: the binary is being written) is retried 5 times, 1 s apart (CNI-R-08).
+//   Error codes: libcni returns plain Go errors here, which a Go plugin (Multus) reports as 999. We keep
+//   999 for "not found", exec failures, timeouts and the fallback texts, and use 7 for an unusable
+//   `type` (a configuration error). A plugin's own error object keeps whatever code it carries.
+//   probeVersion(pluginPath: string, opts: ProbeVersionOptions): Promise<VersionInfo>
+//     CNI-R-14: VERSION with stdin {"cniVersion":"1.1.0"} and CNI_NETNS/IFNAME/PATH = "dummy";
+//     `unknown CNI_COMMAND: VERSION` ⇒ ["0.1.0"]; a "0.2.0" reply without a list ⇒ ["0.1.0","0.2.0"].
+
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CniCode, CniError } from "./cni-error.ts";
+import type { CniCommand, VersionInfo } from "./types.ts";
+import { LATEST_VERSION } from "./version.ts";
+
+/** The subset of a pino logger this library uses; pass a pino logger directly. */
+export interface CniLogger {
+  debug(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+}
+
+export const NOOP_LOGGER: CniLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+};
+
+/** Go's %q, close enough for error texts: escapes quotes, backslashes and control characters. */
+function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out + '"';
+}
+
+export async function findPlugin(type: string, dirs: readonly string[]): Promise<string> {
+  // libcni invoke.FindInPath wording; a bad `type` is a configuration error.
+  if (type === "") throw new CniError(CniCode.InvalidNetworkConfig, "no plugin name provided");
+  if (type.includes("/")) throw new CniError(CniCode.InvalidNetworkConfig, `invalid plugin name: ${type}`);
+  if (dirs.length === 0) throw new CniError(CniCode.Internal, "no paths provided");
+  for (const dir of dirs) {
+    const full = join(dir, type);
+    try {
+      const st = await stat(full);
+      if (!st.isFile()) continue;
+      // Skip a non-executable file instead of failing later with "permission denied" (libcni would
+      // pick it): a later directory may hold the real plugin.
+      await access(full, constants.X_OK);
+      return full;
+    } catch {
+      continue;
+    }
+  }
+  throw new CniError(CniCode.Internal, `failed to find plugin ${goQuote(type)} in path [${dirs.join(" ")}]`);
+}
+
+export function formatCniArgs(pairs: readonly (readonly [string, string])[]): string {
+  return pairs.map(([k, v]) => `${k}=${v}`).join(";");
+}
+
+export interface CniEnvVars {
+  command: CniCommand;
+  containerId?: string;
+  netns?: string;
+  ifName?: string;
+  /** CNI_ARGS, already formatted (`formatCniArgs`). */
+  args?: string;
+  /** CNI_PATH entries; joined with ":". */
+  path?: readonly string[];
+}
+
+export function buildPluginEnv(base: Readonly<Record<string, string | undefined>>, vars: CniEnvVars): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  // libcni Args.AsEnv: all six are appended after the process environment, so ours win.
+  env.CNI_COMMAND = vars.command;
+  env.CNI_CONTAINERID = vars.containerId ?? "";
+  env.CNI_NETNS = vars.netns ?? "";
+  env.CNI_ARGS = vars.args ?? "";
+  env.CNI_IFNAME = vars.ifName ?? "";
+  env.CNI_PATH = (vars.path ?? []).join(":");
+  return env;
+}
+
+export interface ExecPluginRequest extends CniEnvVars {
+  pluginPath: string;
+  stdin: string | Uint8Array;
+  /** Base environment (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Deadline for the whole call, retries included. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** argv prefix to start the plugin with, e.g. ["ip", "netns", "exec", "node-ns"] (tests). */
+  launcher?: readonly string[];
+  /** Called with each line the plugin writes to stderr (plugins log there). */
+  onStderr?: (line: string) => void;
+  /** "text file busy" retries (default 5) and their spacing (default 1000 ms), as libcni. */
+  busyRetries?: number;
+  busyRetryDelayMs?: number;
+}
+
+const MAX_STDOUT = 16 * 1024 * 1024;
+const MAX_STDERR_KEPT = 1024 * 1024;
+
+type Attempt =
+  | { kind: "spawn-error"; err: NodeJS.ErrnoException }
+  | { kind: "exited"; code: number | null; sig: NodeJS.Signals | null; stdout: Buffer; stderr: string; ended: "exit" | "timeout" | "abort" | "overflow" };
+
+const SIGNAL_TEXT: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: "killed",
+  SIGTERM: "terminated",
+  SIGINT: "interrupt",
+  SIGHUP: "hangup",
+  SIGSEGV: "segmentation fault",
+  SIGABRT: "aborted",
+  SIGPIPE: "broken pipe",
+  SIGBUS: "bus error",
+  SIGILL: "illegal instruction",
+  SIGFPE: "floating point exception",
+};
+
+const ERRNO_TEXT: Partial<Record<string, string>> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  ETXTBSY: "text file busy",
+  ENOEXEC: "exec format error",
+  E2BIG: "argument list too long",
+  ENOMEM: "cannot allocate memory",
+};
+
+/** What Go's exec error would print: "exit status 1", "signal: killed", "fork/exec /x: permission denied". */
+function execErrorText(pluginPath: string, a: Attempt): string {
+  if (a.kind === "spawn-error") return `fork/exec ${pluginPath}: ${ERRNO_TEXT[a.err.code ?? ""] ?? a.err.message}`;
+  if (a.sig !== null) return `signal: ${SIGNAL_TEXT[a.sig] ?? a.sig}`;
+  return `exit status ${String(a.code)}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** libcni RawExec.pluginErr: the plugin's error object from stdout, or a fallback text. */
+function pluginError(pluginPath: string, a: Attempt): CniError {
+  const execErr = execErrorText(pluginPath, a);
+  const stdout = a.kind === "exited" ? a.stdout : Buffer.alloc(0);
+  const stderr = a.kind === "exited" ? a.stderr : "";
+  if (stdout.length === 0) {
+    if (stderr === "") return new CniError(CniCode.Internal, `netplugin failed with no error message: ${execErr}`);
+    return new CniError(CniCode.Internal, `netplugin failed: ${goQuote(stderr)}: ${execErr}`);
+  }
+  const text = stdout.toString("utf8");
+  let reason: string;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isRecord(parsed)) reason = "not a JSON object";
+    else if (typeof parsed.code !== "number" || !Number.isInteger(parsed.code) || parsed.code < 0) reason = 'missing or invalid "code"';
+    else if (parsed.msg !== undefined && typeof parsed.msg !== "string") reason = '"msg" is not a string';
+    else if (parsed.details !== undefined && typeof parsed.details !== "string") reason = '"details" is not a string';
+    else return new CniError(parsed.code, parsed.msg ?? "", parsed.details ?? "");
+  } catch (err) {
+    reason = (err as Error).message;
+  }
+  return new CniError(CniCode.Internal, `netplugin failed but error parsing its diagnostic message ${goQuote(text)}: ${reason}`);
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    // The plugin leads its own process group (detached), so its children die with it.
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function runOnce(
+  file: string,
+  argv: readonly string[],
+  env: Record<string, string>,
+  stdin: string | Uint8Array,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  onStderr: ((line: string) => void) | undefined,
+): Promise<Attempt> {
+  return new Promise<Attempt>((resolve) => {
+    let child;
+    try {
+      child = spawn(file, argv, { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    } catch (err) {
+      resolve({ kind: "spawn-error", err: err as NodeJS.ErrnoException });
+      return;
+    }
+    const out: Buffer[] = [];
+    let outLen = 0;
+    let errKept = "";
+    let errPartial = "";
+    let ended: "exit" | "timeout" | "abort" | "overflow" = "exit";
+    let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+    let settled = false;
+
+    const finish = (a: Attempt): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (errPartial !== "") {
+        onStderr?.(errPartial);
+        errPartial = "";
+      }
+      resolve(a);
+    };
+    const result = (): Attempt => ({
+      kind: "exited",
+      code: exit?.code ?? null,
+      sig: exit?.sig ?? null,
+      stdout: Buffer.concat(out),
+      stderr: errKept,
+      ended,
+    });
+    const stop = (why: "timeout" | "abort" | "overflow"): void => {
+      if (settled || ended !== "exit") return;
+      ended = why;
+      killGroup(child.pid);
+      // Do not wait for the pipes: a grandchild outside the group could hold them open.
+      if (exit !== undefined) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(result());
+      }
+    };
+    const onAbort = (): void => {
+      stop("abort");
+    };
+    const timer = setTimeout(() => {
+      stop("timeout");
+    }, Math.max(0, deadline - Date.now()));
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      // Spawn failures (ENOENT, EACCES, ETXTBSY…) arrive here before any exit.
+      if (exit === undefined && child.pid === undefined) finish({ kind: "spawn-error", err });
+    });
+    child.stdin.on("error", () => {
+      // EPIPE: the plugin exited without reading stdin; its exit status tells the story.
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      outLen += chunk.length;
+      if (outLen > MAX_STDOUT) {
+        stop("overflow");
+        return;
+      }
+      out.push(chunk);
+    });
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      if (errKept.length < MAX_STDERR_KEPT) errKept += chunk.slice(0, MAX_STDERR_KEPT - errKept.length);
+      errPartial += chunk;
+      let nl = errPartial.indexOf("\n");
+      while (nl >= 0) {
+        onStderr?.(errPartial.slice(0, nl));
+        errPartial = errPartial.slice(nl + 1);
+        nl = errPartial.indexOf("\n");
+      }
+    });
+    child.on("exit", (code, sig) => {
+      exit = { code, sig };
+      if (ended !== "exit") {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(result());
+      }
+    });
+    child.on("close", () => {
+      finish(result());
+    });
+    child.stdin.end(stdin);
+    if (signal?.aborted === true) stop("abort");
+  });
+}
+
+export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
+  const env = buildPluginEnv(req.env ?? process.env, req);
+  const launcher = req.launcher ?? [];
+  const file = launcher[0] ?? req.pluginPath;
+  const argv = launcher.length > 0 ? [...launcher.slice(1), req.pluginPath] : [];
+  const start = Date.now();
+  const deadline = start + req.timeoutMs;
+  const retries = req.busyRetries ?? 5;
+  const delay = req.busyRetryDelayMs ?? 1000;
+  const what = `plugin ${req.pluginPath} (${req.command})`;
+
+  for (let attempt = 0; ; attempt++) {
+    const a = await runOnce(file, argv, env, req.stdin, deadline, req.signal, req.onStderr);
+    if (a.kind === "spawn-error" && a.err.code === "ETXTBSY" && attempt < retries) {
+      // libcni raw_exec: the plugin binary is being written; wait a second and try again.
+      const left = deadline - Date.now();
+      if (left <= delay) break;
+      try {
+        await sleep(delay, undefined, req.signal === undefined ? {} : { signal: req.signal });
+      } catch {
+        throw new CniError(CniCode.Internal, `${what} was cancelled while waiting for its binary to be written`);
+      }
+      continue;
+    }
+    if (a.kind === "exited") {
+      if (a.ended === "timeout") {
+        // CNI-R-17: libcni kills the plugin when its context ends; say who and how long.
+        throw new CniError(CniCode.Internal, `${what} timed out after ${req.timeoutMs} ms and was killed`, a.stderr.trim());
+      }
+      if (a.ended === "abort") {
+        const reason: unknown = req.signal?.reason;
+        const why = reason instanceof Error ? reason.message : String(reason);
+        throw new CniError(CniCode.Internal, `${what} was cancelled after ${Date.now() - start} ms and was killed: ${why}`);
+      }
+      if (a.ended === "overflow") throw new CniError(CniCode.Internal, `${what} wrote more than ${MAX_STDOUT} bytes to stdout and was killed`);
+      if (a.code === 0 && a.sig === null) return a.stdout;
+    }
+    throw pluginError(req.pluginPath, a);
+  }
+  throw new CniError(CniCode.Internal, `${what} timed out after ${req.timeoutMs} ms: netplugin failed with no error message: fork/exec ${req.pluginPath}: text file busy`);
+}
+
+export interface ProbeVersionOptions {
+  timeoutMs: number;
+  env?: Readonly<Record<string, string | undefined>>;
+  signal?: AbortSignal;
+  launcher?: readonly string[];
+  onStderr?: (line: string) => void;
+}
+
+/** CNI-R-14: ask a plugin which spec versions it supports (libcni invoke.GetVersionInfo). */
+export async function probeVersion(pluginPath: string, opts: ProbeVersionOptions): Promise<VersionInfo> {
+  let stdout: Buffer;
+  try {
+    stdout = await execPlugin({
+      pluginPath,
+      command: "VERSION",
+      // Fake values required by plugins built against an older skel (libcni does the same).
+      netns: "dummy",
+      ifName: "dummy",
+      path: ["dummy"],
+      stdin: JSON.stringify({ cniVersion: LATEST_VERSION }),
+      timeoutMs: opts.timeoutMs,
+      ...(opts.env === undefined ? {} : { env: opts.env }),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(opts.launcher === undefined ? {} : { launcher: opts.launcher }),
+      ...(opts.onStderr === undefined ? {} : { onStderr: opts.onStderr }),
+    });
+  } catch (err) {
+    // Plugins older than the VERSION command reject it; libcni compares the whole error text.
+    if (err instanceof CniError && err.message === "unknown CNI_COMMAND: VERSION" && err.details === "") {
+      return { cniVersion: LATEST_VERSION, supportedVersions: ["0.1.0"] };
+    }
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout.toString("utf8"));
+  } catch (err) {
+    throw new CniError(CniCode.DecodingFailure, `decoding version info: ${(err as Error).message}`);
+  }
+  if (!isRecord(parsed)) throw new CniError(CniCode.DecodingFailure, "decoding version info: not a JSON object");
+  const cniVersion = parsed.cniVersion;
+  if (typeof cniVersion !== "string" || cniVersion === "") {
+    throw new CniError(CniCode.DecodingFailure, "decoding version info: missing field cniVersion");
+  }
+  const list = parsed.supportedVersions;
+  if (list === undefined || list === null || (Array.isArray(list) && list.length === 0)) {
+    // Plugins of the 0.2.0 era reported only their own version.
+    if (cniVersion === "0.2.0") return { cniVersion, supportedVersions: ["0.1.0", "0.2.0"] };
+    throw new CniError(CniCode.DecodingFailure, "decoding version info: missing field supportedVersions");
+  }
+  if (!Array.isArray(list) || !list.every((v): v is string => typeof v === "string")) {
+    throw new CniError(CniCode.DecodingFailure, "decoding version info: supportedVersions is not a list of strings");
+  }
+  return { cniVersion, supportedVersions: list };
+}
