@@ -19,6 +19,15 @@ export interface Attachment {
   cniArgs: [string, string][];
   /** Capability arguments (runtimeConfig) offered to the delegate; filtered by its capabilities. */
   capabilityArgs: Record<string, unknown>;
+  /** The selection's `default-route` gateways (at most one attachment has them). */
+  defaultRoute?: string[];
+}
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  /** The UID the runtime or the API gave; "" when neither did. */
+  uid: string;
 }
 
 export interface AttachmentPlan {
@@ -27,6 +36,8 @@ export interface AttachmentPlan {
   /** The CNI_IFNAME the runtime asked for (the default network's interface). */
   ifName: string;
   attachments: Attachment[];
+  /** Set when the plan was made for a Kubernetes pod (network-status and events go to it). */
+  pod?: PodRef;
 }
 
 /** Reject duplicate or invalid interface names across the whole plan, before any delegate runs. */

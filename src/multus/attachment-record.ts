@@ -4,24 +4,19 @@
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
-import type { NetConfList } from "../cni/types.ts";
-import type { Attachment, AttachmentPlan } from "./attachment-plan.ts";
+import type { Attachment, AttachmentPlan, PodRef } from "./attachment-plan.ts";
 
 const KIND = "multusTsAttachmentsV1";
+
+type RecordedAttachment = Omit<Attachment, "index">;
 
 interface RecordFile {
   kind: typeof KIND;
   containerId: string;
   netns: string;
   ifName: string;
-  attachments: {
-    network: string;
-    ifName: string;
-    isDefault: boolean;
-    delegate: NetConfList;
-    cniArgs: [string, string][];
-    capabilityArgs: Record<string, unknown>;
-  }[];
+  pod?: PodRef;
+  attachments: RecordedAttachment[];
 }
 
 export class AttachmentRecords {
@@ -42,14 +37,8 @@ export class AttachmentRecords {
       containerId: plan.containerId,
       netns: plan.netns,
       ifName: plan.ifName,
-      attachments: plan.attachments.map((a) => ({
-        network: a.network,
-        ifName: a.ifName,
-        isDefault: a.isDefault,
-        delegate: a.delegate,
-        cniArgs: a.cniArgs,
-        capabilityArgs: a.capabilityArgs,
-      })),
+      ...(plan.pod === undefined ? {} : { pod: plan.pod }),
+      attachments: plan.attachments.map(({ index: _index, ...rest }) => rest),
     };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.pathOf(plan.containerId), JSON.stringify(file), { mode: 0o600 });
@@ -97,7 +86,9 @@ function decodeRecord(text: string): AttachmentPlan | string {
   }
   if (!isRecordFile(json)) return `not a ${KIND} record`;
   const attachments: Attachment[] = json.attachments.map((a, index) => ({ index, ...a }));
-  return { containerId: json.containerId, netns: json.netns, ifName: json.ifName, attachments };
+  const plan: AttachmentPlan = { containerId: json.containerId, netns: json.netns, ifName: json.ifName, attachments };
+  if (json.pod !== undefined) plan.pod = json.pod;
+  return plan;
 }
 
 function isRecordFile(x: unknown): x is RecordFile {
@@ -105,6 +96,7 @@ function isRecordFile(x: unknown): x is RecordFile {
   const r = x as Record<string, unknown>;
   if (r["kind"] !== KIND || typeof r["containerId"] !== "string" || typeof r["netns"] !== "string") return false;
   if (typeof r["ifName"] !== "string" || !Array.isArray(r["attachments"])) return false;
+  if (r["pod"] !== undefined && !isPodRef(r["pod"])) return false;
   return r["attachments"].every((a: unknown) => {
     if (typeof a !== "object" || a === null) return false;
     const e = a as Record<string, unknown>;
@@ -115,9 +107,16 @@ function isRecordFile(x: unknown): x is RecordFile {
       typeof e["isDefault"] === "boolean" &&
       typeof d === "object" && d !== null && typeof d["name"] === "string" && Array.isArray(d["plugins"]) &&
       Array.isArray(e["cniArgs"]) &&
-      typeof e["capabilityArgs"] === "object" && e["capabilityArgs"] !== null
+      typeof e["capabilityArgs"] === "object" && e["capabilityArgs"] !== null &&
+      (e["defaultRoute"] === undefined || (Array.isArray(e["defaultRoute"]) && e["defaultRoute"].every((g) => typeof g === "string")))
     );
   });
+}
+
+function isPodRef(x: unknown): x is PodRef {
+  if (typeof x !== "object" || x === null) return false;
+  const p = x as Record<string, unknown>;
+  return typeof p["namespace"] === "string" && typeof p["name"] === "string" && typeof p["uid"] === "string";
 }
 
 function isNotFound(err: unknown): boolean {

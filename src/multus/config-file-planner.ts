@@ -1,5 +1,5 @@
 // Config-file mode: the delegates are listed in the Multus config itself (no Kubernetes).
-import type { MultusConfig } from "./multus-config.ts";
+import type { Delegate, MultusConfig } from "./multus-config.ts";
 import { checkInterfaceNames, delegateCniArgs, type Attachment, type AttachmentPlan } from "./attachment-plan.ts";
 
 export interface CniRequest {
@@ -17,11 +17,7 @@ export interface CniRequest {
  * as net1, net2, … — numbered among the secondaries, so moving the master never yields "net0".
  */
 export function planFromDelegates(config: MultusConfig, req: CniRequest): AttachmentPlan {
-  const masterIndex = Math.max(0, config.delegates.findIndex((d) => d.master));
-  const ordered = [
-    ...config.delegates.slice(masterIndex, masterIndex + 1),
-    ...config.delegates.filter((_, i) => i !== masterIndex),
-  ];
+  const ordered = masterFirst(config.delegates);
   const args = delegateCniArgs(req.cniArgs);
   const attachments: Attachment[] = ordered.map((d, index) => ({
     index,
@@ -34,4 +30,10 @@ export function planFromDelegates(config: MultusConfig, req: CniRequest): Attach
   }));
   checkInterfaceNames(attachments);
   return { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments };
+}
+
+/** The master delegate (`"masterplugin": true`, else the first) first, the others in file order. */
+export function masterFirst(delegates: readonly Delegate[]): Delegate[] {
+  const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
+  return [...delegates.slice(masterIndex, masterIndex + 1), ...delegates.filter((_, i) => i !== masterIndex)];
 }

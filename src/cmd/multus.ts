@@ -1,0 +1,20 @@
+// multus: the thin CNI plugin. The runtime execs it with CNI_* env and the Multus config on stdin.
+import { processPluginIo, runPlugin } from "../cni/skel.ts";
+import { ALL_VERSIONS } from "../cni/version.ts";
+import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
+import { createMultusHandlers } from "../multus/multus-plugin.ts";
+
+const handlers = createMultusHandlers({
+  stderr: (line) => {
+    process.stderr.write(line);
+  },
+  createRunner: createConflistDelegateRunner,
+});
+
+// No top-level await: SEA runs a CommonJS bundle.
+void runPlugin(processPluginIo(), handlers, {
+  supportedVersions: ALL_VERSIONS,
+  about: "Multus-TS: a CNI meta-plugin that attaches a pod to several networks",
+}).then((code) => {
+  process.exitCode = code;
+});

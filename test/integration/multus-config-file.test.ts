@@ -1,0 +1,243 @@
+// Config-file Multus end to end: dist/bin/multus executed as a runtime would (env + stdin, inside a
+// throw-away node namespace), delegating to the REAL reference plugins in /usr/lib/cni (bridge,
+// host-local, macvlan on a veth parent, ptp, tuning, portmap). Fake plugins (shell scripts) stand in
+// only where no real plugin behaves that way: a hang, a crash, and CNI 1.1.0 STATUS/GC, which the
+// Debian plugins (1.1.1, CNI ≤ 1.0.0) do not implement.
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { FakePluginDir } from "../helpers/fake-plugin.ts";
+import {
+  createNetns,
+  createVethPair,
+  deleteNetns,
+  findResidue,
+  listAddresses,
+  listLinks,
+  execInNetns,
+  snapshotNode,
+  type Netns,
+  type NodeSnapshot,
+} from "../helpers/netns.ts";
+import { runExecutable, stdoutJson, type RunResult } from "../helpers/run-executable.ts";
+
+const REF = "/usr/lib/cni";
+
+let node: Netns;
+let pod: Netns;
+let lan: Netns;
+let state: string;
+let fakes: FakePluginDir;
+let snap: NodeSnapshot;
+let seq = 0;
+let cid = "";
+
+before(async () => {
+  fakes = await FakePluginDir.create();
+});
+after(async () => {
+  await fakes.remove();
+});
+
+beforeEach(async () => {
+  node = await createNetns("mt-node");
+  pod = await createNetns("mt-pod");
+  lan = await createNetns("mt-lan");
+  await execInNetns(node.name, ["ip", "link", "set", "lo", "up"]);
+  // The macvlan parent: lan0 in the node namespace; its peer is a host on that wire.
+  await createVethPair({ ns: node.name, name: "lan0" }, { ns: lan.name, name: "lan-peer" });
+  await execInNetns(lan.name, ["ip", "addr", "add", "10.20.0.1/24", "dev", "lan-peer"]);
+  state = await mkdtemp(join(tmpdir(), "mt-multus-"));
+  cid = `c${String(process.pid)}x${String(++seq)}`;
+  snap = await snapshotNode({ nodeNs: node.name });
+});
+
+afterEach(async () => {
+  for (const ns of [pod, lan, node]) await deleteNetns(ns.name);
+  await rm(state, { recursive: true, force: true });
+  await fakes.clear();
+});
+
+const bridgeNet = (): Record<string, unknown> => ({
+  cniVersion: "1.0.0",
+  name: "bridge-net",
+  type: "bridge",
+  bridge: "mt-br0",
+  isGateway: true,
+  ipam: { type: "host-local", subnet: "10.10.0.0/24", dataDir: join(state, "ipam") },
+});
+const macvlanNet = (master = "lan0"): Record<string, unknown> => ({
+  cniVersion: "1.0.0",
+  name: "macvlan-net",
+  type: "macvlan",
+  master,
+  mode: "bridge",
+  ipam: { type: "host-local", subnet: "10.20.0.0/24", rangeStart: "10.20.0.100", dataDir: join(state, "ipam") },
+});
+
+function multusConf(delegates: unknown[], extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ cniVersion: "1.0.0", name: "multus", type: "multus", cniDir: join(state, "multus"), binDir: fakes.binDir, delegates, ...extra });
+}
+
+function cni(command: string, conf: string, opts: { netns?: string; ifName?: string } = {}): Promise<RunResult> {
+  return runExecutable("multus", {
+    netns: node.name,
+    stdin: conf,
+    env: {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: opts.netns ?? pod.path,
+      CNI_IFNAME: opts.ifName ?? "eth0",
+      CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p1",
+      CNI_PATH: REF,
+    },
+  });
+}
+
+async function residue(): Promise<string[]> {
+  const found = await findResidue(snap, { nodeNs: node.name, podNs: pod.name, hostLocalDataDir: join(state, "ipam"), cacheDir: join(state, "multus"), containerId: cid });
+  // The bridge plugin never deletes the bridge itself; it goes with the node namespace.
+  return found.filter((r) => !r.startsWith("node link mt-br0 "));
+}
+
+async function records(): Promise<string[]> {
+  try {
+    return await readdir(join(state, "multus", "attachments"));
+  } catch {
+    return [];
+  }
+}
+
+describe("multus config-file mode with the reference plugins", () => {
+  test("CNI-P-08 CNI-P-09 ADD gives eth0 (bridge) and net1 (macvlan) with real addresses; DEL twice leaves nothing", async () => {
+    const conf = multusConf([bridgeNet(), macvlanNet()]);
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const result = stdoutJson(add);
+    assert.equal(result["cniVersion"], "1.0.0");
+    const ips = result["ips"] as { address: string }[];
+    assert.deepEqual(ips.map((i) => i.address), ["10.10.0.2/24"], "the runtime gets the cluster network's result");
+
+    const addrs = await listAddresses(pod.name);
+    const v4 = (ifname: string): string[] =>
+      (addrs.find((a) => a.ifname === ifname)?.addresses ?? []).filter((i) => i.family === "inet").map((i) => i.cidr);
+    assert.deepEqual(v4("eth0"), ["10.10.0.2/24"]);
+    assert.deepEqual(v4("net1"), ["10.20.0.100/24"]);
+    await execInNetns(pod.name, ["ping", "-c", "1", "-W", "2", "-I", "net1", "10.20.0.1"]);
+    await execInNetns(pod.name, ["ping", "-c", "1", "-W", "2", "-I", "eth0", "10.10.0.1"]);
+    assert.deepEqual(await records(), [`${cid}.json`]);
+
+    const check = await cni("CHECK", conf);
+    assert.equal(check.code, 0, check.stdout);
+    assert.equal(check.stdout, "", "CNI-P-10 CHECK prints nothing on success");
+
+    const del1 = await cni("DEL", conf);
+    assert.equal(del1.code, 0, del1.stdout);
+    const del2 = await cni("DEL", conf, { netns: "" });
+    assert.equal(del2.code, 0, `a repeated DEL without netns succeeds: ${del2.stdout}`);
+    assert.deepEqual(await residue(), []);
+    assert.deepEqual(await records(), []);
+  });
+
+  test("masterplugin: the marked delegate is eth0 and ptp/tuning chains run as conflists", async () => {
+    const ptp = {
+      cniVersion: "1.0.0",
+      name: "ptp-net",
+      plugins: [
+        { type: "ptp", ipam: { type: "host-local", subnet: "10.30.0.0/24", dataDir: join(state, "ipam") } },
+        { type: "tuning", sysctl: { "net.ipv4.conf.IFNAME.arp_filter": "1" } },
+      ],
+    };
+    const conf = multusConf([macvlanNet(), { ...ptp, masterplugin: true }]);
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const names = (await listLinks(pod.name)).map((l) => l.ifname).sort();
+    assert.deepEqual(names, ["eth0", "lo", "net1"]);
+    const eth0 = (await listAddresses(pod.name)).find((a) => a.ifname === "eth0");
+    assert.ok(eth0?.addresses.some((i) => i.cidr === "10.30.0.2/24"), "the ptp conflist is eth0");
+    assert.equal((await cni("DEL", conf)).code, 0);
+    assert.deepEqual(await residue(), []);
+  });
+
+  test("rollback: when the last delegate fails, the earlier ones are deleted and the error names the network", async () => {
+    const conf = multusConf([bridgeNet(), { ...macvlanNet(), name: "ok-net" }, { ...macvlanNet("no-such-parent"), name: "broken-net" }]);
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 1);
+    const err = stdoutJson(add);
+    assert.match(String(err["msg"]), /network "broken-net" \(interface net2\)/);
+    assert.match(String(err["msg"]), /failed \(add\): Link not found/);
+    assert.doesNotMatch(String(err["msg"]), /rollback also failed/, "the failed delegate's own DEL is best-effort");
+    assert.deepEqual(await residue(), [], "no link, lease, chain or cache is left after the rollback");
+    assert.deepEqual(await records(), []);
+    assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname), ["lo"]);
+    // The runtime still sends DEL after a failed ADD: it must succeed.
+    assert.equal((await cni("DEL", conf)).code, 0);
+  });
+
+  test("CNI-R-17 a delegate that hangs is killed at delegateTimeoutSeconds; the ADD fails naming it and rolls back", async () => {
+    await fakes.add({ name: "hang", on: { ADD: { sleepSeconds: 30 } } });
+    const conf = multusConf([bridgeNet(), { cniVersion: "1.0.0", name: "slow-net", type: "hang" }], { delegateTimeoutSeconds: 1 });
+    const started = Date.now();
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 1);
+    assert.ok(Date.now() - started < 20_000, "the hang was cut short");
+    assert.match(String(stdoutJson(add)["msg"]), /network "slow-net".*hang/);
+    assert.deepEqual(await residue(), []);
+    assert.deepEqual(await records(), []);
+  });
+
+  test("CNI-R-08 a delegate that crashes without output gets libcni's fallback message and rolls back", async () => {
+    await fakes.add({ name: "crash", on: { ADD: { exitCode: 2, stderr: "segfault-ish" } } });
+    const conf = multusConf([bridgeNet(), { cniVersion: "1.0.0", name: "crash-net", type: "crash" }]);
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 1);
+    assert.match(String(stdoutJson(add)["msg"]), /network "crash-net".*netplugin failed: "segfault-ish"/);
+    assert.deepEqual(await residue(), []);
+  });
+
+  test("CNI-R-01 an unknown plugin type fails before anything is left behind", async () => {
+    const conf = multusConf([bridgeNet(), { cniVersion: "1.0.0", name: "typo-net", type: "macvlam" }]);
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 1);
+    assert.match(String(stdoutJson(add)["msg"]), /failed to find plugin "macvlam"/);
+    assert.deepEqual(await residue(), []);
+  });
+
+  test("CNI-P-11 CNI-P-12 STATUS and GC reach every delegate; GC names each delegate's own interface", async () => {
+    await fakes.add({ name: "fa", on: { ADD: { stdout: '{"cniVersion":"1.1.0"}' } } });
+    await fakes.add({ name: "fb", on: { ADD: { stdout: '{"cniVersion":"1.1.0"}' }, STATUS: { exitCode: 1, stdout: '{"code":50,"msg":"fb not ready"}' } } });
+    const conf = JSON.stringify({
+      cniVersion: "1.1.0", name: "multus", type: "multus", cniDir: join(state, "multus"), binDir: fakes.binDir,
+      delegates: [{ cniVersion: "1.1.0", name: "a", type: "fa" }, { cniVersion: "1.1.0", name: "b", type: "fb" }],
+    });
+    assert.equal((await cni("ADD", conf)).code, 0);
+    const status = await cni("STATUS", conf);
+    assert.equal(status.code, 1);
+    assert.equal(stdoutJson(status)["code"], 50, "a delegate's 50 reaches the runtime");
+    await fakes.clear();
+    const gc = await runExecutable("multus", {
+      netns: node.name,
+      stdin: JSON.stringify({ ...JSON.parse(conf) as object, "cni.dev/valid-attachments": [{ containerID: cid, ifname: "eth0" }] }),
+      env: { CNI_COMMAND: "GC", CNI_PATH: REF },
+    });
+    assert.equal(gc.code, 0, gc.stdout);
+    const calls = (await fakes.invocations()).filter((i) => i.command === "GC");
+    assert.deepEqual(calls.map((c) => [c.plugin, c.request()["cni.dev/valid-attachments"]]), [
+      ["fa", [{ containerID: cid, ifname: "eth0" }]],
+      ["fb", [{ containerID: cid, ifname: "net1" }]],
+    ]);
+    // A GC that no longer lists the sandbox tears it down and forgets it.
+    await fakes.clear();
+    const gc2 = await runExecutable("multus", {
+      netns: node.name,
+      stdin: JSON.stringify({ ...JSON.parse(conf) as object, "cni.dev/valid-attachments": null }),
+      env: { CNI_COMMAND: "GC", CNI_PATH: REF },
+    });
+    assert.equal(gc2.code, 0, gc2.stdout);
+    const cmds = (await fakes.invocations()).map((i) => `${i.command} ${i.plugin}`);
+    assert.deepEqual(cmds, ["DEL fb", "DEL fa", "GC fa", "GC fb"]);
+    assert.deepEqual(await records(), []);
+  });
+});
