@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: set-up, type-check, lint, then every test in one
+# node:test run (unit, integration with real CNI plugins in namespaces, control-plane tests).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$MULTUS_TS_ROOT"
+
+say "type-check (tsc --noEmit)"
+npx tsc -p tsconfig.json --noEmit
+say "lint (eslint, typescript-eslint strict-type-checked, layer boundaries)"
+npx eslint --max-warnings 0 .
+
+say "conformance IDs covered by test names"
+node scripts/conformance-coverage.ts
+
+# The test run comes last: CI reads node:test's closing summary.
+say "tests (node:test)"
+# One run, so that CI reads one summary. Integration tests create network namespaces; they run one
+# file at a time to keep timing-sensitive plugin calls off each other's CPU on a 2-core machine.
+node --test --test-concurrency=1 --test-reporter=spec \
+  'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
+
