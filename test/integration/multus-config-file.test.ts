@@ -240,4 +240,31 @@ describe("multus config-file mode with the reference plugins", () => {
     assert.deepEqual(cmds, ["DEL fb", "DEL fa", "GC fa", "GC fb"]);
     assert.deepEqual(await records(), []);
   });
+
+  test("CNI-P-13 delegation: the runtime's environment reaches the delegate with only the CNI variables Multus owns changed, and a failed ADD is DELed", async () => {
+    await fakes.add({ name: "rec", on: { ADD: { stdout: '{"cniVersion":"1.0.0"}' } } });
+    await fakes.add({ name: "failing", on: { ADD: { exitCode: 1, stdout: '{"code":11,"msg":"try later"}' } } });
+    const conf = multusConf([{ cniVersion: "1.0.0", name: "r", type: "rec", extra: { nested: [1, 2] } }, { cniVersion: "1.0.0", name: "f", type: "failing" }]);
+    const add = await runExecutable("multus", {
+      netns: node.name,
+      stdin: conf,
+      env: {
+        CNI_COMMAND: "ADD", CNI_CONTAINERID: cid, CNI_NETNS: pod.path, CNI_IFNAME: "eth0",
+        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=p1", CNI_PATH: REF, RUNTIME_MARKER: "from-the-runtime",
+      },
+    });
+    assert.equal(add.code, 1);
+    assert.equal(stdoutJson(add)["code"], 11, "the delegate's code reaches the runtime");
+    const calls = await fakes.invocations();
+    assert.deepEqual(calls.map((c) => `${c.command} ${c.plugin}`), ["ADD rec", "ADD failing", "DEL failing", "DEL rec"]);
+    const first = calls[0];
+    assert.ok(first !== undefined);
+    assert.equal(first.env["RUNTIME_MARKER"], "from-the-runtime");
+    assert.equal(first.env["CNI_CONTAINERID"], cid);
+    assert.equal(first.env["CNI_NETNS"], pod.path);
+    assert.equal(first.env["CNI_IFNAME"], "eth0");
+    assert.equal(first.env["CNI_ARGS"], "IgnoreUnknown=true;K8S_POD_NAME=p1");
+    assert.deepEqual(first.request()["extra"], { nested: [1, 2] }, "the full delegate config is passed");
+    assert.equal(calls[1]?.env["CNI_IFNAME"], "net1");
+  });
 });
