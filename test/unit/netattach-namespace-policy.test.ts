@@ -1,0 +1,43 @@
+// Namespace isolation (NPWG-27) and the system-namespace rule: pure, no I/O.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { MultusError } from "../../src/util/multus-error.ts";
+import { checkNamespaceIsolation, isSystemNamespace } from "../../src/netattach/namespace-policy.ts";
+
+const base = { podNamespace: "team-a", podRef: "team-a/web-0", globalNamespaces: ["default", "shared"] };
+
+test("NPWG-27 with namespaceIsolation a NAD must be in the pod's namespace or a global one", () => {
+  const allowed: [boolean, string][] = [
+    [true, "team-a"],
+    [true, "default"],
+    [true, "shared"],
+    [false, "team-b"], // isolation off: anything goes
+  ];
+  for (const [isolation, namespace] of allowed) {
+    checkNamespaceIsolation({ ...base, isolation, network: { namespace, name: "net-a" } });
+  }
+});
+
+test("NPWG-27 a disallowed NAD fails with MULTUS_ERR_NAMESPACE_ISOLATION naming pod, network and the allowed namespaces", () => {
+  assert.throws(
+    () => { checkNamespaceIsolation({ ...base, isolation: true, network: { namespace: "team-b", name: "net-a" } }); },
+    (err: unknown) =>
+      err instanceof MultusError &&
+      err.errorCode === "MULTUS_ERR_NAMESPACE_ISOLATION" &&
+      err.code === 7 &&
+      err.message ===
+        'pod team-a/web-0: network team-b/net-a is in namespace "team-b", but namespaceIsolation lets this pod use networks only from "team-a", "default", "shared"; use a NetworkAttachmentDefinition in the pod\'s namespace or add "team-b" to globalNamespaces',
+  );
+  // No global namespaces at all: only the pod's own.
+  assert.throws(
+    () => { checkNamespaceIsolation({ ...base, globalNamespaces: [], isolation: true, network: { namespace: "default", name: "n" } }); },
+    /only from "team-a";/,
+  );
+});
+
+test("NPWG-27 system namespaces are decided by the pod's namespace (upstream once passed the pod name)", () => {
+  assert.equal(isSystemNamespace("kube-system", ["kube-system"]), true);
+  assert.equal(isSystemNamespace("team-a", ["kube-system"]), false);
+  // A pod *named* kube-system in another namespace is not a system pod.
+  assert.equal(isSystemNamespace("team-a", ["kube-system"]), isSystemNamespace("team-a", ["kube-system", "other"]));
+});
