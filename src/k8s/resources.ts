@@ -1,0 +1,214 @@
+// Typed helpers for the API objects the Multus engine reads and writes: the pod (validated down to
+// the fields Multus uses), NetworkAttachmentDefinitions (raw; netattach decodes them), the
+// network-status annotation (a merge patch of pods/status) and events.
+//
+// Exported API:
+//   interface Pod                         — the minimal validated pod (see podSchema)
+//   decodePod(value): Pod                 — validation at the edge; throws with the failing field's path
+//   podPath(ns, name?, subresource?) / nadPath(ns, name?): string
+//   getPod(client, ns, name, opts?): Promise<Pod>
+//       404 → KubeNotFoundError with code MULTUS_ERR_POD_NOT_FOUND (isNotFound)
+//   getNetworkAttachmentDefinition(client, ns, name, opts?): Promise<unknown>
+//       404 → KubeNotFoundError with code MULTUS_ERR_NAD_NOT_FOUND; a missing CRD says so
+//   patchPodNetworkStatus(client, ns, name, networkStatusJson, opts?): Promise<Pod>
+//       one MERGE PATCH of pods/<name>/status setting metadata.annotations[NETWORK_STATUS_ANNOTATION]:
+//       no GET + PUT, so no conflict loop (upstream does GET + PUT with retries). The apiserver's pod
+//       status strategy keeps metadata changes on the status subresource for annotations — verified by
+//       test/k8s/k8s-resources.test.ts against a real kube-apiserver.
+//   createEvent(client, event, opts?): Promise<string>  — returns the event's name
+//       core/v1 Event (see createEvent's comment for why not events.k8s.io/v1); name `<pod>.<16 hex>`.
+//       Callers must catch: an event never fails a CNI operation.
+//   isStaticPod(pod), mirrorPodUid(pod), podUidMatches(pod, uid)
+//   NETWORK_STATUS_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION
+import { randomBytes } from "node:crypto";
+import * as v from "valibot";
+import { apiPath } from "./api-path.ts";
+import type { KubeClient, RequestOptions } from "./kube-client.ts";
+
+export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
+/** Set by the kubelet on pods it did not get from the API: "file" or "http" (static pods), "api" otherwise. */
+export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
+/** On a mirror pod: the static pod's UID as the kubelet (and so the runtime's K8S_POD_UID) knows it. */
+export const CONFIG_MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
+
+const stringMap = v.optional(v.record(v.string(), v.string()), {});
+
+const podSchema = v.object({
+  metadata: v.object({
+    name: v.string(),
+    namespace: v.string(),
+    uid: v.string(),
+    resourceVersion: v.optional(v.string()),
+    annotations: stringMap,
+    labels: stringMap,
+    ownerReferences: v.optional(
+      v.array(
+        v.object({
+          apiVersion: v.string(),
+          kind: v.string(),
+          name: v.string(),
+          uid: v.string(),
+          controller: v.optional(v.boolean()),
+        }),
+      ),
+    ),
+  }),
+  spec: v.optional(
+    v.object({
+      nodeName: v.optional(v.string()),
+      // DRA: the pod's claims by name; the claim objects are resolved through status.resourceClaimStatuses.
+      resourceClaims: v.optional(
+        v.array(
+          v.object({
+            name: v.string(),
+            resourceClaimName: v.optional(v.string()),
+            resourceClaimTemplateName: v.optional(v.string()),
+          }),
+        ),
+      ),
+    }),
+    {},
+  ),
+  status: v.optional(
+    v.object({
+      resourceClaimStatuses: v.optional(v.array(v.object({ name: v.string(), resourceClaimName: v.optional(v.string()) }))),
+    }),
+    {},
+  ),
+});
+
+/**
+ * The pod as Multus needs it: metadata {name, namespace, uid, resourceVersion?, annotations,
+ * labels (both {} when absent), ownerReferences?}, spec {nodeName?, resourceClaims?},
+ * status {resourceClaimStatuses?}. Every other field is dropped.
+ */
+export type Pod = v.InferOutput<typeof podSchema>;
+
+/** Validates an API object as a Pod; the error names the first failing field. */
+export function decodePod(value: unknown): Pod {
+  const result = v.safeParse(podSchema, value);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const where = v.getDotPath(issue) ?? "(root)";
+  throw new TypeError(`not a valid Pod: ${where}: ${issue.message}`);
+}
+
+export function podPath(namespace: string, name?: string, subresource?: string): string {
+  return apiPath({ version: "v1", namespace, resource: "pods", ...(name === undefined ? {} : { name }), ...(subresource === undefined ? {} : { subresource }) });
+}
+
+export function nadPath(namespace: string, name?: string): string {
+  return apiPath({ group: "k8s.cni.cncf.io", version: "v1", namespace, resource: "network-attachment-definitions", ...(name === undefined ? {} : { name }) });
+}
+
+export function getPod(client: KubeClient, namespace: string, name: string, opts: RequestOptions = {}): Promise<Pod> {
+  return client.get(podPath(namespace, name), { ...opts, decode: decodePod });
+}
+
+/** The raw object: decoding spec.config and the resourceName annotation is netattach's job. */
+export function getNetworkAttachmentDefinition(client: KubeClient, namespace: string, name: string, opts: RequestOptions = {}): Promise<unknown> {
+  return client.get(nadPath(namespace, name), opts);
+}
+
+/** Writes the network-status annotation with one merge patch of the status subresource. */
+export function patchPodNetworkStatus(client: KubeClient, namespace: string, name: string, networkStatusJson: string, opts: RequestOptions = {}): Promise<Pod> {
+  const patch = { metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatusJson } } };
+  return client.patch(podPath(namespace, name, "status"), patch, "merge", { ...opts, decode: decodePod });
+}
+
+/** The object an event is about; for Multus, always a pod. */
+export interface EventObjectReference {
+  kind?: string;
+  apiVersion?: string;
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface EventSpec {
+  involvedObject: EventObjectReference;
+  reason: string;
+  message: string;
+  type: "Normal" | "Warning";
+  /** "multus". */
+  reportingComponent: string;
+  /** The node name. */
+  reportingInstance: string;
+}
+
+export interface CreateEventOptions extends RequestOptions {
+  now?: () => Date;
+}
+
+/** A reference to a pod for events, with its UID so `kubectl describe` matches this incarnation only. */
+export function podReference(pod: Pod): EventObjectReference {
+  return { kind: "Pod", apiVersion: "v1", namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid };
+}
+
+/** Names are DNS subdomains (≤ 253); the pod part is shortened so the suffix always fits. */
+function eventName(podName: string): string {
+  const suffix = randomBytes(8).toString("hex");
+  const base = podName.slice(0, 253 - 1 - suffix.length).replace(/[^a-z0-9]+$/, "");
+  return `${base === "" ? "pod" : base}.${suffix}`;
+}
+
+/** The note limit of events.k8s.io (1 KiB) applied to core events too, so long messages never get an event rejected. */
+const MESSAGE_LIMIT = 1024;
+
+/**
+ * Creates a core/v1 Event. Why core/v1 and not events.k8s.io/v1: the fields the engine has
+ * (reportingComponent/reportingInstance, involvedObject) are core/v1's; its legacy validation
+ * needs no eventTime/action pair; upstream Multus (client-go's recorder) writes core/v1, so tools
+ * watching for Multus events see the same objects; and `kubectl get/describe` shows both kinds
+ * alike (they share one storage). deploy/rbac allows both.
+ */
+export async function createEvent(client: KubeClient, event: EventSpec, opts: CreateEventOptions = {}): Promise<string> {
+  const now = (opts.now ?? (() => new Date()))();
+  // metav1.Time is RFC 3339 with whole seconds.
+  const timestamp = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const ref = event.involvedObject;
+  const name = eventName(ref.name);
+  const message = event.message.length > MESSAGE_LIMIT ? `${event.message.slice(0, MESSAGE_LIMIT - 1)}…` : event.message;
+  const body = {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { name, namespace: ref.namespace },
+    involvedObject: { kind: ref.kind ?? "Pod", apiVersion: ref.apiVersion ?? "v1", namespace: ref.namespace, name: ref.name, uid: ref.uid },
+    reason: event.reason,
+    message,
+    type: event.type,
+    source: { component: event.reportingComponent, host: event.reportingInstance },
+    reportingComponent: event.reportingComponent,
+    reportingInstance: event.reportingInstance,
+    firstTimestamp: timestamp,
+    lastTimestamp: timestamp,
+    count: 1,
+  };
+  const { signal, timeoutMs, query } = opts;
+  await client.create(apiPath({ version: "v1", namespace: ref.namespace, resource: "events" }), body, {
+    ...(signal === undefined ? {} : { signal }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(query === undefined ? {} : { query }),
+  });
+  return name;
+}
+
+/** A static pod (from a manifest file or URL, not the API); the kubelet mirrors it into the API. */
+export function isStaticPod(pod: Pod): boolean {
+  const source = pod.metadata.annotations[CONFIG_SOURCE_ANNOTATION];
+  return source !== undefined && source !== "api";
+}
+
+/** On a mirror pod, the UID the runtime knows the static pod by; undefined on other pods. */
+export function mirrorPodUid(pod: Pod): string | undefined {
+  return pod.metadata.annotations[CONFIG_MIRROR_ANNOTATION];
+}
+
+/**
+ * Whether the runtime's K8S_POD_UID names this pod: its own UID, or for a static pod's mirror the
+ * UID in config.mirror (multus#773: upstream fails these with a UID mismatch).
+ */
+export function podUidMatches(pod: Pod, uid: string): boolean {
+  if (pod.metadata.uid === uid) return true;
+  return isStaticPod(pod) && mirrorPodUid(pod) === uid;
+}
