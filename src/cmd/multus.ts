@@ -2,6 +2,7 @@
 import { processPluginIo, runPlugin } from "../cni/skel.ts";
 import { ALL_VERSIONS } from "../cni/version.ts";
 import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
+import { createPodApi } from "../multus/kube-pod-api.ts";
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
 
 const handlers = createMultusHandlers({
@@ -9,6 +10,7 @@ const handlers = createMultusHandlers({
     process.stderr.write(line);
   },
   createRunner: createConflistDelegateRunner,
+  createPodApi,
 });
 
 // No top-level await: SEA runs a CommonJS bundle.

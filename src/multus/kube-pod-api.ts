@@ -1,0 +1,70 @@
+// What the engine needs from the Kubernetes API, over the k8s client: the pod, NADs, the
+// network-status annotation and events. Built once per CNI call in thin mode.
+import { hostname } from "node:os";
+import { resolveClientConfig } from "../k8s/client-config.ts";
+import { isNotFound } from "../k8s/kube-api-error.ts";
+import { KubeClient } from "../k8s/kube-client.ts";
+import { createEvent, decodePod, getNetworkAttachmentDefinition, getPod, NETWORK_STATUS_ANNOTATION, podPath, type Pod } from "../k8s/resources.ts";
+import type { Logger } from "../util/logger.ts";
+import type { PodRef } from "./attachment-plan.ts";
+import type { MultusConfig } from "./multus-config.ts";
+import type { NadGetter } from "./network-resolver.ts";
+
+export interface PodApi {
+  /** undefined when the pod does not exist. */
+  getPod(namespace: string, name: string): Promise<Pod | undefined>;
+  getNad: NadGetter;
+  /** A merge patch of pods/status; with the pod's UID as a precondition, so a recreated pod is never touched. */
+  patchNetworkStatus(pod: PodRef, networkStatusJson: string): Promise<void>;
+  /** Best-effort: an event never fails a CNI operation. */
+  event(pod: PodRef, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+  close(): void;
+}
+
+/** The API as configured (`kubeconfig`, else in-cluster), or undefined when Multus has none. */
+export async function createPodApi(config: MultusConfig, log: Logger): Promise<PodApi | undefined> {
+  const clientConfig = await resolveClientConfig(config.kubeconfig);
+  if (clientConfig === undefined) return undefined;
+  const client = new KubeClient(clientConfig, { logger: log, userAgent: "multus-ts" });
+  const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
+  return {
+    async getPod(namespace, name) {
+      try {
+        return await getPod(client, namespace, name);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async getNad(namespace, name) {
+      try {
+        return await getNetworkAttachmentDefinition(client, namespace, name);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async patchNetworkStatus(pod, json) {
+      const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: json } };
+      if (pod.uid !== "") metadata["uid"] = pod.uid;
+      await client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { decode: decodePod });
+    },
+    async event(pod, type, reason, message) {
+      try {
+        await createEvent(client, {
+          involvedObject: { namespace: pod.namespace, name: pod.name, uid: pod.uid },
+          reason,
+          message,
+          type,
+          reportingComponent: "multus",
+          reportingInstance: node,
+        });
+      } catch (err) {
+        log.warn({ pod: `${pod.namespace}/${pod.name}`, reason, error: (err as Error).message }, "event not recorded");
+      }
+    },
+    close() {
+      client.close();
+    },
+  };
+}

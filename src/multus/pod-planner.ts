@@ -1,0 +1,174 @@
+// Kubernetes mode: the plan for a pod = its cluster network (clusterNetwork, or the config's first
+// delegate, or the pod's v1.multus-cni.io/default-network override), then defaultNetworks (unless the
+// pod's namespace is a system namespace), then the networks its k8s.v1.cni.cncf.io/networks
+// annotation selects (NPWG-05…17, 22, 27, 28). All lookups happen first; then the plan is assembled
+// and validated as a whole (interface names, capabilities, default-route) before anything runs.
+import type { NetConf, NetConfList } from "../cni/types.ts";
+import { checkNamespaceIsolation } from "../netattach/namespace-policy.ts";
+import { NETWORKS_ANNOTATION, parseSelectionAnnotation, type NetworkSelection } from "../netattach/selection-annotation.ts";
+import { MultusError } from "../util/multus-error.ts";
+import { checkInterfaceNames, delegateCniArgs, type Attachment, type AttachmentPlan, type PodRef } from "./attachment-plan.ts";
+import { masterFirst, type CniRequest } from "./config-file-planner.ts";
+import type { MultusConfig } from "./multus-config.ts";
+import type { ResolvedNetwork } from "./network-resolver.ts";
+
+export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
+
+/** How the planner reaches NADs and config files: injected, so tests and the daemon choose the source. */
+export interface NetworkResolver {
+  /** A NAD selected by a pod (annotation or default-network override). */
+  fromNad(namespace: string, name: string, podRef: string): Promise<ResolvedNetwork>;
+  /** clusterNetwork / defaultNetworks entries: a NAD in multusNamespace, a CNI name in confDir, a dir or a file. */
+  fromReference(ref: string, podRef: string): Promise<ResolvedNetwork>;
+}
+
+export interface PodPlanInput {
+  config: MultusConfig;
+  req: CniRequest;
+  pod: PodRef;
+  annotations: Readonly<Record<string, string>>;
+}
+
+/** Capability keys a selection may request, and the runtimeConfig key each becomes (NPWG-08…15). */
+const CAPABILITY_OF = {
+  ips: "ips",
+  mac: "mac",
+  portMappings: "portMappings",
+  bandwidth: "bandwidth",
+  infinibandGuid: "infinibandGUID",
+} as const;
+
+export async function planForPod(input: PodPlanInput, resolver: NetworkResolver): Promise<AttachmentPlan> {
+  const { config, req, pod } = input;
+  const podRef = `${pod.namespace}/${pod.name}`;
+
+  // 1. The cluster network: the pod's override, else clusterNetwork, else the config's delegates (the
+  //    master first); with delegates, an override replaces the master only.
+  const base: { net: ResolvedNetwork; selection?: NetworkSelection }[] = [];
+  const override = input.annotations[DEFAULT_NETWORK_ANNOTATION]?.trim() ?? "";
+  if (override !== "") {
+    const sel = parseSelectionAnnotation(override, config.multusNamespace, podRef, DEFAULT_NETWORK_ANNOTATION);
+    const only = sel[0];
+    if (sel.length !== 1 || only === undefined) {
+      throw new MultusError("MULTUS_ERR_BAD_SELECTION", `pod ${podRef}: ${DEFAULT_NETWORK_ANNOTATION} must name exactly one network, it names ${String(sel.length)}`);
+    }
+    base.push({ net: await resolver.fromNad(only.namespace, only.name, podRef) });
+  } else if (config.clusterNetwork !== undefined) {
+    base.push({ net: await resolver.fromReference(config.clusterNetwork, podRef) });
+  }
+  if (config.clusterNetwork === undefined) {
+    const delegates = masterFirst(config.delegates).slice(override === "" ? 0 : 1);
+    for (const d of delegates) base.push({ net: { list: d.list, statusName: d.name } });
+  }
+  if (base.length === 0) {
+    throw new MultusError("MULTUS_ERR_CONFIG", 'the Multus config has neither "clusterNetwork" nor "delegates"');
+  }
+
+  // 2. defaultNetworks, skipped for system namespaces.
+  if (!config.systemNamespaces.includes(pod.namespace)) {
+    for (const ref of config.defaultNetworks) base.push({ net: await resolver.fromReference(ref, podRef) });
+  }
+
+  // 3. The selection annotation, in order; a repeated network is a separate attachment (NPWG-17).
+  const selections = parseSelectionAnnotation(input.annotations[NETWORKS_ANNOTATION] ?? "", pod.namespace, podRef);
+  for (const sel of selections) {
+    checkNamespaceIsolation({
+      podNamespace: pod.namespace,
+      podRef,
+      network: { namespace: sel.namespace, name: sel.name },
+      isolation: config.namespaceIsolation,
+      globalNamespaces: config.globalNamespaces,
+    });
+    base.push({ net: await resolver.fromNad(sel.namespace, sel.name, podRef), selection: sel });
+  }
+
+  const podArgs: [string, string][] = [
+    ["K8S_POD_NAMESPACE", pod.namespace],
+    ["K8S_POD_NAME", pod.name],
+    ["K8S_POD_INFRA_CONTAINER_ID", req.containerId],
+    ["K8S_POD_UID", pod.uid],
+  ];
+  const incoming = req.cniArgs.filter(([k]) => !podArgs.some(([p]) => p === k));
+
+  const attachments: Attachment[] = base.map(({ net, selection }, index) => {
+    const isDefault = index === 0;
+    const a: Attachment = {
+      index,
+      network: net.statusName,
+      // Upstream naming: the cluster network gets CNI_IFNAME; the others net<position>, an explicit
+      // name still using up its position (so net2 stays net2 when net1 was renamed).
+      ifName: isDefault ? req.ifName : (selection?.interface ?? `net${String(index)}`),
+      delegate: selection === undefined ? net.list : withCniArgs(net.list, selection.cniArgs),
+      isDefault,
+      cniArgs: delegateCniArgs([...podArgs, ...incoming, ...legacyArgs(selection)]),
+      // NPWG-28: the runtime's runtimeConfig goes to the cluster network only.
+      capabilityArgs: isDefault ? req.runtimeConfig : selectionCapabilities(selection),
+    };
+    if (selection?.defaultRoute !== undefined) a.defaultRoute = selection.defaultRoute;
+    if (selection !== undefined) checkCapabilities(a, selection, podRef);
+    return a;
+  });
+  checkInterfaceNames(attachments);
+  checkDefaultRouteGateways(attachments, podRef);
+  return { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments, pod };
+}
+
+function selectionCapabilities(sel: NetworkSelection | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (sel === undefined) return out;
+  if (sel.ips !== undefined) out["ips"] = sel.ips;
+  if (sel.mac !== undefined) out["mac"] = sel.mac;
+  if (sel.portMappings !== undefined) out["portMappings"] = sel.portMappings;
+  if (sel.bandwidth !== undefined) out["bandwidth"] = sel.bandwidth;
+  if (sel.infinibandGuid !== undefined) out["infinibandGUID"] = sel.infinibandGuid;
+  if (sel.deviceId !== undefined) out["deviceID"] = sel.deviceId;
+  return out;
+}
+
+/** Upstream also passes static requests as CNI_ARGS (IP=a,b and MAC=…), which some IPAMs read. */
+function legacyArgs(sel: NetworkSelection | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  if (sel?.ips !== undefined) out.push(["IP", sel.ips.join(",")]);
+  if (sel?.mac !== undefined) out.push(["MAC", sel.mac]);
+  return out;
+}
+
+/** NPWG-11: `cni-args` are merged into every plugin's `args.cni`, the annotation's keys winning. */
+function withCniArgs(list: NetConfList, cniArgs: Record<string, unknown> | undefined): NetConfList {
+  if (cniArgs === undefined) return list;
+  const plugins = list.plugins.map((p): NetConf => {
+    // NetConf types args as an object; a hand-written NAD may still carry anything there.
+    const raw: unknown = p.args;
+    const args = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
+    const cni = typeof args["cni"] === "object" && args["cni"] !== null ? (args["cni"] as Record<string, unknown>) : {};
+    return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
+  });
+  return { ...list, plugins };
+}
+
+/** NPWG-08…15: a request no plugin of the network declares must fail the attachment, not vanish. */
+function checkCapabilities(a: Attachment, sel: NetworkSelection, podRef: string): void {
+  for (const [key, capability] of Object.entries(CAPABILITY_OF)) {
+    if (sel[key as keyof typeof CAPABILITY_OF] === undefined) continue;
+    if (a.delegate.plugins.some((p) => p.capabilities?.[capability] === true)) continue;
+    throw new MultusError(
+      "MULTUS_ERR_CAPABILITY_MISSING",
+      `pod ${podRef}: network "${a.network}" (element ${String(sel.element)}) requests "${capability}" but none of its plugins declares "capabilities": {"${capability}": true}; add it to the NetworkAttachmentDefinition or drop the request`,
+    );
+  }
+}
+
+/** At most one gateway per address family: one default route each (no ECMP, as upstream). */
+function checkDefaultRouteGateways(attachments: readonly Attachment[], podRef: string): void {
+  for (const a of attachments) {
+    const gws = a.defaultRoute ?? [];
+    const v4 = gws.filter((g) => !g.includes(":"));
+    const v6 = gws.filter((g) => g.includes(":"));
+    if (v4.length > 1 || v6.length > 1) {
+      throw new MultusError(
+        "MULTUS_ERR_BAD_SELECTION",
+        `pod ${podRef}: network "${a.network}": "default-route" lists ${gws.join(", ")}; give at most one IPv4 and one IPv6 gateway`,
+      );
+    }
+  }
+}
