@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Demo: Multus-TS in config-file mode, driven exactly as a container runtime drives a CNI plugin.
+# Demo, part 1: Multus-TS in config-file mode, driven exactly as a container runtime drives a CNI plugin.
 # A throw-away "node" namespace, a "pod" namespace and a "lan" namespace (a host on the macvlan's
 # wire) are created; our multus plugin gives the pod eth0 (bridge) and net1 (macvlan); we ping over
 # each, DEL, show that nothing is left, and delete everything we created.
+# Part 2 (scripts/demo-kubernetes.sh) does the same with a real kube-apiserver and NADs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$MULTUS_TS_ROOT"
@@ -94,3 +95,5 @@ chains=$(ip netns exec "$NODE" iptables-save 2>/dev/null | grep -c '^:CNI-' || t
 echo "CNI iptables chains: $chains"; [ "$chains" = 0 ] || left=1
 echo "(the bridge mtdemo-br0 itself stays, as the bridge plugin never deletes bridges; it goes with the node namespace)"
 if [ "$left" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
+
+exec bash "$MULTUS_TS_ROOT/scripts/demo-kubernetes.sh"

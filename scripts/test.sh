@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: set-up, type-check, lint, then every test in one
-# node:test run (unit, integration with real CNI plugins in namespaces, control-plane tests).
+# node:test run: unit, integration (real CNI plugins in namespaces, the real kube-apiserver), the
+# Kubernetes client against the real API, and the control-plane/CRD/RBAC tests.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$MULTUS_TS_ROOT"
@@ -17,6 +18,8 @@ node scripts/conformance-coverage.ts
 say "tests (node:test)"
 # One run, so that CI reads one summary. Integration tests create network namespaces; they run one
 # file at a time to keep timing-sensitive plugin calls off each other's CPU on a 2-core machine.
-node --test --test-concurrency=1 --test-reporter=spec \
-  'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
+# The global setup brings up the real control plane (test/cluster/cluster.sh: etcd + kube-apiserver
+# built from source on first use, cached in ~/.cache/multus-ts) and stops it at the end if it started it.
+node --test --test-concurrency=1 --test-reporter=spec --test-global-setup=test/cluster/global-setup.ts \
+  'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/k8s/**/*.test.ts' 'test/cluster/**/*.test.ts'
 

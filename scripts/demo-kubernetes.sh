@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Demo, part 2: Multus-TS with a real control plane (etcd + kube-apiserver from test/cluster, built
+# from source and cached on first use). A bridge NAD and a macvlan NAD; a pod created through the API
+# and annotated with the JSON selection below; its sandbox is a network namespace, and dist/bin/multus
+# is run exactly as a runtime would run it, inside a throw-away node namespace. We print the pod's
+# interfaces and its network-status annotation, ping over each interface, DEL, and clean up.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$MULTUS_TS_ROOT"
+
+say "control plane (test/cluster/cluster.sh up; the first run builds kube-apiserver, ~15 min)"
+cluster_out=$(bash test/cluster/cluster.sh up)
+started_cluster=no
+grep -q '^MULTUS_TS_CLUSTER=started' <<<"$cluster_out" && started_cluster=yes
+ADMIN=$(sed -n 's/^ADMIN_KUBECONFIG=//p' <<<"$cluster_out")
+MULTUS=$(sed -n 's/^MULTUS_KUBECONFIG=//p' <<<"$cluster_out")
+SERVER=$(sed -n 's/^SERVER=//p' <<<"$cluster_out")
+k() { kubectl --kubeconfig "$ADMIN" "$@"; }
+
+id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+NODE="mtdemo-knode-$id"; POD="mtdemo-kpod-$id"; LAN="mtdemo-klan-$id"; NS="multus-demo-$id"
+STATE=$(mktemp -d /tmp/multus-ts-kdemo.XXXXXX)
+CID="kdemo-$id"
+BRIDGE_PID=""
+
+cleanup() {
+  [ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null && wait "$BRIDGE_PID" 2>/dev/null || true
+  for ns in "$POD" "$LAN" "$NODE"; do ip netns del "$ns" 2>/dev/null || true; done
+  k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$STATE"
+  if [ "$started_cluster" = yes ]; then bash test/cluster/cluster.sh down >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+
+say "node, pod and lan namespaces; the API reachable from the node namespace on its own loopback"
+ip netns add "$NODE"; ip netns add "$POD"; ip netns add "$LAN"
+ip -n "$NODE" link add lan0 type veth peer name lan-peer netns "$LAN"
+ip -n "$NODE" link set lan0 up
+ip -n "$LAN" addr add 10.20.0.1/24 dev lan-peer
+ip -n "$LAN" link set lan-peer up
+port=${SERVER##*:}
+node test/helpers/api-bridge-cli.ts "$NODE" "$port" >"$STATE/bridge.out" 2>&1 &
+BRIDGE_PID=$!
+for _ in $(seq 50); do grep -q ready "$STATE/bridge.out" 2>/dev/null && break; sleep 0.1; done
+
+mkdir -p "$STATE/net.d"
+cat >"$STATE/net.d/10-cluster.conf" <<JSON
+{"cniVersion":"1.0.0","name":"cluster-net","type":"bridge","bridge":"mtdemo-cbr0","isGateway":true,
+ "ipam":{"type":"host-local","subnet":"10.88.0.0/24","dataDir":"$STATE/ipam"}}
+JSON
+
+say "a namespace, a bridge NAD and a macvlan NAD (kubectl apply)"
+cat >"$STATE/objects.yaml" <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: { name: $NS }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: default, namespace: $NS }
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: { name: bridge-net, namespace: $NS }
+spec:
+  config: '{"cniVersion":"1.0.0","type":"bridge","bridge":"mtdemo-br1","isGateway":true,"ipam":{"type":"host-local","subnet":"10.30.0.0/24","dataDir":"$STATE/ipam"}}'
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: { name: macvlan-net, namespace: $NS }
+spec:
+  config: '{"cniVersion":"1.0.0","type":"macvlan","master":"lan0","mode":"bridge","ipam":{"type":"host-local","subnet":"10.20.0.0/24","rangeStart":"10.20.0.100","dataDir":"$STATE/ipam"}}'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: demo
+  namespace: $NS
+  annotations:
+    k8s.v1.cni.cncf.io/networks: '[{"name":"bridge-net","interface":"data0"},{"name":"macvlan-net"},{"name":"macvlan-net"}]'
+spec:
+  nodeName: demo-node
+  containers: [{ name: c, image: busybox }]
+YAML
+run k apply -f "$STATE/objects.yaml"
+UID_=$(k get pod -n "$NS" demo -o jsonpath='{.metadata.uid}')
+
+cat >"$STATE/00-multus.conf" <<JSON
+{"cniVersion":"1.0.0","name":"multus-cni-network","type":"multus","kubeconfig":"$MULTUS",
+ "clusterNetwork":"cluster-net","confDir":"$STATE/net.d","cniDir":"$STATE/multus","binDir":"/usr/lib/cni"}
+JSON
+say "Multus config: clusterNetwork from confDir, the multus ServiceAccount's kubeconfig (real RBAC)"
+cat "$STATE/00-multus.conf"
+
+cni() {
+  ip netns exec "$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="$CID" CNI_NETNS="$2" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$NS;K8S_POD_NAME=demo;K8S_POD_INFRA_CONTAINER_ID=$CID;K8S_POD_UID=$UID_" \
+    "$MULTUS_TS_ROOT/dist/bin/multus" <"$STATE/00-multus.conf"
+}
+
+say "CNI ADD"
+cni ADD "/run/netns/$POD" >/dev/null
+run ip -n "$POD" -br addr
+say "the pod's k8s.v1.cni.cncf.io/network-status annotation"
+k get pod -n "$NS" demo -o jsonpath='{.metadata.annotations.k8s\.v1\.cni\.cncf\.io/network-status}' | jq .
+say "events"
+k get events -n "$NS" --field-selector involvedObject.name=demo -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
+
+say "ping over each interface"
+run ip netns exec "$POD" ping -c 1 -W 2 -I eth0 10.88.0.1
+run ip netns exec "$POD" ping -c 1 -W 2 -I data0 10.30.0.1
+run ip netns exec "$POD" ping -c 1 -W 2 -I net2 10.20.0.1
+run ip netns exec "$POD" ping -c 1 -W 2 -I net3 10.20.0.1
+
+say "CNI DEL (twice, as containerd does)"
+cni DEL "/run/netns/$POD"
+cni DEL ""
+links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
+leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
+records=$(find "$STATE/multus" -type f | wc -l)
+echo "pod links: $links  host-local leases: $leases  records/caches: $records"
+if [ "$links" = "lo " ] && [ "$leases" = 0 ] && [ "$records" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
