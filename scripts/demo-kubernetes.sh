@@ -8,10 +8,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$MULTUS_TS_ROOT"
 
-say "control plane (test/cluster/cluster.sh up; the first run builds kube-apiserver, ~15 min)"
-cluster_out=$(bash test/cluster/cluster.sh up)
-started_cluster=no
-grep -q '^MULTUS_TS_CLUSTER=started' <<<"$cluster_out" && started_cluster=yes
+say "control plane (test/cluster/cluster.sh up; the first run builds kube-apiserver, ~6 min)"
+# Held by this script: released at exit, and stopped then only if no one else holds it.
+cluster_out=$(bash test/cluster/cluster.sh up --hold $$)
 ADMIN=$(sed -n 's/^ADMIN_KUBECONFIG=//p' <<<"$cluster_out")
 MULTUS=$(sed -n 's/^MULTUS_KUBECONFIG=//p' <<<"$cluster_out")
 SERVER=$(sed -n 's/^SERVER=//p' <<<"$cluster_out")
@@ -28,7 +27,7 @@ cleanup() {
   for ns in "$POD" "$LAN" "$NODE"; do ip netns del "$ns" 2>/dev/null || true; done
   k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
   rm -rf "$STATE"
-  if [ "$started_cluster" = yes ]; then bash test/cluster/cluster.sh down >/dev/null 2>&1 || true; fi
+  bash test/cluster/cluster.sh release $$ >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }

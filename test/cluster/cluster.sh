@@ -2,7 +2,15 @@
 # A real Kubernetes control plane on loopback for Multus-TS tests: etcd + kube-apiserver, with the
 # NetworkAttachmentDefinition CRD and the multus RBAC from deploy/ applied.
 #
-#   cluster.sh up       start a control plane, or reuse a healthy one; waits for /readyz
+#   cluster.sh up [--hold PID]
+#                       start a control plane, or reuse a healthy one; waits for /readyz.
+#                       Without --hold the control plane stays up until `down`. With --hold, PID
+#                       (a test run) becomes a holder, and a control plane started that way stops
+#                       when its last live holder calls `release` — so concurrent test runs can
+#                       share one control plane and none stops it under another.
+#   cluster.sh release PID
+#                       drop PID's hold; stop the control plane if it was started with --hold and
+#                       no live holder remains
 #   cluster.sh down     stop the processes recorded in the state dir, then remove the state dir
 #   cluster.sh status   print what runs; exit 0 if healthy, 3 if nothing runs, 1 if broken
 #   cluster.sh build [component…]   build (or find cached) Kubernetes binaries (default kube-apiserver)
@@ -40,11 +48,12 @@ ready_timeout="${MULTUS_TS_READY_TIMEOUT:-120}"
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v1\./ { print $2; exit }' "$build_module/go.mod")"
 bin_dir="$cache_root/k8s-$k8s_version/bin"
 pki="$state/pki"
+holders_dir="$state/holders"
 admin_kubeconfig="$state/admin.kubeconfig"
 multus_kubeconfig="$state/multus.kubeconfig"
 server_url="https://127.0.0.1:$apiserver_port"
 readonly here repo_root build_module state cache_root apiserver_port etcd_port etcd_peer_port etcd_bin \
-  ready_timeout k8s_version bin_dir pki admin_kubeconfig multus_kubeconfig server_url
+  ready_timeout k8s_version bin_dir pki holders_dir admin_kubeconfig multus_kubeconfig server_url
 
 log() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -175,6 +184,37 @@ take_lock() {
   flock -n 9 && return 0
   log "waiting for another cluster.sh working on $state"
   flock -w 1800 9 || die "could not lock $state.lock within 30 min"
+}
+
+# ---------------------------------------------------------------------------------------------
+# holders: test runs that use a control plane started for tests
+
+add_holder() {
+  local pid="$1" start
+  [[ "$pid" =~ ^[0-9]+$ ]] || die "--hold needs a PID, got '$pid'"
+  start="$(proc_start_time "$pid")" || die "--hold $pid: no such process"
+  mkdir -p "$holders_dir"
+  printf '%s %s\n' "$pid" "$start" >"$holders_dir/$pid"
+}
+
+# Prints the PIDs of holders that still run; forgets the others (a crashed test run).
+live_holders() {
+  local file pid start
+  for file in "$holders_dir"/*; do
+    [[ -e "$file" ]] || continue
+    read -r pid start <"$file" || true
+    if [[ "$(proc_start_time "$pid" 2>/dev/null)" == "$start" ]]; then
+      printf '%s\n' "$pid"
+    else
+      rm -f "$file"
+    fi
+  done
+}
+
+stop_all() {
+  stop_process kube-apiserver
+  stop_process etcd
+  rm -rf "$state"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -363,18 +403,33 @@ print_result() {
 }
 
 cmd_up() {
+  local hold=""
+  case "${1:-}" in
+    "") ;;
+    --hold) hold="${2:?--hold needs a PID}" ;;
+    *) die "up: unknown argument $1" ;;
+  esac
+  # Turn SIGINT/SIGTERM into a normal exit so the EXIT trap below cleans up a half-done start.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   mkdir -p "$(dirname "$state")"
   take_lock
   if healthy; then
     multus_token_works || { log "renewing the multus token"; refresh_multus_token; }
+    if [[ -n "$hold" ]]; then
+      add_holder "$hold"
+    elif [[ -e "$state/ephemeral" ]]; then
+      rm -f "$state/ephemeral"
+      log "a plain \`up\`: the control plane now stays up until \`cluster.sh down\`"
+    fi
     print_result reused
     return 0
   fi
+  local kept_holders=()
   if [[ -e "$state" ]]; then
     log "$state exists but the control plane is not healthy: stopping what is left and starting afresh"
-    stop_process kube-apiserver
-    stop_process etcd
-    rm -rf "$state"
+    mapfile -t kept_holders < <(live_holders)
+    stop_all
   fi
   local p
   for p in "$apiserver_port" "$etcd_port" "$etcd_peer_port"; do
@@ -395,6 +450,11 @@ cmd_up() {
   start_apiserver
   bootstrap
   trap - EXIT
+  if [[ -n "$hold" ]]; then
+    touch "$state/ephemeral"
+    local holder
+    for holder in "$hold" "${kept_holders[@]}"; do add_holder "$holder"; done
+  fi
   log "control plane ready in $((SECONDS - started)) s"
   print_result started
 }
@@ -405,10 +465,25 @@ cmd_down() {
     log "nothing to stop: $state does not exist"
     return 0
   fi
-  stop_process kube-apiserver
-  stop_process etcd
-  rm -rf "$state"
+  stop_all
   log "stopped; removed $state"
+}
+
+cmd_release() {
+  local pid="${1:?release needs a PID}"
+  take_lock
+  [[ -d "$state" ]] || return 0
+  rm -f "$holders_dir/$pid"
+  local others
+  others="$(live_holders | tr '\n' ' ')"
+  if [[ ! -e "$state/ephemeral" ]]; then
+    log "released by $pid; started by a plain \`up\`, so it stays up (\`cluster.sh down\` stops it)"
+  elif [[ -n "$others" ]]; then
+    log "released by $pid; still used by ${others% }"
+  else
+    stop_all
+    log "released by its last holder ($pid): stopped; removed $state"
+  fi
 }
 
 cmd_status() {
@@ -431,6 +506,11 @@ cmd_status() {
   printf '%-16s %s\n' "apiserver url:" "$server_url"
   printf '%-16s %s\n' "admin:" "KUBECONFIG=$admin_kubeconfig"
   printf '%-16s %s\n' "multus:" "KUBECONFIG=$multus_kubeconfig"
+  if [[ -e "$state/ephemeral" ]]; then
+    printf '%-16s %s\n' "lifetime:" "until the last holder releases it; holders: $(live_holders | tr '\n' ' ')"
+  else
+    printf '%-16s %s\n' "lifetime:" "until cluster.sh down"
+  fi
   if healthy; then
     printf '%-16s %s\n' "readyz:" "ok"
     return 0
@@ -441,7 +521,8 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
+  release) shift; cmd_release "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   build)
@@ -451,7 +532,7 @@ case "${1:-}" in
     ;;
   env) printf 'export KUBECONFIG=%q\n' "$admin_kubeconfig" ;;
   *)
-    echo "usage: $0 up|down|status|build [component…]|env" >&2
+    echo "usage: $0 up [--hold PID]|release PID|down|status|build [component…]|env" >&2
     exit 2
     ;;
 esac

@@ -1,14 +1,12 @@
-// Once-per-run setup for `node --test --test-global-setup=test/cluster/global-setup.ts`:
-// one control plane for every test file of the run, stopped at the end only if this run started
-// it (an already running one, e.g. from `cluster.sh up` in another shell, is left alone).
-import { keepCluster, startCluster, stopCluster } from "./harness.ts";
-
-let startedByThisRun = false;
+// Once-per-run setup for `node --test --test-global-setup=test/cluster/global-setup.ts`: one
+// control plane for every test file of the run. The runner process holds it, and releasing it at
+// the end stops it only if nobody else (another run, or a plain `cluster.sh up`) still wants it.
+import { releaseCluster, startCluster } from "./harness.ts";
 
 export async function globalSetup(): Promise<void> {
-  startedByThisRun = (await startCluster()).started;
+  await startCluster();
 }
 
 export async function globalTeardown(): Promise<void> {
-  if (startedByThisRun && !keepCluster()) await stopCluster();
+  await releaseCluster();
 }

@@ -2,8 +2,13 @@
 // (etcd + kube-apiserver, the NAD CRD and the multus RBAC from deploy/).
 //
 // Per test file: `const cluster = useCluster();` starts the control plane (or reuses a running one)
-// before the file's tests and stops it afterwards only if this file started it. The npm script runs
-// global-setup.ts first, so in a full run every file reuses the one control plane started there.
+// before the file's tests and releases it afterwards. The npm script runs global-setup.ts first, so
+// in a full run every file reuses the one control plane started there.
+//
+// Lifetime: a control plane started by tests is held by the PIDs of the test processes using it
+// (`cluster.sh up --hold PID`) and stops when the last of them releases it, so two test runs on one
+// machine can share it without one stopping it under the other. One started by hand with
+// `cluster.sh up` (or with MULTUS_TS_KEEP_CLUSTER=1) stays up until `cluster.sh down`.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -130,41 +135,45 @@ export interface ClusterStart {
   readonly started: boolean;
 }
 
-async function runClusterScript(verb: "up" | "down"): Promise<RunResult> {
-  const result = await run("bash", [clusterScript, verb], { timeoutMs: clusterUpTimeoutMs, echoStderr: true });
-  if (result.code !== 0) throw new CommandError(`cluster.sh ${verb}`, result);
+async function runClusterScript(args: readonly string[]): Promise<RunResult> {
+  const result = await run("bash", [clusterScript, ...args], { timeoutMs: clusterUpTimeoutMs, echoStderr: true });
+  if (result.code !== 0) throw new CommandError(`cluster.sh ${args.join(" ")}`, result);
   return result;
 }
 
-/** `cluster.sh up`: starts the control plane or reuses a healthy one. */
+/** MULTUS_TS_KEEP_CLUSTER=1: a control plane the tests start stays up until `cluster.sh down`. */
+export function keepCluster(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env["MULTUS_TS_KEEP_CLUSTER"] === "1";
+}
+
+/** `cluster.sh up --hold <this process>`: starts the control plane or reuses a healthy one. */
 export async function startCluster(): Promise<ClusterStart> {
-  const { stdout } = await runClusterScript("up");
+  const { stdout } = await runClusterScript(keepCluster() ? ["up"] : ["up", "--hold", String(process.pid)]);
   const outcome = /^MULTUS_TS_CLUSTER=(started|reused)$/m.exec(stdout)?.[1];
   if (outcome === undefined) throw new Error(`cluster.sh up printed no MULTUS_TS_CLUSTER= line:\n${stdout}`);
   return { paths: clusterPaths(), started: outcome === "started" };
 }
 
-/** `cluster.sh down`: stops what cluster.sh started and removes the state dir. */
-export async function stopCluster(): Promise<void> {
-  await runClusterScript("down");
+/** `cluster.sh release <this process>`: stops the control plane if this was its last holder. */
+export async function releaseCluster(): Promise<void> {
+  await runClusterScript(["release", String(process.pid)]);
 }
 
-/** MULTUS_TS_KEEP_CLUSTER=1 keeps a control plane the tests started running afterwards. */
-export function keepCluster(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env["MULTUS_TS_KEEP_CLUSTER"] === "1";
+/** `cluster.sh down`: stops the control plane whoever uses it, and removes its state dir. */
+export async function stopCluster(): Promise<void> {
+  await runClusterScript(["down"]);
 }
 
 /**
- * Registers file-level hooks: the control plane is up before the file's first test and, if these
- * hooks started it, stopped after its last one. Returns the kubeconfig paths.
+ * Registers file-level hooks: the control plane is up before the file's first test and released
+ * after its last one (stopped if nobody else holds it). Returns the kubeconfig paths.
  */
 export function useCluster(): ClusterPaths {
-  let startedHere = false;
   before(async () => {
-    startedHere = (await startCluster()).started;
+    await startCluster();
   });
   after(async () => {
-    if (startedHere && !keepCluster()) await stopCluster();
+    await releaseCluster();
   });
   return clusterPaths();
 }
