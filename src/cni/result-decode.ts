@@ -56,11 +56,16 @@ export function decodeResult(json: unknown, confVersion: string): CniResult {
   return convertResult(decoded, version);
 }
 
-function decode100(o: Record<string, unknown>, cniVersion: string): Result100 {
-  const out: Result100 = { cniVersion };
+/** 0.3.0…1.1.0 share one layout; they differ only in how an IP entry looks (`version` in 0.3/0.4). */
+function decodeInterfaceLayout<I extends ResultIp>(
+  o: Record<string, unknown>,
+  cniVersion: string,
+  decodeIpEntry: (v: unknown, path: string) => I,
+): { cniVersion: string; interfaces?: ResultInterface[]; ips?: I[]; routes?: ResultRoute[]; dns?: Dns } {
+  const out: { cniVersion: string; interfaces?: ResultInterface[]; ips?: I[]; routes?: ResultRoute[]; dns?: Dns } = { cniVersion };
   const interfaces = optArray(o, "interfaces", "interfaces", decodeInterface);
   if (interfaces !== undefined) out.interfaces = interfaces;
-  const ips = optArray(o, "ips", "ips", decodeIp);
+  const ips = optArray(o, "ips", "ips", decodeIpEntry);
   if (ips !== undefined) out.ips = ips;
   const routes = optArray(o, "routes", "routes", decodeRoute);
   if (routes !== undefined) out.routes = routes;
@@ -69,17 +74,12 @@ function decode100(o: Record<string, unknown>, cniVersion: string): Result100 {
   return out;
 }
 
+function decode100(o: Record<string, unknown>, cniVersion: string): Result100 {
+  return decodeInterfaceLayout(o, cniVersion, decodeIp);
+}
+
 function decode040(o: Record<string, unknown>, cniVersion: string): Result040 {
-  const out: Result040 = { cniVersion };
-  const interfaces = optArray(o, "interfaces", "interfaces", decodeInterface);
-  if (interfaces !== undefined) out.interfaces = interfaces;
-  const ips = optArray(o, "ips", "ips", decodeIp04);
-  if (ips !== undefined) out.ips = ips;
-  const routes = optArray(o, "routes", "routes", decodeRoute);
-  if (routes !== undefined) out.routes = routes;
-  const dns = decodeDns(o.dns, "dns");
-  if (dns !== undefined) out.dns = dns;
-  return out;
+  return decodeInterfaceLayout(o, cniVersion, decodeIp04);
 }
 
 function decode020(o: Record<string, unknown>, cniVersion: string): Result020 {

@@ -28,22 +28,8 @@ export async function createPodApi(config: MultusConfig, log: Logger): Promise<P
   const client = new KubeClient(clientConfig, { logger: log, userAgent: "multus-ts" });
   const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
   return {
-    async getPod(namespace, name) {
-      try {
-        return await getPod(client, namespace, name);
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
-    async getNad(namespace, name) {
-      try {
-        return await getNetworkAttachmentDefinition(client, namespace, name);
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
+    getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),
+    getNad: (namespace, name) => unlessNotFound(getNetworkAttachmentDefinition(client, namespace, name)),
     async patchNetworkStatus(pod, json) {
       const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: json } };
       if (pod.uid !== "") metadata["uid"] = pod.uid;
@@ -67,4 +53,14 @@ export async function createPodApi(config: MultusConfig, log: Logger): Promise<P
       client.close();
     },
   };
+}
+
+/** The object, or undefined when the API answers 404. */
+async function unlessNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
