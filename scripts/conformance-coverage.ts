@@ -15,8 +15,8 @@ function walk(dir: string): string[] {
 for (const file of walk(join(root, "test"))) {
   const text = readFileSync(file, "utf8");
   // Only IDs inside test(...)/it(...)/describe(...) titles count, not comments.
-  for (const m of text.matchAll(/\b(?:test|it|describe)\(\s*[`'"]([^`'"]*)/g)) {
-    for (const id of (m[1] ?? "").matchAll(ID)) {
+  for (const m of text.matchAll(/\b(?:test|it|describe)\(\s*([`'"])((?:(?!\1)[^\\]|\\.)*)\1/g)) {
+    for (const id of (m[2] ?? "").matchAll(ID)) {
       const key = id[1] ?? "";
       const files = covered.get(key) ?? new Set<string>();
       files.add(file.slice(root.length + 1));

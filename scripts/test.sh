@@ -20,6 +20,15 @@ say "tests (node:test)"
 # file at a time to keep timing-sensitive plugin calls off each other's CPU on a 2-core machine.
 # The global setup brings up the real control plane (test/cluster/cluster.sh: etcd + kube-apiserver
 # built from source on first use, cached in ~/.cache/multus-ts) and stops it at the end if it started it.
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+status=0
 node --test --test-concurrency=1 --test-reporter=spec --test-global-setup=test/cluster/global-setup.ts \
-  'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/k8s/**/*.test.ts' 'test/cluster/**/*.test.ts'
+  'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/k8s/**/*.test.ts' 'test/cluster/**/*.test.ts' \
+  | tee "$summary" || status=$?
+# The control plane's teardown logs after node:test's summary; repeat the counts as the last line.
+passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
+failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+exit "$status"
 

@@ -150,7 +150,7 @@ test("CNI-R-01 a missing plugin fails the ADD before any plugin runs (libcni wou
   assert.equal((await rejects(runner().addNetworkList(bad, RT))).code, 7);
 });
 
-test("CNI-R-04 CNI-R-05 CNI-R-06 ADD chain: requests, raw prevResult hand-over, final result, cache", async () => {
+test("CNI-R-04 CNI-R-05 CNI-R-06 NPWG-24 ADD chain: requests (name and cniVersion injected per plugin), raw prevResult hand-over, final result, cache", async () => {
   const list = chain({ cniVersion: "1.0.0", cniVersions: ["0.4.0", "1.1.0", "9.9.9"] });
   const result = await runner().addNetworkList(list, RT);
   const invs = await calls();

@@ -160,3 +160,28 @@ test("DEL of a plan rebuilt without a record is best-effort: failures are logged
   assert.deepEqual(runner.calls, ["DEL b net1", "DEL a eth0"]);
   await assert.rejects(exec.del(planOf("c9", ["a", "b"])), /Link not found/, "without bestEffort the same failure is returned");
 });
+
+test("NPWG-26 attachments of one pod are never set up or torn down in parallel", async () => {
+  let inFlight = 0;
+  let most = 0;
+  const slow = async (): Promise<void> => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+  };
+  const serial: DelegateRunner = {
+    add: async (_l, req) => {
+      await slow();
+      return { cniVersion: "1.0.0", interfaces: [{ name: req.ifName }] };
+    },
+    del: slow,
+    check: slow,
+    status: slow,
+    gc: slow,
+  };
+  const e = new Executor(serial, records, silent);
+  await e.add(planOf("p1", ["a", "b", "c", "d"]));
+  await e.del(planOf("p1", ["a", "b", "c", "d"]));
+  assert.equal(most, 1);
+});
