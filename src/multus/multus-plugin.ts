@@ -101,6 +101,11 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       const current = pod !== undefined && (call.podId.uid === "" || pod.metadata.uid === call.podId.uid);
       const annotations = current ? pod.metadata.annotations : {};
       return { plan: await podPlan(call, api, call.podId, annotations), strict: false, upstream: false };
+    } catch (err) {
+      // No record means nothing is recorded as attached: an unreachable API or a NAD deleted since
+      // must not keep the sandbox from going away.
+      call.log.warn({ containerId: call.req.containerId, error: toCniError(err).message }, "no record and the plan cannot be rebuilt; nothing to tear down");
+      return { plan: { containerId: call.req.containerId, netns: call.req.netns, ifName: call.req.ifName, attachments: [] }, strict: false, upstream: false };
     } finally {
       api.close();
     }

@@ -149,6 +149,11 @@ async function expectFailure(t: TestContext, p: TestPod, conf: string, message: 
   const ev = await events(p);
   assert.ok(ev.some((e) => e.startsWith("Warning NetworkAttachmentFailed:") && message.test(e)), `a Warning event names the problem: ${ev.join(" | ")}`);
   t.diagnostic(String(err["msg"]));
+  // The runtime always follows a failed ADD with DEL: without a record, and with a selection that
+  // cannot even be planned, it must still succeed.
+  const del = await cni("DEL", p, conf);
+  assert.equal(del.code, 0, `DEL after the failed ADD: ${del.stdout}`);
+  assert.deepEqual(await residue(p.containerId), []);
 }
 
 describe("multus with Kubernetes: annotations, NADs, network-status", () => {
