@@ -268,6 +268,33 @@ spec:
     assert.deepEqual(await residue(p.containerId), []);
   });
 
+  test("a static pod is found through its mirror pod (the runtime's UID is the static pod's), and its network-status lands on the mirror", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(ns));
+    const staticUid = "22222222-2222-2222-2222-222222222222";
+    await applyYaml(`
+apiVersion: v1
+kind: Pod
+metadata:
+  name: static-p
+  namespace: ${ns}
+  annotations: { "kubernetes.io/config.source": "file", "kubernetes.io/config.mirror": "${staticUid}", "k8s.v1.cni.cncf.io/networks": "bridge-net" }
+spec:
+  nodeName: mt-node
+  containers: [{ name: c, image: busybox }]
+`);
+    const p: TestPod = { namespace: ns, name: "static-p", uid: staticUid, containerId: `k${String(process.pid)}x${String(++seq)}` };
+    const add = await cni("ADD", p, multusConf());
+    assert.equal(add.code, 0, add.stdout);
+    assert.deepEqual((await networkStatus(p)).map((s) => s.interface), ["eth0", "net1"]);
+    const stranger: TestPod = { ...p, uid: "33333333-3333-3333-3333-333333333333", containerId: `k${String(process.pid)}x${String(++seq)}` };
+    const refused = await cni("ADD", stranger, multusConf());
+    assert.equal(refused.code, 1, "a UID that is neither the pod's nor its mirror's is refused");
+    assert.match(String(stdoutJson(refused)["msg"]), /recreated/);
+    assert.equal((await cni("DEL", p, multusConf())).code, 0);
+    assert.deepEqual(await residue(p.containerId), []);
+  });
+
   test("ADD for a pod that no longer exists fails with code 3 and attaches nothing", async (t) => {
     const ns = await createNamespace(t);
     const p: TestPod = { namespace: ns, name: "gone", uid: "00000000-0000-0000-0000-000000000000", containerId: `k${String(process.pid)}x${String(++seq)}` };
