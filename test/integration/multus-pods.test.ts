@@ -203,6 +203,38 @@ describe("multus with Kubernetes: annotations, NADs, network-status", () => {
     assert.deepEqual(await residue(p.containerId), []);
   });
 
+  test("NPWG-12 NPWG-13 NPWG-28 portMappings and bandwidth of a selection reach only its own portmap/bandwidth plugins", async (t) => {
+    const ns = await createNamespace(t);
+    const conflist = {
+      cniVersion: "1.0.0",
+      plugins: [
+        { type: "bridge", bridge: "mt-pm0", ipam: { type: "host-local", subnet: "10.70.0.0/24", dataDir: join(state, "ipam") } },
+        { type: "portmap", capabilities: { portMappings: true } },
+        { type: "bandwidth", capabilities: { bandwidth: true } },
+      ],
+    };
+    await applyYaml(`
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: { name: pm-net, namespace: ${ns} }
+spec:
+  config: '${JSON.stringify(conflist)}'
+`);
+    const p = await createPod(ns, JSON.stringify([{ name: "pm-net", portMappings: [{ hostPort: 18080, containerPort: 80, protocol: "tcp" }], bandwidth: { ingressRate: 1000000, ingressBurst: 100000 } }]));
+    // The runtime's own pod-level port mapping must stay on eth0 (the cluster network has no portmap).
+    const conf = JSON.parse(multusConf()) as Record<string, unknown>;
+    conf["runtimeConfig"] = { portMappings: [{ HostPort: 19090, ContainerPort: 90, Protocol: "TCP" }] };
+    const add = await cni("ADD", p, JSON.stringify(conf));
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const rules = (await execInNetns(node.name, ["iptables-save", "-t", "nat"])).stdout;
+    assert.match(rules, /--dport 18080 .*-j CNI-DN-|--dports 18080/, "the selection's port mapping is programmed by portmap");
+    assert.doesNotMatch(rules, /19090/, "the runtime's port mapping does not leak to the secondary (NPWG-28)");
+    const qdiscs = (await execInNetns(node.name, ["tc", "qdisc", "show"])).stdout;
+    assert.match(qdiscs, /tbf/, "the selection's bandwidth is shaped by the bandwidth plugin");
+    assert.equal((await cni("DEL", p, JSON.stringify(conf))).code, 0);
+    assert.deepEqual(await residue(p.containerId), []);
+  });
+
   test("NPWG-14 default-route moves the pod's default route to the requested gateway and removes eth0's", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns, "gw-net", "10.40.0.0/24").replace('"type":"bridge"', '"type":"bridge","isGateway":true'));
