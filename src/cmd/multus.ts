@@ -2,7 +2,6 @@
 import { processPluginIo, runPlugin } from "../cni/skel.ts";
 import { ALL_VERSIONS } from "../cni/version.ts";
 import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
-import { createPodApi } from "../multus/kube-pod-api.ts";
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
 
 const handlers = createMultusHandlers({
@@ -10,7 +9,8 @@ const handlers = createMultusHandlers({
     process.stderr.write(line);
   },
   createRunner: createConflistDelegateRunner,
-  createPodApi,
+  // Loaded only when a call has a pod and API access: config-file mode never pays for the client.
+  createPodApi: async (config, log) => (await import("../multus/kube-pod-api.ts")).createPodApi(config, log),
 });
 
 // No top-level await: SEA runs a CommonJS bundle.
