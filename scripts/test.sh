@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: set-up, type-check, lint, then every test in one
 # node:test run: unit, integration (real CNI plugins in namespaces, the real kube-apiserver), the
-# Kubernetes client against the real API, and the control-plane/CRD/RBAC tests.
+# Kubernetes client against the real API, the control-plane/CRD/RBAC tests, and e2e on a real node
+# (containerd + kubelet in a node namespace, pods created with kubectl; test/e2e brings up its own).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$MULTUS_TS_ROOT"
@@ -25,6 +26,7 @@ trap 'rm -f "$summary"' EXIT
 status=0
 node --test --test-concurrency=1 --test-reporter=spec --test-global-setup=test/cluster/global-setup.ts \
   'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/k8s/**/*.test.ts' 'test/cluster/**/*.test.ts' \
+  'test/e2e/**/*.test.ts' \
   | tee "$summary" || status=$?
 # The control plane's teardown logs after node:test's summary; repeat the counts as the last line.
 passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n 1)

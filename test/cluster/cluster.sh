@@ -15,6 +15,10 @@
 #   cluster.sh status   print what runs; exit 0 if healthy, 3 if nothing runs, 1 if broken
 #   cluster.sh build [component…]   build (or find cached) Kubernetes binaries (default kube-apiserver)
 #   cluster.sh env      print shell exports for the admin kubeconfig
+#   cluster.sh node-up|node-down|node-status
+#                       a real node (containerd + runc + kubelet, node `localhost`) in its own
+#                       network namespace, against this control plane: see node/node.sh.
+#                       `down` (and the last `release`) stop the node first.
 #
 # `up` prints KEY=VALUE lines on stdout (ADMIN_KUBECONFIG, MULTUS_KUBECONFIG, SERVER,
 # MULTUS_TS_CLUSTER=started|reused); everything else goes to stderr.
@@ -212,6 +216,10 @@ live_holders() {
 }
 
 stop_all() {
+  # A node (node/node.sh) needs the API to drain its pods, so it goes first.
+  if [[ -d "$state/node" ]]; then
+    bash "$here/node/node.sh" down 8>&- 9>&- || log "node down failed; stopping the control plane anyway"
+  fi
   stop_process kube-apiserver
   stop_process etcd
   rm -rf "$state"
@@ -531,8 +539,12 @@ case "${1:-}" in
     build_components "$@"
     ;;
   env) printf 'export KUBECONFIG=%q\n' "$admin_kubeconfig" ;;
+  # A real node (containerd + runc + kubelet in its own network namespace): node/node.sh.
+  node-up) exec bash "$here/node/node.sh" up ;;
+  node-down) exec bash "$here/node/node.sh" down ;;
+  node-status) exec bash "$here/node/node.sh" status ;;
   *)
-    echo "usage: $0 up [--hold PID]|release PID|down|status|build [component…]|env" >&2
+    echo "usage: $0 up [--hold PID]|release PID|down|status|build [component…]|env|node-up|node-down|node-status" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,73 @@
+// A byte forwarder between loopback TCP and unix sockets, the glue between the test node's
+// network namespace and the root namespace: a unix socket is a file, so both namespaces can reach
+// it, while each namespace has its own 127.0.0.1. node.sh runs one forwarder per namespace:
+//
+//   root ns: unix:<state>/api.sock        -> tcp:127.0.0.1:<apiserver port>   (kubelet, multus -> API)
+//            tcp:127.0.0.1:<kubelet port> -> unix:<state>/kubelet.sock        (API -> kubelet: exec, logs)
+//   node ns: tcp:127.0.0.1:<apiserver port> -> unix:<state>/api.sock
+//            unix:<state>/kubelet.sock      -> tcp:127.0.0.1:<kubelet port>
+//
+//   node forward.ts LISTEN=DIAL …   with LISTEN and DIAL each `tcp:127.0.0.1:PORT` or `unix:/path`
+//
+// Only loopback addresses are accepted, so nothing is ever exposed beyond the machine. Prints
+// "ready" on stdout once every listener is bound; SIGTERM/SIGINT close the listeners and exit.
+import { rmSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+
+type Endpoint = { readonly kind: "tcp"; readonly host: string; readonly port: number } | { readonly kind: "unix"; readonly path: string };
+
+function parseEndpoint(text: string): Endpoint {
+  const tcp = /^tcp:(127\.0\.0\.1|\[::1\]):(\d{1,5})$/.exec(text);
+  if (tcp?.[1] !== undefined && tcp[2] !== undefined) {
+    const port = Number(tcp[2]);
+    if (port < 1 || port > 65535) throw new Error(`bad port in ${text}`);
+    return { kind: "tcp", host: tcp[1].replace(/^\[|\]$/g, ""), port };
+  }
+  if (text.startsWith("unix:/")) return { kind: "unix", path: text.slice("unix:".length) };
+  throw new Error(`not tcp:127.0.0.1:PORT or unix:/path: ${text}`);
+}
+
+function dial(to: Endpoint): Socket {
+  return to.kind === "tcp" ? createConnection(to.port, to.host) : createConnection(to.path);
+}
+
+function listen(from: Endpoint, to: Endpoint): Promise<Server> {
+  const server = createServer((client) => {
+    const upstream = dial(to);
+    client.pipe(upstream).pipe(client);
+    // Either side failing ends both: a half-open pair would hang its peer until its own deadline.
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    if (from.kind === "tcp") {
+      server.listen(from.port, from.host, () => { resolve(server); });
+    } else {
+      // A socket file left by a killed forwarder would make listen() fail with EADDRINUSE.
+      rmSync(from.path, { force: true });
+      server.listen(from.path, () => { resolve(server); });
+    }
+  });
+}
+
+const rules = process.argv.slice(2);
+if (rules.length === 0) {
+  process.stderr.write("usage: forward.ts LISTEN=DIAL … (tcp:127.0.0.1:PORT | unix:/path)\n");
+  process.exit(2);
+}
+const servers: Server[] = [];
+for (const rule of rules) {
+  const [from, to, extra] = rule.split("=");
+  if (from === undefined || to === undefined || extra !== undefined) throw new Error(`not LISTEN=DIAL: ${rule}`);
+  servers.push(await listen(parseEndpoint(from), parseEndpoint(to)));
+}
+process.stdout.write("ready\n");
+const stop = (): void => {
+  for (const server of servers) server.close();
+  process.exit(0);
+};
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);
