@@ -128,57 +128,11 @@ build_components() {
 # ---------------------------------------------------------------------------------------------
 # processes we own
 
-# Field 22 of /proc/PID/stat (start time in clock ticks since boot): with the PID it identifies
-# one process, so a recycled PID is never mistaken for ours. Fails for a process that is gone or a
-# zombie (dead, waiting for whoever PID 1 is to reap it).
-proc_start_time() {
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  awk '$1 !~ /^[ZX]$/ { print $20; found = 1 } END { exit !found }' <<<"$stat"
-}
-
-# Prints the PID recorded for a component if that very process still runs.
-owned_pid() {
-  local file="$state/pids/$1.pid" pid recorded_start now_start
-  [[ -r "$file" ]] || return 1
-  read -r pid recorded_start <"$file" || return 1
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  now_start="$(proc_start_time "$pid")" || return 1
-  [[ "$now_start" == "$recorded_start" ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-# Starts a component in its own session (so it outlives this script and its process group can be
-# signalled as a whole), with its output in $state/logs/<name>.log, and records its PID.
-start_process() {
-  local name="$1"; shift
-  local log_file="$state/logs/$name.log"
-  # fds 8 and 9 hold our locks: the child must not inherit them, or a lock would outlive us.
-  setsid "$@" </dev/null >"$log_file" 2>&1 8>&- 9>&- &
-  local pid=$!
-  local start
-  start="$(proc_start_time "$pid")" || { tail -n 40 "$log_file" >&2; die "$name exited at once"; }
-  printf '%s %s\n' "$pid" "$start" >"$state/pids/$name.pid"
-  log "started $name (pid $pid, log $log_file)"
-}
-
-stop_process() {
-  local name="$1" pid waited=0
-  pid="$(owned_pid "$name")" || { rm -f "$state/pids/$name.pid"; return 0; }
-  log "stopping $name (pid $pid)"
-  # setsid made the process its group's leader: signal the group, which includes any children.
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  while owned_pid "$name" >/dev/null; do
-    if ((waited >= 200)); then
-      log "$name (pid $pid) ignored SIGTERM for 20 s; sending SIGKILL"
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$state/pids/$name.pid"
-}
+# PID bookkeeping: proc_start_time, owned_pid, start_process, stop_process.
+# shellcheck disable=SC2034 # read by processes.sh
+proc_dir="$state"
+# shellcheck source=SCRIPTDIR/processes.sh
+source "$here/processes.sh"
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -151,13 +151,7 @@ describe("a pod on a real node", () => {
     assert.equal(added.filter((i) => i.startsWith("lease ")).length, 2, `added: ${added.join(", ")}`);
     assert.ok(added.some((i) => i.startsWith("record ")), `no multus record added: ${added.join(", ")}`);
     await deletePod(namespace, "pod");
-    let left: string[] = [];
-    const clean = await eventually(async () => {
-      const now = await nodeResidue(info);
-      left = added.filter((item) => now.has(item));
-      return left.length === 0;
-    }, 30_000);
-    assert.ok(clean, `left on the node after the pod was deleted: ${left.join(", ")}`);
+    await expectGoneFromNode(info, added);
   });
 
   test("CNI-R-10 NPWG-25 a pod deleted after its NAD still releases the NAD's lease and veth", async (t) => {
@@ -171,13 +165,7 @@ describe("a pod on a real node", () => {
     assert.ok(added.some((i) => i.startsWith("lease ") && i.includes("/short-lived/")), `no lease of the NAD: ${added.join(", ")}`);
     await kubectl(["delete", "network-attachment-definitions.k8s.cni.cncf.io", "short-lived"], { namespace });
     await deletePod(namespace, "pod");
-    let left: string[] = [];
-    const clean = await eventually(async () => {
-      const now = await nodeResidue(info);
-      left = added.filter((item) => now.has(item));
-      return left.length === 0;
-    }, 30_000);
-    assert.ok(clean, `left on the node after the pod was deleted: ${left.join(", ")}`);
+    await expectGoneFromNode(info, added);
   });
 
   test("NPWG-28 kubelet's port mappings reach the cluster network only, not a NAD that also chains portmap", async (t) => {
@@ -255,3 +243,14 @@ describe("a pod on a real node", () => {
     await kubectl(["delete", "pod", "pod", "--wait=false"], { namespace });
   });
 });
+
+/** What the pod added to the node (veths, leases, records) must all go once the pod is deleted. */
+async function expectGoneFromNode(info: ReturnType<typeof node>, added: readonly string[]): Promise<void> {
+  let left: string[] = [];
+  const clean = await eventually(async () => {
+    const now = await nodeResidue(info);
+    left = added.filter((item) => now.has(item));
+    return left.length === 0;
+  }, 30_000);
+  assert.ok(clean, `left on the node after the pod was deleted: ${left.join(", ")}`);
+}

@@ -67,46 +67,11 @@ ctr_() { ctr --address "$node/containerd.sock" --namespace k8s.io "$@"; }
 in_node() { nsenter --net="/run/netns/$netns" -- "$@"; }
 
 # ---------------------------------------------------------------------------------------------
-# processes: PID + start time recorded, and both must match before any signal (as in cluster.sh)
-
-# A zombie counts as gone: stopped processes are reparented to PID 1 of this machine, which reaps
-# them only every few seconds. (The command name in field 2 has no spaces: all ours are short.)
-proc_start_time() { awk '$3 != "Z" { print $22 }' "/proc/$1/stat" 2>/dev/null; }
-
-owned_pid() {
-  local file="$node/pids/$1.pid" pid recorded now
-  [[ -r "$file" ]] || return 1
-  read -r pid recorded <"$file" || return 1
-  now="$(proc_start_time "$pid")" || return 1
-  [[ -n "$now" && "$now" == "$recorded" ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-start_process() {
-  local name="$1"; shift
-  local log_file="$node/logs/$name.log" pid start
-  setsid "$@" </dev/null >"$log_file" 2>&1 7>&- 8>&- 9>&- &
-  pid=$!
-  start="$(proc_start_time "$pid")" || { tail -n 40 "$log_file" >&2; die "$name exited at once"; }
-  printf '%s %s\n' "$pid" "$start" >"$node/pids/$name.pid"
-  log "started $name (pid $pid, log $log_file)"
-}
-
-stop_process() {
-  local name="$1" pid waited=0
-  pid="$(owned_pid "$name")" || { rm -f "$node/pids/$name.pid"; return 0; }
-  log "stopping $name (pid $pid)"
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  while owned_pid "$name" >/dev/null; do
-    if ((waited == 150)); then
-      log "$name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL"
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$node/pids/$name.pid"
-}
+# PID bookkeeping shared with cluster.sh: proc_start_time, owned_pid, start_process, stop_process.
+# shellcheck disable=SC2034 # read by processes.sh
+proc_dir="$node"
+# shellcheck source=SCRIPTDIR/../processes.sh
+source "$here/../processes.sh"
 
 wait_for() { # wait_for SECONDS PROCESS_NAME DESCRIPTION COMMAND…
   local deadline=$((SECONDS + $1)) name="$2" what="$3"; shift 3
