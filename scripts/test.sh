@@ -31,6 +31,9 @@ node --test --test-concurrency=1 --test-reporter=spec --test-global-setup=test/c
 # The control plane's teardown logs after node:test's summary; repeat the counts as the last line.
 passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
 failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
-echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+cancelled=$(sed -n 's/^ℹ cancelled \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
+skipped=$(sed -n 's/^ℹ skipped \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
+todo=$(sed -n 's/^ℹ todo \([0-9]*\)$/\1/p' "$summary" | tail -n 1)
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${cancelled:-0} cancelled, ${skipped:-0} skipped, ${todo:-0} todo"
 exit "$status"
 

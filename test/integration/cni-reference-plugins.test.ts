@@ -20,18 +20,17 @@ import {
   createNetns,
   createVethPair,
   deleteNetns,
-  findResidue,
   iptablesLines,
   listAddresses,
   listLinks,
   listRoutes,
   run,
+  settledResidue,
   snapshotNode,
 } from "../helpers/netns.ts";
 import type { Netns, NodeSnapshot, ResidueScope } from "../helpers/netns.ts";
 
 const PLUGINS = "/usr/lib/cni";
-const skip = process.getuid?.() !== 0 ? "needs root (network namespaces)" : false;
 
 interface Bed {
   node: Netns;
@@ -125,11 +124,11 @@ async function leases(b: Bed): Promise<string[]> {
 }
 
 async function assertClean(b: Bed): Promise<void> {
-  assert.deepEqual(await findResidue(b.baseline, b.scope), []);
+  assert.deepEqual(await settledResidue(b.baseline, b.scope), []);
 }
 
 for (const version of ["0.2.0", "0.3.1", "0.4.0", "1.0.0"]) {
-  test(`CNI-R-06 CNI-R-10 CNI-R-11 bridge + host-local (ipMasq) at ${version}: real links, address, route, masquerade; DEL leaves nothing`, { skip }, async (t) => {
+  test(`CNI-R-06 CNI-R-10 CNI-R-11 bridge + host-local (ipMasq) at ${version}: real links, address, route, masquerade; DEL leaves nothing`, async (t) => {
     const b = await bed(t);
     const list = parseNetworkConfigList(
       JSON.stringify({
@@ -177,7 +176,7 @@ for (const version of ["0.2.0", "0.3.1", "0.4.0", "1.0.0"]) {
   });
 }
 
-test("CNI-R-10 DEL is idempotent with real plugins: a second DEL after cleanup succeeds", { skip }, async (t) => {
+test("CNI-R-10 DEL is idempotent with real plugins: a second DEL after cleanup succeeds", async (t) => {
   const b = await bed(t);
   const list = parseNetworkConfigList(JSON.stringify({ cniVersion: "1.0.0", name: "ptp-net", plugins: [{ type: "ptp", ipam: hostLocal(b, "10.78.0.0/24") }] }));
   await b.runner.addNetworkList(list, b.rt);
@@ -190,7 +189,7 @@ test("CNI-R-10 DEL is idempotent with real plugins: a second DEL after cleanup s
   await assertClean(b);
 });
 
-test("CNI-R-06 CNI-R-11 ptp + host-local + tuning (mac capability, mtu, sysctl): real interface state, then clean", { skip }, async (t) => {
+test("CNI-R-06 CNI-R-11 ptp + host-local + tuning (mac capability, mtu, sysctl): real interface state, then clean", async (t) => {
   const b = await bed(t);
   const list = parseNetworkConfigList(
     JSON.stringify({
@@ -221,7 +220,7 @@ test("CNI-R-06 CNI-R-11 ptp + host-local + tuning (mac capability, mtu, sysctl):
   await assertClean(b);
 });
 
-test("CNI-R-04 portmap receives containerd's Go-capitalised portMappings: real DNAT, then clean", { skip }, async (t) => {
+test("CNI-R-04 portmap receives containerd's Go-capitalised portMappings: real DNAT, then clean", async (t) => {
   const b = await bed(t);
   const list = parseNetworkConfigList(
     JSON.stringify({
@@ -255,7 +254,7 @@ test("CNI-R-04 portmap receives containerd's Go-capitalised portMappings: real D
   await assertClean(b);
 });
 
-test("CNI-R-04 bandwidth receives Go-capitalised rates: real tc shaping and ifb, then clean", { skip }, async (t) => {
+test("CNI-R-04 bandwidth receives Go-capitalised rates: real tc shaping and ifb, then clean", async (t) => {
   const b = await bed(t);
   const list = parseNetworkConfigList(
     JSON.stringify({
@@ -283,7 +282,7 @@ test("CNI-R-04 bandwidth receives Go-capitalised rates: real tc shaping and ifb,
   await assertClean(b);
 });
 
-test("CNI-R-04 CNI-R-11 macvlan on a veth parent with static IPAM from the `ips` capability, then clean", { skip }, async (t) => {
+test("CNI-R-04 CNI-R-11 macvlan on a veth parent with static IPAM from the `ips` capability, then clean", async (t) => {
   const b = await bed(t, {
     // macvlan cannot use lo as its master: give it a veth (both ends stay in the node).
     prepareNode: (node) => createVethPair({ ns: node.name, name: "mvparent" }, { ns: node.name, name: "mvpeer" }),
@@ -307,7 +306,7 @@ test("CNI-R-04 CNI-R-11 macvlan on a veth parent with static IPAM from the `ips`
   await assertClean(b);
 });
 
-test("CNI-R-06 host-device moves one end of a veth into the pod and DEL gives it back", { skip }, async (t) => {
+test("CNI-R-06 host-device moves one end of a veth into the pod and DEL gives it back", async (t) => {
   const b = await bed(t, { prepareNode: (node) => createVethPair({ ns: node.name, name: "hdev0" }, { ns: node.name, name: "hdev0peer" }) });
   const list = parseNetworkConfigList(
     JSON.stringify({
@@ -327,7 +326,7 @@ test("CNI-R-06 host-device moves one end of a veth into the pod and DEL gives it
   await assertClean(b);
 });
 
-test("CNI-R-05 loopback as a single .conf: lo comes up, DEL takes it down", { skip }, async (t) => {
+test("CNI-R-05 loopback as a single .conf: lo comes up, DEL takes it down", async (t) => {
   const b = await bed(t, { podLoUp: false });
   const conf = parseNetworkConfig(JSON.stringify({ cniVersion: "1.0.0", name: "lo-net", type: "loopback" }));
   const lo = async (): Promise<string> => (await listLinks(b.pod.name)).find((l) => l.ifname === "lo")?.raw.flags?.toString() ?? "";
@@ -342,7 +341,7 @@ test("CNI-R-05 loopback as a single .conf: lo comes up, DEL takes it down", { sk
   await assertClean(b);
 });
 
-test("CNI-R-10 CNI-R-06 a chain failing after bridge ADD: DEL of the same tuple removes what bridge made", { skip }, async (t) => {
+test("CNI-R-10 CNI-R-06 a chain failing after bridge ADD: DEL of the same tuple removes what bridge made", async (t) => {
   const fakes = await FakePluginDir.create();
   t.after(() => fakes.remove());
   await fakes.add({ name: "failer", on: { ADD: { stdout: '{"code":7,"msg":"refusing on purpose"}', exitCode: 1 } } });
@@ -373,7 +372,7 @@ test("CNI-R-10 CNI-R-06 a chain failing after bridge ADD: DEL of the same tuple 
   await assertClean(b);
 });
 
-test("CNI-R-17 a hanging plugin after bridge times out and is killed; DEL then cleans up", { skip }, async (t) => {
+test("CNI-R-17 a hanging plugin after bridge times out and is killed; DEL then cleans up", async (t) => {
   const fakes = await FakePluginDir.create();
   t.after(() => fakes.remove());
   await fakes.add({ name: "hanger", on: { ADD: { sleepSeconds: 60 } } });
@@ -393,7 +392,7 @@ test("CNI-R-17 a hanging plugin after bridge times out and is killed; DEL then c
   await assertClean(b);
 });
 
-test("CNI-R-05 CNI-R-08 CNI-R-13 version selection with real plugins: cniVersions picks 1.0.0; 1.1.0 is refused with code 1", { skip }, async (t) => {
+test("CNI-R-05 CNI-R-08 CNI-R-13 version selection with real plugins: cniVersions picks 1.0.0; 1.1.0 is refused with code 1", async (t) => {
   const b = await bed(t);
   const picked = parseNetworkConfigList(
     JSON.stringify({ cniVersions: ["0.4.0", "1.0.0"], name: "v-net", plugins: [{ type: "ptp", ipam: hostLocal(b, "10.86.0.0/24") }] }),
@@ -414,7 +413,7 @@ test("CNI-R-05 CNI-R-08 CNI-R-13 version selection with real plugins: cniVersion
   await assertClean(b);
 });
 
-test("CNI-R-14 CNI-R-01 VERSION of every installed reference plugin through the runner", { skip }, async (t) => {
+test("CNI-R-14 CNI-R-01 VERSION of every installed reference plugin through the runner", async (t) => {
   const b = await bed(t);
   for (const type of ["bridge", "host-local", "ptp", "macvlan", "tuning", "portmap", "bandwidth", "static", "host-device", "loopback", "firewall", "sbr"]) {
     const info = await b.runner.getVersionInfo(type);
@@ -424,7 +423,7 @@ test("CNI-R-14 CNI-R-01 VERSION of every installed reference plugin through the 
   await assert.rejects(b.runner.getVersionInfo("no-such-plugin"), /failed to find plugin "no-such-plugin" in path \[\/usr\/lib\/cni\]/);
 });
 
-test("CNI-R-02 CNI-R-08 host-local without IgnoreUnknown rejects K8S_* CNI_ARGS, and the error keeps its text", { skip }, async (t) => {
+test("CNI-R-02 CNI-R-08 host-local without IgnoreUnknown rejects K8S_* CNI_ARGS, and the error keeps its text", async (t) => {
   const b = await bed(t);
   const list = parseNetworkConfigList(JSON.stringify({ cniVersion: "1.0.0", name: "args-net", plugins: [{ type: "ptp", ipam: hostLocal(b, "10.87.0.0/24") }] }));
   const rt: RuntimeConf = { ...b.rt, args: [["K8S_POD_NAME", "web-0"]] };
