@@ -76,6 +76,7 @@ import { decodeResult } from "./result-decode.ts";
 import { buildRuntimeConfig } from "./runtime-config.ts";
 import type { CniCommand, CniResult, NetConf, ValidAttachment, VersionInfo } from "./types.ts";
 import { IMPLICIT_VERSION, selectConfVersion, versionAtLeast } from "./version.ts";
+import { isRecord } from "./is-record.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Configuration parsing (libcni conf.go NetworkConfFromBytes / ConfFromBytes / ConfListFromConf)
@@ -91,9 +92,6 @@ export interface NetworkConfigList {
   bytes: Buffer;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function configError(msg: string): CniError {
   return new CniError(CniCode.InvalidNetworkConfig, msg);

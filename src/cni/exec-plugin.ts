@@ -34,6 +34,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CniCode, CniError } from "./cni-error.ts";
 import type { CniCommand, VersionInfo } from "./types.ts";
 import { LATEST_VERSION } from "./version.ts";
+import { isRecord } from "./is-record.ts";
 
 /** The subset of a pino logger this library uses; pass a pino logger directly. */
 export interface CniLogger {
@@ -165,9 +166,6 @@ function execErrorText(pluginPath: string, a: Attempt): string {
   return `exit status ${String(a.code)}`;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** libcni RawExec.pluginErr: the plugin's error object from stdout, or a fallback text. */
 function pluginError(pluginPath: string, a: Attempt): CniError {

@@ -28,6 +28,7 @@ import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { CniCode, CniError } from "./cni-error.ts";
+import { isRecord } from "./is-record.ts";
 
 export const CACHE_KIND = "cniCacheV1";
 /** libcni's default; upstream Multus uses `<cniDir>` = /var/lib/cni/multus. */
@@ -55,9 +56,6 @@ export type CacheReadOutcome =
   | { state: "legacy"; result: Record<string, unknown> }
   | { state: "corrupt"; reason: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Serialize like Go's json.Marshal of libcni's cachedInfo (field order, omitempty). */
 export function encodeCacheEntry(entry: CachedAttachment): string {

@@ -2,7 +2,6 @@
 //
 // Exported API:
 //   convertResult(result, toVersion): CniResult   any of ALL_VERSIONS to any other (conformance CNI-R-15)
-//   ipFamily(ip): 4 | 6 | undefined               address family as libcni sees it (IPv4-mapped IPv6 = 4)
 //
 // Every result this file returns is a fresh object already shaped for printing, so JSON.stringify of it
 // is what libcni would print:
@@ -13,7 +12,6 @@
 //   - keys that are not part of the target version's result type are dropped (libcni decodes into
 //     structs), e.g. interface `mtu`/`socketPath`/`pciID` below 1.0.0, `ips[].version` from 1.0.0 on.
 // Converting to the result's own version therefore normalises it; decodeResult relies on that.
-import { isIPv4, isIPv6 } from "node:net";
 import { CniCode, CniError } from "./cni-error.ts";
 import type {
   CniResult,
@@ -28,6 +26,7 @@ import type {
   ResultRoute,
 } from "./types.ts";
 import { IMPLICIT_VERSION, isSpecVersion } from "./version.ts";
+import { ipFamily } from "./ip-family.ts";
 
 /** The three result layouts: 0.1.0/0.2.0, 0.3.0/0.3.1/0.4.0, 1.0.0/1.1.0. */
 type Layout = "020" | "040" | "100";
@@ -77,30 +76,11 @@ export function convertResult(result: CniResult, toVersion: string): CniResult {
   }
 }
 
-/**
- * The address family of an IP (no prefix), as Go's `ip.To4() != nil` decides it: an IPv4-mapped IPv6
- * address (`::ffff:a.b.c.d`) counts as IPv4. Undefined for anything that is not an IP.
- */
-export function ipFamily(ip: string): 4 | 6 | undefined {
-  if (isIPv4(ip)) return 4;
-  if (!isIPv6(ip) || ip.includes("%")) return undefined;
-  // The WHATWG URL parser canonicalises IPv6 (lower case, `::` compression, no dotted tail), which
-  // turns every spelling of an IPv4-mapped address into `[::ffff:x:y]`.
-  const canonical = new URL(`http://[${ip}]/`).hostname;
-  return /^\[::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}\]$/.test(canonical) ? 4 : 6;
-}
-
-/** The family of a CIDR's address part ("10.1.0.5/16" → 4). */
-function cidrFamily(cidr: string): 4 | 6 | undefined {
-  const slash = cidr.lastIndexOf("/");
-  return ipFamily(slash < 0 ? cidr : cidr.slice(0, slash));
-}
-
 // --- layout-to-layout steps (libcni types040.convertFrom02x/convertTo02x, types100.convertTo04x/convertFrom04x)
 
 function from100To040(r: Result100, to: string): Result040 {
   const ips = (r.ips ?? []).map(
-    (ip): ResultIp04 => ({ ...ip, version: cidrFamily(ip.address) === 4 ? "4" : "6" }),
+    (ip): ResultIp04 => ({ ...ip, version: ipFamily(ip.address) === 4 ? "4" : "6" }),
   );
   return result040(to, r.interfaces, ips, r.routes, r.dns);
 }
@@ -124,7 +104,7 @@ function from040To020(r: Result040, to: string): Result020 {
   }
   for (const route of r.routes ?? []) {
     // Routes go with the address of their destination's family, and only dst/gw survive.
-    const target = cidrFamily(route.dst) === 4 ? ip4 : ip6;
+    const target = ipFamily(route.dst) === 4 ? ip4 : ip6;
     if (target === undefined) continue;
     (target.routes ??= []).push({ dst: route.dst, ...optStr("gw", route.gw) });
   }

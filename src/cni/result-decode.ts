@@ -18,7 +18,8 @@
 //     A missing `address`/`dst`/`ip` is an error too (libcni would carry a zero IPNet, printed "<nil>").
 //   - Addresses are kept verbatim (libcni re-prints them canonically, e.g. lower-case IPv6).
 import { CniCode, CniError } from "./cni-error.ts";
-import { convertResult, ipFamily } from "./result-convert.ts";
+import { ipFamily } from "./ip-family.ts";
+import { convertResult } from "./result-convert.ts";
 import type {
   CniResult,
   Dns,
@@ -32,6 +33,7 @@ import type {
   ResultRoute,
 } from "./types.ts";
 import { IMPLICIT_VERSION, isSpecVersion } from "./version.ts";
+import { isRecord } from "./is-record.ts";
 
 /**
  * Validate a plugin's parsed stdout as a CNI result. JSON `null` is an empty result (libcni). A result
@@ -128,7 +130,7 @@ function decodeIp04(v: unknown, path: string): ResultIp04 {
   if (raw === undefined || raw === "") {
     // Spec 0.4.0 makes `version` mandatory, but libcni tolerates its absence; derive it instead of
     // losing the address on a later conversion to 0.2.0.
-    return { ...ip, version: cidrFamilyOf(ip.address) === 4 ? "4" : "6" };
+    return { ...ip, version: ipFamily(ip.address) === 4 ? "4" : "6" };
   }
   if (raw !== "4" && raw !== "6") throw shapeError(`${path}.version`, `must be "4" or "6", got ${describe(raw)}`);
   return { ...ip, version: raw };
@@ -178,9 +180,6 @@ function decodeDns(v: unknown, path: string): Dns | undefined {
 
 // --- field helpers; `path` names the containing object, messages name the field
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function record(v: unknown, path: string): Record<string, unknown> {
   if (!isRecord(v)) throw shapeError(path, `must be an object, got ${describe(v)}`);
@@ -239,9 +238,6 @@ function isCidr(s: string): boolean {
   return Number(prefix) <= (ip.includes(":") ? 128 : 32);
 }
 
-function cidrFamilyOf(address: string): 4 | 6 | undefined {
-  return ipFamily(address.slice(0, address.lastIndexOf("/")));
-}
 
 function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;

@@ -27,6 +27,8 @@
 //                                                    the runtimeConfig to inject, or undefined for "inject nothing"
 
 /** The value shape of a capability: which object keys to re-case, and where. */
+import { isRecord } from "./is-record.ts";
+
 type Shape = { kind: "object"; keys: readonly string[] } | { kind: "list"; of: Shape } | { kind: "opaque" };
 
 const OPAQUE: Shape = { kind: "opaque" };
@@ -55,9 +57,6 @@ export const WELL_KNOWN_CAPABILITIES: readonly string[] = Object.keys(SHAPES);
 
 const BY_LOWER = new Map<string, string>(WELL_KNOWN_CAPABILITIES.map((n) => [n.toLowerCase(), n]));
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 export function canonicalCapabilityName(name: string): string {
   return BY_LOWER.get(name.toLowerCase()) ?? name;

@@ -55,6 +55,7 @@ import {
 import type { RequestDescription } from "./kube-api-error.ts";
 import { backoffDelayMs, DEFAULT_RETRY, isIdempotentMethod, isRetryableConnectionError, isRetryableStatus, parseRetryAfter } from "./retry-policy.ts";
 import type { RetryOptions } from "./retry-policy.ts";
+import { isRecord } from "../cni/is-record.ts";
 
 export interface KubeClientOptions {
   /** Deadline of one attempt (connect + headers + body). Default 10 000 ms. */
@@ -532,6 +533,3 @@ function headerValue(h: string | string[] | undefined): string | undefined {
   return Array.isArray(h) ? h[0] : h;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}

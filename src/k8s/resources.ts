@@ -10,9 +10,10 @@
 //       404 → KubeNotFoundError with code MULTUS_ERR_POD_NOT_FOUND (isNotFound)
 //   getNetworkAttachmentDefinition(client, ns, name, opts?): Promise<unknown>
 //       404 → KubeNotFoundError with code MULTUS_ERR_NAD_NOT_FOUND; a missing CRD says so
-//   patchPodNetworkStatus(client, ns, name, networkStatusJson, opts?): Promise<Pod>
+//   patchPodNetworkStatus(client, { namespace, name, uid? }, networkStatusJson, opts?): Promise<Pod>
 //       one MERGE PATCH of pods/<name>/status setting metadata.annotations[NETWORK_STATUS_ANNOTATION]:
-//       no GET + PUT, so no conflict loop (upstream does GET + PUT with retries). The apiserver's pod
+//       no GET + PUT, so no conflict loop (upstream does GET + PUT with retries); the pod's UID, when
+//       given, is a precondition (409 for a recreated pod). The apiserver's pod
 //       status strategy keeps metadata changes on the status subresource for annotations — verified by
 //       test/k8s/k8s-resources.test.ts against a real kube-apiserver.
 //   createEvent(client, event, opts?): Promise<string>  — returns the event's name
@@ -24,12 +25,8 @@ import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import { apiPath } from "./api-path.ts";
 import type { KubeClient, RequestOptions } from "./kube-client.ts";
+import { NETWORK_STATUS_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION } from "./annotations.ts";
 
-export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
-/** Set by the kubelet on pods it did not get from the API: "file" or "http" (static pods), "api" otherwise. */
-export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
-/** On a mirror pod: the static pod's UID as the kubelet (and so the runtime's K8S_POD_UID) knows it. */
-export const CONFIG_MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
 const stringMap = v.optional(v.record(v.string(), v.string()), {});
 
@@ -110,10 +107,20 @@ export function getNetworkAttachmentDefinition(client: KubeClient, namespace: st
   return client.get(nadPath(namespace, name), opts);
 }
 
-/** Writes the network-status annotation with one merge patch of the status subresource. */
-export function patchPodNetworkStatus(client: KubeClient, namespace: string, name: string, networkStatusJson: string, opts: RequestOptions = {}): Promise<Pod> {
-  const patch = { metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatusJson } } };
-  return client.patch(podPath(namespace, name, "status"), patch, "merge", { ...opts, decode: decodePod });
+/**
+ * Writes the network-status annotation with one merge patch of the status subresource. With a `uid`
+ * the patch carries it as a precondition: the API server refuses (409 Conflict) to touch a pod that
+ * was deleted and recreated under the same name, so a late ADD never annotates its successor.
+ */
+export function patchPodNetworkStatus(
+  client: KubeClient,
+  pod: { namespace: string; name: string; uid?: string },
+  networkStatusJson: string,
+  opts: RequestOptions = {},
+): Promise<Pod> {
+  const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatusJson } };
+  if (pod.uid !== undefined && pod.uid !== "") metadata["uid"] = pod.uid;
+  return client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { ...opts, decode: decodePod });
 }
 
 /** The object an event is about; for Multus, always a pod. */

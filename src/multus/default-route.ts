@@ -2,9 +2,9 @@
 // family goes through the requested gateway on that attachment's interface, and every other default
 // route of that family is removed — any /0 counts, whichever plugin made it (upstream multus#1444).
 // Families the request does not cover are left alone (upstream strips them too, multus#1011).
-import { isIP } from "node:net";
 import { execFileWithDeadline } from "../util/exec-file.ts";
 import { MultusError } from "../util/multus-error.ts";
+import { ipFamily } from "../cni/ip-family.ts";
 
 export interface DefaultRouteRequest {
   netns: string;
@@ -25,7 +25,7 @@ const TIMEOUT_MS = 10_000;
 
 export async function applyDefaultRoute(req: DefaultRouteRequest): Promise<void> {
   for (const family of [4, 6] as const) {
-    const gw = req.gateways.find((g) => isIP(g) === family);
+    const gw = req.gateways.find((g) => ipFamily(g) === family);
     if (gw === undefined) continue;
     try {
       for (const r of await defaultRoutes(req.netns, family)) {

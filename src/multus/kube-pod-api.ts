@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { resolveClientConfig } from "../k8s/client-config.ts";
 import { isNotFound } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
-import { createEvent, decodePod, getNetworkAttachmentDefinition, getPod, NETWORK_STATUS_ANNOTATION, podPath, type Pod } from "../k8s/resources.ts";
+import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, type Pod } from "../k8s/resources.ts";
 import type { Logger } from "../util/logger.ts";
 import type { PodRef } from "./attachment-plan.ts";
 import type { MultusConfig } from "./multus-config.ts";
@@ -31,9 +31,7 @@ export async function createPodApi(config: MultusConfig, log: Logger): Promise<P
     getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),
     getNad: (namespace, name) => unlessNotFound(getNetworkAttachmentDefinition(client, namespace, name)),
     async patchNetworkStatus(pod, json) {
-      const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: json } };
-      if (pod.uid !== "") metadata["uid"] = pod.uid;
-      await client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { decode: decodePod });
+      await patchPodNetworkStatus(client, pod, json);
     },
     async event(pod, type, reason, message) {
       try {

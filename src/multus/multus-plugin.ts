@@ -19,10 +19,11 @@ import { createNetworkResolver } from "./network-resolver.ts";
 import { planForPod } from "./pod-planner.ts";
 import { isReady, waitForReadiness } from "./readiness.ts";
 import { readUpstreamScratchCache, removeUpstreamScratchCache } from "./upstream-scratch-cache.ts";
+import { CONFIG_SOURCE_ANNOTATION } from "../k8s/annotations.ts";
+import { podUidMatches } from "../k8s/resources.ts";
 
 /** containerd passes every pod annotation in runtimeConfig when Multus declares this capability. */
 export const POD_ANNOTATIONS_CAPABILITY = "io.kubernetes.cri.pod-annotations";
-const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
 
 export interface MultusPluginDeps {
   /** Where log lines go besides `logFile` (the process's stderr). */
@@ -98,7 +99,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     try {
       const pod = await api.getPod(call.podId.namespace, call.podId.name);
       // A pod that is gone (or was recreated) still had the cluster network: tear that down at least.
-      const current = pod !== undefined && (call.podId.uid === "" || pod.metadata.uid === call.podId.uid);
+      const current = pod !== undefined && (call.podId.uid === "" || podUidMatches(pod, call.podId.uid));
       const annotations = current ? pod.metadata.annotations : {};
       return { plan: await podPlan(call, api, call.podId, annotations), strict: false, upstream: false };
     } catch (err) {
@@ -218,8 +219,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     if (pod === undefined) {
       throw new MultusError("MULTUS_ERR_POD_NOT_FOUND", `pod ${podRef} does not exist (deleted before its sandbox was set up); nothing was attached`);
     }
-    const mirrorOf = pod.metadata.annotations["kubernetes.io/config.mirror"];
-    if (podId.uid !== "" && pod.metadata.uid !== podId.uid && mirrorOf !== podId.uid) {
+    if (podId.uid !== "" && !podUidMatches(pod, podId.uid)) {
       throw new MultusError("MULTUS_ERR_POD_NOT_FOUND", `pod ${podRef} was recreated: the runtime asked for UID ${podId.uid}, the API has ${pod.metadata.uid}; nothing was attached`);
     }
     return { pod: { ...podId, uid: pod.metadata.uid }, annotations: fromRuntime ?? pod.metadata.annotations };

@@ -5,14 +5,14 @@
 // and validated as a whole (interface names, capabilities, default-route) before anything runs.
 import type { NetConf, NetConfList } from "../cni/types.ts";
 import { checkNamespaceIsolation } from "../netattach/namespace-policy.ts";
-import { NETWORKS_ANNOTATION, parseSelectionAnnotation, type NetworkSelection } from "../netattach/selection-annotation.ts";
+import { parseSelectionAnnotation, type NetworkSelection } from "../netattach/selection-annotation.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { checkInterfaceNames, delegateCniArgs, type Attachment, type AttachmentPlan, type PodRef } from "./attachment-plan.ts";
 import { masterFirst, type CniRequest } from "./config-file-planner.ts";
 import type { MultusConfig } from "./multus-config.ts";
 import type { ResolvedNetwork } from "./network-resolver.ts";
+import { NETWORKS_ANNOTATION, DEFAULT_NETWORK_ANNOTATION } from "../k8s/annotations.ts";
 
-export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
 
 /** How the planner reaches NADs and config files: injected, so tests and the daemon choose the source. */
 export interface NetworkResolver {
@@ -65,6 +65,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
   }
 
   // 2. defaultNetworks, skipped for system namespaces.
+  // By the pod's namespace (upstream passed the pod's name to this check).
   if (!config.systemNamespaces.includes(pod.namespace)) {
     for (const ref of config.defaultNetworks) base.push({ net: await resolver.fromReference(ref, podRef) });
   }
@@ -109,7 +110,6 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
     return a;
   });
   checkInterfaceNames(attachments);
-  checkDefaultRouteGateways(attachments, podRef);
   return { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments, pod };
 }
 
@@ -155,20 +155,5 @@ function checkCapabilities(a: Attachment, sel: NetworkSelection, podRef: string)
       "MULTUS_ERR_CAPABILITY_MISSING",
       `pod ${podRef}: network "${a.network}" (element ${String(sel.element)}) requests "${capability}" but none of its plugins declares "capabilities": {"${capability}": true}; add it to the NetworkAttachmentDefinition or drop the request`,
     );
-  }
-}
-
-/** At most one gateway per address family: one default route each (no ECMP, as upstream). */
-function checkDefaultRouteGateways(attachments: readonly Attachment[], podRef: string): void {
-  for (const a of attachments) {
-    const gws = a.defaultRoute ?? [];
-    const v4 = gws.filter((g) => !g.includes(":"));
-    const v6 = gws.filter((g) => g.includes(":"));
-    if (v4.length > 1 || v6.length > 1) {
-      throw new MultusError(
-        "MULTUS_ERR_BAD_SELECTION",
-        `pod ${podRef}: network "${a.network}": "default-route" lists ${gws.join(", ")}; give at most one IPv4 and one IPv6 gateway`,
-      );
-    }
   }
 }

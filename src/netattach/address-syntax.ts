@@ -5,7 +5,6 @@
 //   isDns1123Label(s): boolean          `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters
 //   isIpAddress(s): boolean             an IPv4 or IPv6 address without prefix or zone
 //   isIpOrCidr(s): boolean              an address, optionally with `/prefix` in range for its family
-//   ipFamilyOf(s): 4 | 6 | undefined    family of an address or CIDR (by its spelling: a colon means IPv6)
 //   hardwareAddressBytes(s): number[] | undefined   Go net.ParseMAC's spellings, any length it accepts
 //   stripPrefix(cidr): string           "10.1.0.5/16" → "10.1.0.5"
 import { isIP } from "node:net";
@@ -32,14 +31,8 @@ export function isIpOrCidr(s: string): boolean {
   const addr = s.slice(0, slash);
   const prefix = s.slice(slash + 1);
   if (!isIpAddress(addr) || !/^\d{1,3}$/.test(prefix)) return false;
+  // Go's ParseCIDR bounds the prefix by the spelling: dotted quads 32, anything with colons 128.
   return Number(prefix) <= (addr.includes(":") ? 128 : 32);
-}
-
-/** The family of an address or CIDR as written (IPv4-mapped IPv6 counts as 6 here: it is spelt with colons). */
-export function ipFamilyOf(s: string): 4 | 6 | undefined {
-  const addr = stripPrefix(s);
-  if (!isIpAddress(addr)) return undefined;
-  return addr.includes(":") ? 6 : 4;
 }
 
 /** The address part of a CIDR (an address without prefix is returned unchanged). */

@@ -1,13 +1,10 @@
-// Which namespaces' networks a pod may use (NPWG-27) and which pods skip the default networks.
+// Which namespaces' networks a pod may use (NPWG-27).
 //
 // Exported API:
 //   checkNamespaceIsolation({ podNamespace, podRef, network: { namespace, name }, isolation, globalNamespaces }): void
-//   isSystemNamespace(podNamespace, systemNamespaces): boolean
 //
 // Upstream's `namespaceIsolation`: a pod may select a NetworkAttachmentDefinition in its own namespace
 // or in one of `globalNamespaces` (default "default"); anything else fails the pod (NPWG-27 "must fail").
-// Upstream once passed the pod's *name* to its system-namespace check; both functions here take the
-// pod's namespace.
 import { MultusError } from "../util/multus-error.ts";
 
 export interface NamespaceIsolationCheck {
@@ -31,12 +28,4 @@ export function checkNamespaceIsolation(c: NamespaceIsolationCheck): void {
     "MULTUS_ERR_NAMESPACE_ISOLATION",
     `pod ${c.podRef}: network ${ns}/${c.network.name} is in namespace ${JSON.stringify(ns)}, but namespaceIsolation lets this pod use networks only from ${allowed}; use a NetworkAttachmentDefinition in the pod's namespace or add ${JSON.stringify(ns)} to globalNamespaces`,
   );
-}
-
-/**
- * Whether the pod's namespace is one of `systemNamespaces` (its pods get the cluster network but not
- * `defaultNetworks`). Takes the namespace, not the pod name (upstream's bug).
- */
-export function isSystemNamespace(podNamespace: string, systemNamespaces: readonly string[]): boolean {
-  return systemNamespaces.includes(podNamespace);
 }

@@ -47,8 +47,9 @@ import type { Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { isDns1123Label } from "./address-syntax.ts";
 import { parseJsonText } from "./json-text.ts";
+import { isRecord } from "../cni/is-record.ts";
+import { RESOURCE_NAME_ANNOTATION } from "../k8s/annotations.ts";
 
-export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
 const API_VERSION = "k8s.cni.cncf.io/v1";
 const KIND = "NetworkAttachmentDefinition";
 
@@ -81,9 +82,6 @@ export function resourceNameOf(nad: NetworkAttachmentDefinition): string | undef
   return v === undefined || v === "" ? undefined : v;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function q(s: string): string {
   return JSON.stringify(s);

@@ -37,8 +37,9 @@ import { MultusError } from "../util/multus-error.ts";
 import type { MultusErrorCode } from "../util/multus-error.ts";
 import { isIpAddress, isIpOrCidr, stripPrefix } from "./address-syntax.ts";
 import { parseJsonText } from "./json-text.ts";
+import { isRecord } from "../cni/is-record.ts";
+import { NETWORK_STATUS_ANNOTATION } from "../k8s/annotations.ts";
 
-export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
 
 export interface StatusDns {
   nameservers?: string[];
@@ -175,9 +176,6 @@ export function serializeNetworkStatus(list: readonly NetworkStatus[]): string {
   return `[${entries.join(",")}]`;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function q(s: string): string {
   return JSON.stringify(s);

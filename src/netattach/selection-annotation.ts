@@ -6,7 +6,6 @@
 //   type NetworkSelection, PortMapping, BandwidthRequest
 //   parseSelectionAnnotation(value, podNamespace, podRef /* "ns/name", for messages */,
 //                            annotation = NETWORKS_ANNOTATION /* the key named in messages */): NetworkSelection[]
-//   checkInterfaceRequests(selections, podRef): void     explicit `interface` requests must be distinct
 //
 // The same syntax serves `v1.multus-cni.io/default-network` (pass its key as `annotation`, and the
 // Multus namespace as `podNamespace`).
@@ -48,10 +47,12 @@
 import { CniError } from "../cni/cni-error.ts";
 import { validateInterfaceName } from "../cni/plugin-env.ts";
 import { MultusError } from "../util/multus-error.ts";
-import { hardwareAddressBytes, ipFamilyOf, isDns1123Label, isIpAddress, isIpOrCidr } from "./address-syntax.ts";
+import { ipFamily } from "../cni/ip-family.ts";
+import { hardwareAddressBytes, isDns1123Label, isIpAddress, isIpOrCidr } from "./address-syntax.ts";
 import { parseJsonText } from "./json-text.ts";
+import { isRecord } from "../cni/is-record.ts";
+import { NETWORKS_ANNOTATION } from "../k8s/annotations.ts";
 
-export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
 
 export interface PortMapping {
   hostPort: number;
@@ -117,26 +118,6 @@ export function parseSelectionAnnotation(
     : parseCommaForm(value, podNamespace, where);
   checkSingleDefaultRoute(selections, where);
   return selections;
-}
-
-/**
- * Explicit interface requests must be distinct (NPWG-10: an interface name "already used by a previous
- * network attachment … must fail"). Generated names and the cluster network's CNI_IFNAME are the
- * planner's to check; this catches the annotation's own clash with both elements named.
- */
-export function checkInterfaceRequests(selections: readonly NetworkSelection[], podRef: string): void {
-  const seen = new Map<string, NetworkSelection>();
-  for (const s of selections) {
-    if (s.interface === undefined) continue;
-    const first = seen.get(s.interface);
-    if (first !== undefined) {
-      throw new MultusError(
-        "MULTUS_ERR_INTERFACE_NAME",
-        `pod ${podRef}: ${NETWORKS_ANNOTATION} elements ${first.element} (${q(first.name)}) and ${s.element} (${q(s.name)}) both request interface ${q(s.interface)}; give each attachment its own "interface"`,
-      );
-    }
-    seen.set(s.interface, s);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -237,9 +218,6 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function parseJsonForm(value: string, podNamespace: string, where: string): NetworkSelection[] {
   const parsed = parseJsonText(value);
@@ -439,7 +417,7 @@ function parseDefaultRoute(v: unknown, fail: (what: string) => MultusError): str
     if (typeof gw !== "string" || !isIpAddress(gw)) {
       throw fail(`"default-route" entry ${j} (${typeof gw === "string" ? q(gw) : describe(gw)}) is not a gateway IP address (no prefix)`);
     }
-    const family = ipFamilyOf(gw) ?? 4;
+    const family = ipFamily(gw) ?? 4;
     const other = families.get(family);
     if (other !== undefined) {
       throw fail(`"default-route" lists two IPv${family} gateways (${q(other)} and ${q(gw)}); ECMP default routes are not supported, keep one per family`);

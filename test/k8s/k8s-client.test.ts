@@ -22,7 +22,6 @@ import {
   isStaticPod,
   mirrorPodUid,
   nadPath,
-  NETWORK_STATUS_ANNOTATION,
   patchPodNetworkStatus,
   podPath,
   podReference,
@@ -30,6 +29,7 @@ import {
 } from "../../src/k8s/resources.ts";
 import type { Pod } from "../../src/k8s/resources.ts";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
+import { NETWORK_STATUS_ANNOTATION } from "../../src/k8s/annotations.ts";
 
 const cluster = useCluster();
 const MULTUS_USER = "system:serviceaccount:kube-system:multus";
@@ -115,8 +115,9 @@ describe("k8s client against a real kube-apiserver", () => {
     await applyYaml(podManifest("web-0", { annotations: { "k8s.v1.cni.cncf.io/networks": "br-net", keep: "me" } }), { namespace });
     const before = await kubectlJson(["get", "pod", "web-0"], namespace);
 
+    const uid = (before["metadata"] as { uid: string }).uid;
     const first = JSON.stringify([{ name: "cbr0", interface: "eth0", ips: ["10.244.0.5"], default: true }]);
-    const patched = await patchPodNetworkStatus(multus, namespace, "web-0", first);
+    const patched = await patchPodNetworkStatus(multus, { namespace, name: "web-0", uid }, first);
     assert.equal(patched.metadata.annotations[NETWORK_STATUS_ANNOTATION], first);
 
     // Replacing the value (a second ADD, or a CHECK-driven refresh) is the same single patch.
@@ -124,7 +125,7 @@ describe("k8s client against a real kube-apiserver", () => {
       { name: "cbr0", interface: "eth0", ips: ["10.244.0.5"], default: true },
       { name: `${namespace}/br-net`, interface: "net1", ips: ["10.1.0.5"], mac: "0a:58:0a:01:00:05" },
     ]);
-    await patchPodNetworkStatus(multus, namespace, "web-0", second);
+    await patchPodNetworkStatus(multus, { namespace, name: "web-0", uid }, second);
     const stored = await kubectl(["get", "pod", "web-0", "-o", "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}"], { namespace });
     assert.equal(stored, second);
 
@@ -141,6 +142,26 @@ describe("k8s client against a real kube-apiserver", () => {
     });
   });
 
+
+  it("NPWG-18 the status patch carries the pod's UID: a pod deleted and recreated under the same name is never annotated", async (t) => {
+    const namespace = await createNamespace(t);
+    await applyYaml(podManifest("web-1"), { namespace });
+    const oldUid = (await kubectl(["get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}"], { namespace })).trim();
+    await kubectl(["delete", "pod", "web-1", "--grace-period=0", "--force", "--wait=true"], { namespace });
+    await applyYaml(podManifest("web-1"), { namespace });
+    const newUid = (await kubectl(["get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}"], { namespace })).trim();
+    assert.notEqual(oldUid, newUid);
+    const status = JSON.stringify([{ name: "cbr0", interface: "eth0", ips: ["10.244.0.9"], default: true }]);
+    await assert.rejects(patchPodNetworkStatus(multus, { namespace, name: "web-1", uid: oldUid }, status), (err: unknown) => {
+      assert.ok(err instanceof Error);
+      assert.match(err.message, /409 Conflict.*Precondition failed: UID in precondition: .*, UID in object meta: /);
+      return true;
+    });
+    const stored = await kubectl(["get", "pod", "web-1", "-o", "jsonpath={.metadata.annotations}"], { namespace });
+    assert.doesNotMatch(stored, /network-status/, "the recreated pod keeps its annotations as they were");
+    // With the current UID the same patch goes through.
+    await patchPodNetworkStatus(multus, { namespace, name: "web-1", uid: newUid }, status);
+  });
   it("creates an event as multus that kubectl get events and kubectl describe pod show", async (t) => {
     const namespace = await createNamespace(t);
     await applyYaml(podManifest("web-0"), { namespace });

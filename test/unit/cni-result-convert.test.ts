@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { CniCode, CniError } from "../../src/cni/cni-error.ts";
-import { convertResult, ipFamily } from "../../src/cni/result-convert.ts";
+import { ipFamily } from "../../src/cni/ip-family.ts";
+import { convertResult } from "../../src/cni/result-convert.ts";
 import type { CniResult, Result020, Result040, Result100 } from "../../src/cni/types.ts";
 import { ALL_VERSIONS } from "../../src/cni/version.ts";
 
@@ -204,6 +205,8 @@ test("CNI-R-15 an IPv4-mapped IPv6 address counts as IPv4 (Go To4), like libcni"
   assert.equal(ipFamily("10.1.0.5"), 4);
   assert.equal(ipFamily("fe80::1%eth0"), undefined);
   assert.equal(ipFamily("nope"), undefined);
+  assert.equal(ipFamily("10.1.0.5/16"), 4);
+  assert.equal(ipFamily("2001:db8::5/64"), 6);
   const out = convertResult({ cniVersion: "1.1.0", ips: [{ address: "::ffff:10.1.0.5/120" }] }, "0.4.0") as Result040;
   assert.equal(out.ips?.[0]?.version, "4");
 });

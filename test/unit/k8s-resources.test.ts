@@ -14,13 +14,13 @@ import {
   isStaticPod,
   mirrorPodUid,
   nadPath,
-  NETWORK_STATUS_ANNOTATION,
   patchPodNetworkStatus,
   podPath,
   podReference,
   podUidMatches,
 } from "../../src/k8s/resources.ts";
 import type { Pod } from "../../src/k8s/resources.ts";
+import { NETWORK_STATUS_ANNOTATION } from "../../src/k8s/annotations.ts";
 
 const FULL_POD = {
   apiVersion: "v1",
@@ -179,19 +179,19 @@ describe("requests the helpers send", () => {
     );
   });
 
-  test("NPWG-18 patchPodNetworkStatus: one merge patch of pods/status setting only the annotation", async () => {
+  test("patchPodNetworkStatus: one merge patch of pods/status setting the annotation, with the UID as precondition", async () => {
     const networkStatus = JSON.stringify([{ name: "ns1/br-net", interface: "net1", ips: ["10.1.0.5"], mac: "0a:58:0a:01:00:05", default: false }]);
     await withServer(
       (c) => ({ ...FULL_POD, metadata: { ...FULL_POD.metadata, annotations: { ...FULL_POD.metadata.annotations, ...((c.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations) } } }),
       async (client, seen) => {
-        const pod = await patchPodNetworkStatus(client, "ns1", "web-0", networkStatus);
+        const pod = await patchPodNetworkStatus(client, { namespace: "ns1", name: "web-0", uid: "6f1c-uid" }, networkStatus);
         assert.equal(pod.metadata.annotations[NETWORK_STATUS_ANNOTATION], networkStatus);
         assert.equal(seen.length, 1, "no GET before, no PUT after");
         assert.deepEqual(seen[0], {
           method: "PATCH",
           url: "/api/v1/namespaces/ns1/pods/web-0/status",
           contentType: "application/merge-patch+json",
-          body: { metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatus } } },
+          body: { metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatus }, uid: "6f1c-uid" } },
         });
       },
     );

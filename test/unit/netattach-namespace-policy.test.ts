@@ -1,8 +1,8 @@
-// Namespace isolation (NPWG-27) and the system-namespace rule: pure, no I/O.
+// Namespace isolation (NPWG-27): pure, no I/O. The planner's use of it is tested in multus-pod-planner.test.ts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MultusError } from "../../src/util/multus-error.ts";
-import { checkNamespaceIsolation, isSystemNamespace } from "../../src/netattach/namespace-policy.ts";
+import { checkNamespaceIsolation } from "../../src/netattach/namespace-policy.ts";
 
 const base = { podNamespace: "team-a", podRef: "team-a/web-0", globalNamespaces: ["default", "shared"] };
 
@@ -33,11 +33,4 @@ test("NPWG-27 a disallowed NAD fails with MULTUS_ERR_NAMESPACE_ISOLATION naming 
     () => { checkNamespaceIsolation({ ...base, globalNamespaces: [], isolation: true, network: { namespace: "default", name: "n" } }); },
     /only from "team-a";/,
   );
-});
-
-test("NPWG-27 system namespaces are decided by the pod's namespace (upstream once passed the pod name)", () => {
-  assert.equal(isSystemNamespace("kube-system", ["kube-system"]), true);
-  assert.equal(isSystemNamespace("team-a", ["kube-system"]), false);
-  // A pod *named* kube-system in another namespace is not a system pod.
-  assert.equal(isSystemNamespace("team-a", ["kube-system"]), isSystemNamespace("team-a", ["kube-system", "other"]));
 });

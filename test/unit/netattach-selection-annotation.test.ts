@@ -3,11 +3,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MultusError } from "../../src/util/multus-error.ts";
 import {
-  checkInterfaceRequests,
-  NETWORKS_ANNOTATION,
   parseSelectionAnnotation,
   type NetworkSelection,
 } from "../../src/netattach/selection-annotation.ts";
+import { NETWORKS_ANNOTATION } from "../../src/k8s/annotations.ts";
 
 const POD_NS = "team-a";
 const POD = "team-a/web-0";
@@ -112,18 +111,6 @@ test("NPWG-10 §4 the interface must be a valid Linux name (16 bytes, '/', ':', 
     ["not a string", '[{"name":"net-a","interface":5}]', /element 0 \("net-a"\): "interface" must be a string, got number 5/],
   ]);
   assert.equal(parse('[{"name":"net-a","interface":"abcdefghijklmno"}]')[0]?.interface, "abcdefghijklmno");
-});
-
-test("NPWG-10 duplicate explicit interface requests fail with both elements named (MULTUS_ERR_INTERFACE_NAME)", () => {
-  const sel = parse("net-a@data, net-b, other/net-c@data");
-  assert.throws(
-    () => { checkInterfaceRequests(sel, POD); },
-    (err: unknown) =>
-      err instanceof MultusError &&
-      err.errorCode === "MULTUS_ERR_INTERFACE_NAME" &&
-      /elements 0 \("net-a"\) and 2 \("net-c"\) both request interface "data"/.test(err.message),
-  );
-  checkInterfaceRequests(parse("net-a@data1, net-b@data2, net-c"), POD);
 });
 
 test("NPWG-07 JSON: name required; missing or empty namespace means the pod's", () => {
