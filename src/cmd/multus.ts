@@ -10,7 +10,7 @@ const handlers = createMultusHandlers({
   },
   createRunner: createConflistDelegateRunner,
   // Loaded only when a call has a pod and API access: config-file mode never pays for the client.
-  createPodApi: async (config, log) => (await import("../multus/kube-pod-api.ts")).createPodApi(config, log),
+  createPodApi: async (config, log, signal) => (await import("../multus/kube-pod-api.ts")).createPodApi(config, log, signal),
 });
 
 // No top-level await: SEA runs a CommonJS bundle.

@@ -22,7 +22,8 @@
 //     getVersionInfo(type, opts?): Promise<VersionInfo>
 //     addNetwork / delNetwork / checkNetwork / getNetworkCachedResult: the same for a single conf
 //       (aliases kept for callers that mirror libcni's API; pass parseNetworkConfig's output)
-//   opts = { signal?: AbortSignal } cancels the operation (running plugins are killed).
+//   opts = { signal?, deadline?, inheritFds?, onSpawn?, onExit? }: `signal` cancels the operation
+//     (running plugins are killed); `deadline` bounds it as a whole; plugins inherit `inheritFds`.
 //
 // Semantics (conformance §1b):
 //   - CNI-R-03: ADD/CHECK/DEL check containerID (empty 3, bad 4), network name (7) and ifname (4) and
@@ -314,9 +315,19 @@ export interface ConflistRunnerOptions {
 
 export interface OperationOptions {
   signal?: AbortSignal;
+  /**
+   * The caller's overall deadline (epoch ms): each plugin gets min(timeoutMs, what is left), and a
+   * plugin killed by it fails with `reason` ("the ADD's 90 s budget (operationTimeoutSeconds) ran out").
+   */
+  deadline?: { at: number; reason: string };
+  /** Descriptors every plugin of the operation inherits (fd 3, 4, …): the caller's locks. */
+  inheritFds?: readonly number[];
+  /** Each plugin's PID when it starts and when it has exited. */
+  onSpawn?: (pid: number, plugin: string) => void;
+  onExit?: (pid: number) => void;
 }
 
-interface ExecContext {
+interface ExecContext extends Omit<OperationOptions, "signal"> {
   command: CniCommand;
   plugin: NetConf;
   pluginPath: string;
@@ -367,7 +378,7 @@ export class ConflistRunner {
           // libcni hands the previous plugin's result on as it came, without converting it.
           stdin: buildPluginRequest(list, plugin, result, rt),
           rt,
-          ...withSignal(opts),
+          ...opts,
         });
         result = decodeStdout(stdout, list.cniVersion);
       } catch (err) {
@@ -428,7 +439,7 @@ export class ConflistRunner {
           pluginPath: paths[i] ?? "",
           stdin: buildPluginRequest(list, plugin, prev, rt),
           rt,
-          ...withSignal(opts),
+          ...opts,
         });
       } catch (err) {
         // The cache stays: it is the record a retried DEL needs.
@@ -472,7 +483,7 @@ export class ConflistRunner {
     const paths = await this.resolveAll(list, "check");
     for (const [i, plugin] of list.plugins.entries()) {
       try {
-        await this.exec({ command: "CHECK", plugin, pluginPath: paths[i] ?? "", stdin: buildPluginRequest(list, plugin, prev, rt), rt, ...withSignal(opts) });
+        await this.exec({ command: "CHECK", plugin, pluginPath: paths[i] ?? "", stdin: buildPluginRequest(list, plugin, prev, rt), rt, ...opts });
       } catch (err) {
         throw wrap(`plugin ${describePlugin(plugin)} failed (check)`, err);
       }
@@ -512,7 +523,7 @@ export class ConflistRunner {
         try {
           const pluginPath = await findPlugin(plugin.type, this.pluginDirs);
           const stdin = { ...plugin, name: list.name, cniVersion: list.cniVersion, "cni.dev/valid-attachments": valid };
-          await this.exec({ command: "GC", plugin, pluginPath, stdin, ...withSignal(opts) });
+          await this.exec({ command: "GC", plugin, pluginPath, stdin, ...opts });
         } catch (err) {
           errors.push(wrap(`failed to GC plugin ${plugin.type}`, err));
         }
@@ -534,7 +545,7 @@ export class ConflistRunner {
       const pluginPath = await findPlugin(plugin.type, this.pluginDirs);
       const stdin = { ...plugin, name: list.name, cniVersion: list.cniVersion };
       // Returned unwrapped so that 50/51 reach the caller as the plugin said them.
-      await this.exec({ command: "STATUS", plugin, pluginPath, stdin, ...withSignal(opts) });
+      await this.exec({ command: "STATUS", plugin, pluginPath, stdin, ...opts });
     }
   }
 
@@ -562,7 +573,7 @@ export class ConflistRunner {
       timeoutMs: this.timeoutMs,
       ...(this.env === undefined ? {} : { env: this.env }),
       ...(this.launcher === undefined ? {} : { launcher: this.launcher }),
-      ...withSignal(opts),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       onStderr: (line) => {
         this.logger.info({ plugin: type, command: "VERSION", line }, "plugin stderr");
       },
@@ -605,6 +616,10 @@ export class ConflistRunner {
     const started = Date.now();
     const fields = { plugin: ctx.plugin.type, command: ctx.command, containerId: rt?.containerId ?? "", ifName: rt?.ifName ?? "" };
     this.logger.debug(fields, "running plugin");
+    // The operation's deadline wins over the per-plugin one when it comes first.
+    const left = ctx.deadline === undefined ? Infinity : Math.max(1, ctx.deadline.at - Date.now());
+    const timeoutMs = Math.min(this.timeoutMs, left);
+    const deadlineReason = ctx.deadline !== undefined && left < this.timeoutMs ? ctx.deadline.reason : undefined;
     try {
       const out = await execPlugin({
         pluginPath: ctx.pluginPath,
@@ -616,7 +631,11 @@ export class ConflistRunner {
         args: formatCniArgs(rt?.args ?? []),
         path: this.pluginDirs,
         stdin: JSON.stringify(ctx.stdin),
-        timeoutMs: this.timeoutMs,
+        timeoutMs,
+        ...(deadlineReason === undefined ? {} : { deadlineReason }),
+        ...(ctx.inheritFds === undefined ? {} : { inheritFds: ctx.inheritFds }),
+        ...(ctx.onSpawn === undefined ? {} : { onSpawn: (pid: number) => ctx.onSpawn?.(pid, ctx.plugin.type) }),
+        ...(ctx.onExit === undefined ? {} : { onExit: ctx.onExit }),
         ...(this.env === undefined ? {} : { env: this.env }),
         ...(this.launcher === undefined ? {} : { launcher: this.launcher }),
         ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
@@ -631,10 +650,6 @@ export class ConflistRunner {
       throw err;
     }
   }
-}
-
-function withSignal(opts: OperationOptions): { signal?: AbortSignal } {
-  return opts.signal === undefined ? {} : { signal: opts.signal };
 }
 
 function cacheKey(list: Pick<NetworkConfigList, "name">, rt: Pick<RuntimeConf, "containerId" | "ifName">): CacheKey {

@@ -17,7 +17,8 @@
 //     `netplugin failed: "<stderr>": <exec error>`,
 //     `netplugin failed but error parsing its diagnostic message "<stdout>": <parse error>` (code 999).
 //     A deadline (`timeoutMs`, CNI-R-17) or an aborted `signal` SIGKILLs the plugin's whole process
-//     group and fails with an error naming the plugin, the command and the time. "text file busy"
+//     group and fails with an error naming the plugin, the command, the time and (`deadlineReason`)
+//     whose deadline it was. `inheritFds` become the plugin's fd 3, 4, …; `onSpawn`/`onExit` see its PID. "text file busy"
 //     (ETXTBSY: the binary is being written) is retried 5 times, 1 s apart (CNI-R-08).
 //   Error codes: libcni returns plain Go errors here, which a Go plugin (Multus) reports as 999. We keep
 //   999 for "not found", exec failures, timeouts and the fallback texts, and use 7 for an unusable
@@ -26,10 +27,11 @@
 //     CNI-R-14: VERSION with stdin {"cniVersion":"1.1.0"} and CNI_NETNS/IFNAME/PATH = "dummy";
 //     `unknown CNI_COMMAND: VERSION` ⇒ ["0.1.0"]; a "0.2.0" reply without a list ⇒ ["0.1.0","0.2.0"].
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CniCode, CniError } from "./cni-error.ts";
 import type { CniCommand, VersionInfo } from "./types.ts";
@@ -128,9 +130,20 @@ export interface ExecPluginRequest extends CniEnvVars {
   /** "text file busy" retries (default 5) and their spacing (default 1000 ms), as libcni. */
   busyRetries?: number;
   busyRetryDelayMs?: number;
+  /**
+   * Descriptors the plugin inherits as fd 3, 4, … (Multus hands its sandbox locks to delegates so
+   * that the locks outlive a killed Multus for as long as the delegate runs).
+   */
+  inheritFds?: readonly number[];
+  /** Told the plugin's PID once it runs, and again when it has exited. */
+  onSpawn?: (pid: number) => void;
+  onExit?: (pid: number) => void;
+  /** Why the deadline is what it is, for the timeout message (default: "timed out after N ms"). */
+  deadlineReason?: string;
 }
 
 const MAX_STDOUT = 16 * 1024 * 1024;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_STDERR_KEPT = 1024 * 1024;
 
 type Attempt =
@@ -205,23 +218,32 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-function runOnce(
-  file: string,
-  argv: readonly string[],
-  env: Record<string, string>,
-  stdin: string | Uint8Array,
-  deadline: number,
-  signal: AbortSignal | undefined,
-  onStderr: ((line: string) => void) | undefined,
-): Promise<Attempt> {
+interface RunOnceOptions {
+  file: string;
+  argv: readonly string[];
+  env: Record<string, string>;
+  stdin: string | Uint8Array;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  onStderr: ((line: string) => void) | undefined;
+  inheritFds: readonly number[];
+  onSpawn: ((pid: number) => void) | undefined;
+  onExit: ((pid: number) => void) | undefined;
+}
+
+function runOnce(o: RunOnceOptions): Promise<Attempt> {
+  const { file, argv, env, stdin, deadline, signal, onStderr } = o;
   return new Promise<Attempt>((resolve) => {
     let child;
     try {
-      child = spawn(file, argv, { env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+      // fd 0-2 are pipes whatever follows them, so the streams exist.
+      child = spawn(file, argv, { env, stdio: ["pipe", "pipe", "pipe", ...o.inheritFds], detached: true }) as ChildProcessByStdio<Writable, Readable, Readable>;
     } catch (err) {
       resolve({ kind: "spawn-error", err: err as NodeJS.ErrnoException });
       return;
     }
+    const pid = child.pid;
+    if (pid !== undefined) o.onSpawn?.(pid);
     const out: Buffer[] = [];
     let outLen = 0;
     let errKept = "";
@@ -263,9 +285,10 @@ function runOnce(
     const onAbort = (): void => {
       stop("abort");
     };
+    // setTimeout turns delays beyond 2^31-1 ms into 1 ms: clamp (that is 24 days).
     const timer = setTimeout(() => {
       stop("timeout");
-    }, Math.max(0, deadline - Date.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())));
     signal?.addEventListener("abort", onAbort, { once: true });
 
     child.on("error", (err: NodeJS.ErrnoException) => {
@@ -296,6 +319,7 @@ function runOnce(
     });
     child.on("exit", (code, sig) => {
       exit = { code, sig };
+      if (pid !== undefined) o.onExit?.(pid);
       if (ended !== "exit") {
         child.stdout.destroy();
         child.stderr.destroy();
@@ -322,7 +346,18 @@ export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
   const what = `plugin ${req.pluginPath} (${req.command})`;
 
   for (let attempt = 0; ; attempt++) {
-    const a = await runOnce(file, argv, env, req.stdin, deadline, req.signal, req.onStderr);
+    const a = await runOnce({
+      file,
+      argv,
+      env,
+      stdin: req.stdin,
+      deadline,
+      signal: req.signal,
+      onStderr: req.onStderr,
+      inheritFds: req.inheritFds ?? [],
+      onSpawn: req.onSpawn,
+      onExit: req.onExit,
+    });
     if (a.kind === "spawn-error" && a.err.code === "ETXTBSY" && attempt < retries) {
       // libcni raw_exec: the plugin binary is being written; wait a second and try again.
       const left = deadline - Date.now();
@@ -337,7 +372,8 @@ export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
     if (a.kind === "exited") {
       if (a.ended === "timeout") {
         // CNI-R-17: libcni kills the plugin when its context ends; say who and how long.
-        throw new CniError(CniCode.Internal, `${what} timed out after ${req.timeoutMs} ms and was killed`, a.stderr.trim());
+        const why = req.deadlineReason ?? `timed out after ${req.timeoutMs} ms`;
+        throw new CniError(CniCode.Internal, `${what} ${why} and was killed (it ran ${Date.now() - start} ms)`, a.stderr.trim());
       }
       if (a.ended === "abort") {
         const reason: unknown = req.signal?.reason;

@@ -24,6 +24,8 @@
 import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import { apiPath } from "./api-path.ts";
+import { MultusError } from "../util/multus-error.ts";
+import { KubeApiError } from "./kube-api-error.ts";
 import type { KubeClient, RequestOptions } from "./kube-client.ts";
 import { NETWORK_STATUS_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION } from "./annotations.ts";
 
@@ -112,15 +114,29 @@ export function getNetworkAttachmentDefinition(client: KubeClient, namespace: st
  * the patch carries it as a precondition: the API server refuses (409 Conflict) to touch a pod that
  * was deleted and recreated under the same name, so a late ADD never annotates its successor.
  */
-export function patchPodNetworkStatus(
+export async function patchPodNetworkStatus(
   client: KubeClient,
   pod: { namespace: string; name: string; uid?: string },
   networkStatusJson: string,
   opts: RequestOptions = {},
 ): Promise<Pod> {
   const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatusJson } };
-  if (pod.uid !== undefined && pod.uid !== "") metadata["uid"] = pod.uid;
-  return client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { ...opts, decode: decodePod });
+  const uid = pod.uid;
+  if (uid !== undefined && uid !== "") metadata["uid"] = uid;
+  try {
+    return await client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { ...opts, decode: decodePod });
+  } catch (err) {
+    // The API refuses a UID that is not the object's: 422 "metadata.uid: field is immutable" (a merge
+    // patch) or 409 "Precondition failed: UID in precondition" (other patch types).
+    if (uid !== undefined && err instanceof KubeApiError && (err.httpStatus === 409 || err.httpStatus === 422) && /\buid\b/i.test(err.apiMessage ?? "")) {
+      throw new MultusError(
+        "MULTUS_ERR_POD_NOT_FOUND",
+        `pod ${pod.namespace}/${pod.name} was deleted and recreated (the API's pod is not UID ${uid}); its network-status was not written`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }
 
 /** The object an event is about; for Multus, always a pod. */

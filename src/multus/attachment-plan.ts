@@ -21,6 +21,12 @@ export interface Attachment {
   capabilityArgs: Record<string, unknown>;
   /** The selection's `default-route` gateways (at most one attachment has them). */
   defaultRoute?: string[];
+  /**
+   * Requests no plugin of the network declares a capability for, passed only as CNI_ARGS `IP=`/`MAC=`
+   * (as upstream Multus does, for IPAMs like `static` that read them): the attachment succeeds only if
+   * its result carries them.
+   */
+  expect?: { ips?: string[]; mac?: string };
 }
 
 export interface PodRef {

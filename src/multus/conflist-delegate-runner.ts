@@ -1,20 +1,36 @@
 // The executor's DelegateRunner over the CNI library's ConflistRunner (libcni semantics, result cache
-// in `<cniDir>/results`, as upstream Multus keeps it).
-import { ConflistRunner, parseNetworkConfigList, type NetworkConfigList } from "../cni/conflist-runner.ts";
+// in `<cniDir>/results`, as upstream Multus keeps it). Each call runs within the operation's budget,
+// and its plugins inherit the operation's sandbox locks.
+import { ConflistRunner, parseNetworkConfigList, type NetworkConfigList, type OperationOptions } from "../cni/conflist-runner.ts";
 import type { NetConfList } from "../cni/types.ts";
 import type { Logger } from "../util/logger.ts";
-import type { DelegateRunner } from "./executor.ts";
+import type { DelegateRunner, OperationContext } from "./executor.ts";
 import type { MultusConfig } from "./multus-config.ts";
 
+/** Without delegateTimeoutSeconds a plugin is bounded by the operation's budget alone. */
+const NO_PER_PLUGIN_CAP_MS = 24 * 3600 * 1000;
+
 export function createConflistDelegateRunner(config: MultusConfig, pluginDirs: string[], log: Logger): DelegateRunner {
-  const runner = new ConflistRunner({ cacheDir: config.cniDir, pluginDirs, timeoutMs: config.delegateTimeoutMs, logger: log });
+  // The per-plugin cap is delegateTimeoutSeconds when set; the operation's budget bounds it anyway.
+  const runner = new ConflistRunner({ cacheDir: config.cniDir, pluginDirs, timeoutMs: config.delegateTimeoutMs ?? NO_PER_PLUGIN_CAP_MS, logger: log });
   return {
-    add: (list, req) => runner.addNetworkList(toRunnable(list), req),
-    del: (list, req) => runner.delNetworkList(toRunnable(list), req),
-    check: (list, req) => runner.checkNetworkList(toRunnable(list), req),
-    status: (list) => runner.getStatusNetworkList(toRunnable(list)),
-    gc: (list, valid) => runner.gcNetworkList(toRunnable(list), valid),
+    add: (list, req, ctx) => runner.addNetworkList(toRunnable(list), req, optionsOf(ctx)),
+    del: (list, req, ctx) => runner.delNetworkList(toRunnable(list), req, optionsOf(ctx)),
+    check: (list, req, ctx) => runner.checkNetworkList(toRunnable(list), req, optionsOf(ctx)),
+    status: (list, ctx) => runner.getStatusNetworkList(toRunnable(list), optionsOf(ctx)),
+    gc: (list, valid, ctx) => runner.gcNetworkList(toRunnable(list), valid, optionsOf(ctx)),
+    cachedAttachments: () => runner.getCachedAttachments(),
   };
+}
+
+function optionsOf(ctx: OperationContext): OperationOptions {
+  const opts: OperationOptions = { deadline: { at: ctx.budget.deadline, reason: `used up what was left of ${ctx.budget.describe()}` } };
+  if (ctx.lock !== undefined) {
+    opts.inheritFds = ctx.lock.inheritFds;
+    opts.onSpawn = ctx.lock.onSpawn;
+    opts.onExit = ctx.lock.onExit;
+  }
+  return opts;
 }
 
 /** The runner caches the exact config bytes; the list is serialised once per call. */

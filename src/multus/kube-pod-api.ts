@@ -21,11 +21,14 @@ export interface PodApi {
   close(): void;
 }
 
-/** The API as configured (`kubeconfig`, else in-cluster), or undefined when Multus has none. */
-export async function createPodApi(config: MultusConfig, log: Logger): Promise<PodApi | undefined> {
+/**
+ * The API as configured (`kubeconfig`, else in-cluster), or undefined when Multus has none. Every
+ * request ends when `signal` fires (the operation's budget).
+ */
+export async function createPodApi(config: MultusConfig, log: Logger, signal: AbortSignal): Promise<PodApi | undefined> {
   const clientConfig = await resolveClientConfig(config.kubeconfig);
   if (clientConfig === undefined) return undefined;
-  const client = new KubeClient(clientConfig, { logger: log, userAgent: "multus-ts" });
+  const client = new KubeClient(clientConfig, { logger: log, userAgent: "multus-ts", signal });
   const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
   return {
     getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),

@@ -11,9 +11,27 @@ export const DEFAULTS = {
   multusNamespace: "kube-system",
   systemNamespaces: ["kube-system"],
   globalNamespaces: "default",
-  /** Ours: a delegate that has not answered after this long is killed and the operation fails. */
-  delegateTimeoutSeconds: 120,
+  /**
+   * Ours: one budget per operation (lock waits, readiness wait, API reads, every delegate, the status
+   * patch), below the kubelet's 2-minute CRI deadline so that Multus answers before it is killed.
+   */
+  operationTimeoutSeconds: 90,
+  /** Ours: undoing a failed ADD gets its own budget (the ADD's may be what ran out): 90 + 20 < 120. */
+  rollbackTimeoutSeconds: 20,
 } as const;
+
+/**
+ * Keys of the thin Multus config that are known: ours, upstream's (some accepted without effect, see
+ * docs/compatibility.md), and those the runtime adds (CNI's own, libcni's GC keys).
+ */
+const KNOWN_KEYS = new Set([
+  "cniVersion", "cniVersions", "name", "type", "capabilities", "runtimeConfig", "prevResult", "args", "ipam", "dns",
+  "cni.dev/valid-attachments", "cni.dev/attachments", "disableCheck", "disableGC",
+  "delegates", "clusterNetwork", "defaultNetworks", "kubeconfig", "confDir", "cniDir", "binDir", "readinessindicatorfile",
+  "namespaceIsolation", "globalNamespaces", "systemNamespaces", "multusNamespace", "logLevel", "logFile", "logToStderr",
+  "logOptions", "auxiliaryCNIChainName", "retryDeleteOnError",
+  "delegateTimeoutSeconds", "operationTimeoutSeconds", "rollbackTimeoutSeconds",
+]);
 
 const stringList = v.array(v.string());
 const delegateObject = v.pipe(
@@ -47,8 +65,26 @@ const MultusConfigSchema = v.looseObject({
   runtimeConfig: v.optional(v.record(v.string(), v.unknown())),
   auxiliaryCNIChainName: v.optional(v.string()),
   retryDeleteOnError: v.optional(v.boolean()),
+  logOptions: v.optional(
+    v.strictObject({
+      maxAge: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+      maxSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+      maxBackups: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+      compress: v.optional(v.boolean()),
+    }),
+  ),
   delegateTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  operationTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3600))),
+  rollbackTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3600))),
 });
+
+/** lumberjack's rotation of `logFile`, with upstream Multus's defaults (100 MB, 5 backups, 5 days, gzip). */
+export interface LogRotation {
+  maxSizeMb: number;
+  maxBackups: number;
+  maxAgeDays: number;
+  compress: boolean;
+}
 
 /** A delegate as Multus runs it: always a list (libcni turns a single conf into a one-plugin list). */
 export interface Delegate {
@@ -78,8 +114,14 @@ export interface MultusConfig {
   logFile: string | undefined;
   logToStderr: boolean;
   runtimeConfig: Record<string, unknown>;
+  logRotation: LogRotation;
   retryDeleteOnError: boolean;
-  delegateTimeoutMs: number;
+  /** A cap per delegate execution, when set; every delegate is bounded by the operation's budget anyway. */
+  delegateTimeoutMs: number | undefined;
+  operationTimeoutMs: number;
+  rollbackTimeoutMs: number;
+  /** Top-level keys nobody knows (warned about once per key, then ignored). */
+  unknownKeys: string[];
 }
 
 /**
@@ -133,8 +175,17 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     logFile: nonEmpty(c.logFile),
     logToStderr: c.logToStderr ?? true,
     runtimeConfig: c.runtimeConfig ?? {},
+    logRotation: {
+      maxSizeMb: c.logOptions?.maxSize ?? 100,
+      maxBackups: c.logOptions?.maxBackups ?? 5,
+      maxAgeDays: c.logOptions?.maxAge ?? 5,
+      compress: c.logOptions?.compress ?? true,
+    },
     retryDeleteOnError: c.retryDeleteOnError ?? false,
-    delegateTimeoutMs: (c.delegateTimeoutSeconds ?? DEFAULTS.delegateTimeoutSeconds) * 1000,
+    delegateTimeoutMs: c.delegateTimeoutSeconds === undefined ? undefined : c.delegateTimeoutSeconds * 1000,
+    operationTimeoutMs: (c.operationTimeoutSeconds ?? DEFAULTS.operationTimeoutSeconds) * 1000,
+    rollbackTimeoutMs: (c.rollbackTimeoutSeconds ?? DEFAULTS.rollbackTimeoutSeconds) * 1000,
+    unknownKeys: Object.keys(c).filter((k) => !KNOWN_KEYS.has(k)).sort(),
   };
 }
 

@@ -1,26 +1,32 @@
 // The multus CNI plugin's commands, shared by the thin executable (and later the daemon): parse the
-// config, plan, execute, publish. Kubernetes mode when the config gives API access (kubeconfig or
-// in-cluster) and the runtime names a pod (K8S_POD_NAMESPACE/K8S_POD_NAME); config-file mode otherwise.
+// config, plan, lock, execute, publish. Kubernetes mode when the config gives API access (kubeconfig
+// or in-cluster) and the runtime names a pod (K8S_POD_NAMESPACE/K8S_POD_NAME); config-file mode
+// otherwise. Every command runs within one budget (operationTimeoutSeconds); ADD, DEL and CHECK hold
+// the sandbox's locks (sandbox-locks.ts) from the moment they touch its journal until they are done.
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
-import type { CmdArgs, PluginHandlers } from "../cni/skel.ts";
-import type { CniResult } from "../cni/types.ts";
+import type { CmdArgs, GcArgs, PluginHandlers } from "../cni/skel.ts";
+import type { CniResult, NetConfList } from "../cni/types.ts";
 import { parseCniArgs } from "../cni/plugin-env.ts";
+import { CONFIG_SOURCE_ANNOTATION } from "../k8s/annotations.ts";
+import { podUidMatches } from "../k8s/resources.ts";
 import { networkStatusFromResult, serializeNetworkStatus } from "../netattach/network-status.ts";
+import { Budget } from "../util/budget.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
+import { AttachmentJournal } from "./attachment-journal.ts";
 import type { AttachmentPlan, PodRef } from "./attachment-plan.ts";
-import { AttachmentRecords } from "./attachment-record.ts";
+import { baseNetworksPlan, resolveBaseNetworks } from "./base-networks.ts";
 import { planFromDelegates, type CniRequest } from "./config-file-planner.ts";
 import { applyDefaultRoute } from "./default-route.ts";
-import { Executor, type AttachmentResult, type DelegateRunner } from "./executor.ts";
+import { Executor, type AttachmentResult, type DelegateRunner, type OperationContext } from "./executor.ts";
 import type { PodApi } from "./kube-pod-api.ts";
 import { parseMultusConfig, type MultusConfig } from "./multus-config.ts";
 import { createNetworkResolver } from "./network-resolver.ts";
 import { planForPod } from "./pod-planner.ts";
-import { isReady, waitForReadiness } from "./readiness.ts";
-import { readUpstreamScratchCache, removeUpstreamScratchCache } from "./upstream-scratch-cache.ts";
-import { CONFIG_SOURCE_ANNOTATION } from "../k8s/annotations.ts";
-import { podUidMatches } from "../k8s/resources.ts";
+import { isReady, waitForReadiness, type ReadinessOptions } from "./readiness.ts";
+import { SandboxLocks, type SandboxLock } from "./sandbox-locks.ts";
+import { planTeardown, type Teardown } from "./teardown-plan.ts";
+import { listUpstreamScratchCaches, readUpstreamScratchCache, removeUpstreamScratchCache } from "./upstream-scratch-cache.ts";
 
 /** containerd passes every pod annotation in runtimeConfig when Multus declares this capability. */
 export const POD_ANNOTATIONS_CAPABILITY = "io.kubernetes.cri.pod-annotations";
@@ -30,47 +36,61 @@ export interface MultusPluginDeps {
   stderr: (line: string) => void;
   /** Builds the CNI runtime for one call; the paths come from the config and CNI_PATH. */
   createRunner: (config: MultusConfig, cniPath: string[], log: Logger) => DelegateRunner;
-  /** The Kubernetes API as the config says (undefined: no API, config-file mode). */
-  createPodApi: (config: MultusConfig, log: Logger) => Promise<PodApi | undefined>;
+  /** The Kubernetes API as the config says (undefined: no API, config-file mode); bounded by `signal`. */
+  createPodApi: (config: MultusConfig, log: Logger, signal: AbortSignal) => Promise<PodApi | undefined>;
   /** Options for tests: readiness polling. */
-  readiness?: { intervalMs: number; timeoutMs: number };
+  readiness?: ReadinessOptions;
 }
 
 interface Call {
   config: MultusConfig;
   log: Logger;
+  budget: Budget;
   executor: Executor;
-  records: AttachmentRecords;
+  journal: AttachmentJournal;
+  locks: SandboxLocks;
   req: CniRequest;
   /** The pod the runtime names, when it names one. */
   podId: PodRef | undefined;
 }
 
+/** Unknown config keys are warned about once per key and process (the daemon lives long). */
+const warnedKeys = new Set<string>();
+
 export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
-  const setup = (args: CmdArgs): Call => {
+  const setup = (args: CmdArgs, command: string): Call => {
     const config = parseMultusConfig(args.config, "the Multus config on stdin");
     const log = createLogger({
       level: parseLogLevel(config.logLevel, "error"),
       stderr: config.logToStderr ? deps.stderr : undefined,
       file: config.logFile,
+      rotation: config.logRotation,
       component: "multus",
     });
+    for (const key of config.unknownKeys) {
+      if (warnedKeys.has(key)) continue;
+      warnedKeys.add(key);
+      log.warn({ key, config: args.config.name }, "unknown key in the Multus config, ignored (docs/configuration.md lists the keys)");
+    }
     // Multus's binDir comes first, then the runtime's CNI_PATH (upstream behaviour).
     const runner = deps.createRunner(config, [config.binDir, ...args.path], log);
-    const records = new AttachmentRecords(config.cniDir);
+    const journal = new AttachmentJournal(config.cniDir);
     const cniArgs = parseCniArgs(args.args);
-    const req: CniRequest = {
-      containerId: args.containerId,
-      netns: args.netns,
-      ifName: args.ifName,
-      cniArgs,
-      runtimeConfig: config.runtimeConfig,
+    const req: CniRequest = { containerId: args.containerId, netns: args.netns, ifName: args.ifName, cniArgs, runtimeConfig: config.runtimeConfig };
+    return {
+      config,
+      log,
+      budget: new Budget(command, config.operationTimeoutMs, "operationTimeoutSeconds"),
+      executor: new Executor(runner, journal, log, { rollbackTimeoutMs: config.rollbackTimeoutMs }),
+      journal,
+      locks: new SandboxLocks(config.cniDir, log),
+      req,
+      podId: podIdentity(cniArgs),
     };
-    return { config, log, executor: new Executor(runner, records, log), records, req, podId: podIdentity(cniArgs) };
   };
 
   const kubeFor = async (call: Call): Promise<PodApi | undefined> =>
-    call.podId === undefined ? undefined : deps.createPodApi(call.config, call.log);
+    call.podId === undefined ? undefined : deps.createPodApi(call.config, call.log, call.budget.signal());
 
   const configFilePlan = (call: Call): AttachmentPlan => {
     if (call.config.delegates.length === 0) {
@@ -85,40 +105,25 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   const podPlan = async (call: Call, api: PodApi, pod: PodRef, annotations: Record<string, string>): Promise<AttachmentPlan> =>
     planForPod({ config: call.config, req: call.req, pod, annotations }, createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log));
 
-  /** The plan a DEL tears down: our record, else upstream's scratch cache, else one rebuilt (best-effort). */
-  const planForTeardown = async (call: Call): Promise<{ plan: AttachmentPlan; strict: boolean; upstream: boolean }> => {
-    const rec = await call.records.read(call.req.containerId);
-    if (rec !== undefined && "plan" in rec) return { plan: rec.plan, strict: true, upstream: false };
-    if (rec !== undefined) {
-      call.log.warn({ containerId: call.req.containerId, path: call.records.pathOf(call.req.containerId), reason: rec.corrupt }, "attachment record unreadable, rebuilding the plan");
-    }
-    const upstream = await readUpstreamScratchCache(call.config.cniDir, call.req);
-    if (upstream !== undefined) return { plan: upstream, strict: true, upstream: true };
-    const api = await kubeFor(call);
-    if (api === undefined || call.podId === undefined) return { plan: configFilePlan(call), strict: false, upstream: false };
+  /** Run `fn` holding the sandbox's locks; the lock file goes with the journal. */
+  const locked = async <T>(call: Call, command: string, fn: (lock: SandboxLock) => Promise<T>): Promise<T> => {
+    const lock = await call.locks.forSandbox(call.req.containerId, command, call.budget);
     try {
-      const pod = await api.getPod(call.podId.namespace, call.podId.name);
-      // A pod that is gone (or was recreated) still had the cluster network: tear that down at least.
-      const current = pod !== undefined && (call.podId.uid === "" || podUidMatches(pod, call.podId.uid));
-      const annotations = current ? pod.metadata.annotations : {};
-      return { plan: await podPlan(call, api, call.podId, annotations), strict: false, upstream: false };
-    } catch (err) {
-      // No record means nothing is recorded as attached: an unreachable API or a NAD deleted since
-      // must not keep the sandbox from going away.
-      call.log.warn({ containerId: call.req.containerId, error: toCniError(err).message }, "no record and the plan cannot be rebuilt; nothing to tear down");
-      return { plan: { containerId: call.req.containerId, netns: call.req.netns, ifName: call.req.ifName, attachments: [] }, strict: false, upstream: false };
+      return await fn(lock);
     } finally {
-      api.close();
+      const journaled = await call.journal.read(call.req.containerId).then((r) => r !== undefined, () => true);
+      lock.release({ forget: !journaled });
     }
   };
 
   return {
     async add(args): Promise<CniResult> {
-      const call = setup(args);
-      await waitForReadiness(call.config.readinessIndicatorFile, deps.readiness);
+      const call = setup(args, "ADD");
+      await waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness);
       const api = await kubeFor(call);
       if (api === undefined || call.podId === undefined) {
-        const results = await call.executor.add(configFilePlan(call));
+        const plan = configFilePlan(call);
+        const results = await locked(call, "ADD", (lock) => call.executor.add(plan, { budget: call.budget, lock }));
         return defaultResult(results);
       }
       try {
@@ -129,36 +134,53 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     },
 
     async del(args): Promise<void> {
-      const call = setup(args);
+      const call = setup(args, "DEL");
       if (!(await isReady(call.config.readinessIndicatorFile))) {
         // NPWG-23: DEL must still clean up while the cluster network is not ready.
         call.log.warn({ file: call.config.readinessIndicatorFile }, "readiness indicator file missing; DEL goes on");
       }
-      const { plan, strict, upstream } = await planForTeardown(call);
-      // CNI DEL: the runtime's current CNI_NETNS wins (it may be empty once the sandbox is gone).
-      await call.executor.del({ ...plan, netns: args.netns }, { bestEffort: !strict });
-      if (upstream) await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
+      await locked(call, "DEL", async (lock) => {
+        const teardown = await teardownFor(call);
+        const ctx: OperationContext = { budget: call.budget, lock };
+        // CNI DEL: the runtime's current CNI_NETNS wins (it may be empty once the sandbox is gone).
+        if (teardown.source === "rebuilt") {
+          await call.executor.delRebuilt({ ...teardown.plan, netns: args.netns }, ctx);
+          if (teardown.corruptJournal) await call.journal.remove(args.containerId);
+        } else {
+          await call.executor.del({ ...teardown.entry, plan: { ...teardown.entry.plan, netns: args.netns } }, ctx);
+        }
+        // Upstream's record of this sandbox (an in-place upgrade) is no longer needed either way.
+        await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
+      });
     },
 
     async check(args): Promise<void> {
-      const call = setup(args);
-      const rec = await call.records.read(args.containerId);
-      if (rec === undefined || !("plan" in rec)) {
-        throw new CniError(CniCode.UnknownContainer, `no attachments are recorded for container ${args.containerId}: CHECK needs a completed ADD`);
-      }
-      await call.executor.check({ ...rec.plan, netns: args.netns });
+      const call = setup(args, "CHECK");
+      await locked(call, "CHECK", async (lock) => {
+        const read = await call.journal.read(args.containerId);
+        if (read === undefined || !("entry" in read)) {
+          throw new CniError(CniCode.UnknownContainer, `no attachments are recorded for container ${args.containerId}: CHECK needs a completed ADD`);
+        }
+        await call.executor.check({ ...read.entry, plan: { ...read.entry.plan, netns: args.netns } }, { budget: call.budget, lock });
+      });
     },
 
     async status(args): Promise<void> {
-      const call = setup(args);
-      await waitForReadiness(call.config.readinessIndicatorFile, deps.readiness);
-      await call.executor.status(await knownDelegates(call));
+      const call = setup(args, "STATUS");
+      await waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness);
+      await call.executor.status(await statusDelegates(call), { budget: call.budget });
     },
 
-    async gc(args): Promise<void> {
-      const call = setup(args);
-      await waitForReadiness(call.config.readinessIndicatorFile, deps.readiness);
-      await call.executor.gc(await knownDelegates(call), args.validAttachments);
+    async gc(args: GcArgs): Promise<void> {
+      const call = setup(args, "GC");
+      await waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness);
+      const nodeLock = await call.locks.forGc(call.budget);
+      try {
+        await gcUpstreamScratchCaches(call, args);
+        await call.executor.gc(await gcDelegates(call), args.validAttachments, { budget: call.budget });
+      } finally {
+        nodeLock.release();
+      }
     },
   };
 
@@ -172,37 +194,43 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       await api.event(podId, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
       throw err;
     }
-    let results: AttachmentResult[];
-    try {
-      results = await call.executor.add(plan);
-    } catch (err) {
-      await api.event(plan.pod ?? podId, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
-      throw err;
-    }
-    try {
-      const routed = plan.attachments.find((a) => a.defaultRoute !== undefined);
-      if (routed?.defaultRoute !== undefined) {
-        const gateways = routed.defaultRoute.length > 0 ? routed.defaultRoute : gatewaysOf(results.find((r) => r.attachment === routed)?.result);
-        await applyDefaultRoute({ netns: plan.netns, ifName: routed.ifName, network: routed.network, gateways });
+    const target = plan.pod ?? podId;
+    return locked(call, "ADD", async (lock) => {
+      let results: AttachmentResult[];
+      try {
+        results = await call.executor.add(plan, { budget: call.budget, lock });
+      } catch (err) {
+        await api.event(target, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
+        throw err;
       }
-      const status = results.map((r) =>
-        networkStatusFromResult({ network: r.attachment.network, ifName: r.attachment.ifName, isDefault: r.attachment.isDefault, result: r.result }),
+      try {
+        const routed = plan.attachments.find((a) => a.defaultRoute !== undefined);
+        if (routed?.defaultRoute !== undefined) {
+          const gateways = routed.defaultRoute.length > 0 ? routed.defaultRoute : gatewaysOf(results.find((r) => r.attachment === routed)?.result);
+          await applyDefaultRoute({ netns: plan.netns, ifName: routed.ifName, network: routed.network, gateways });
+        }
+        const status = results.map((r) =>
+          networkStatusFromResult({ network: r.attachment.network, ifName: r.attachment.ifName, isDefault: r.attachment.isDefault, result: r.result }),
+        );
+        await api.patchNetworkStatus(target, serializeNetworkStatus(status));
+      } catch (err) {
+        // Nothing half-done stays: the interfaces go again (with the rollback's own budget), and the
+        // runtime retries the sandbox.
+        const read = await call.journal.read(plan.containerId).catch(() => undefined);
+        if (read !== undefined && "entry" in read) {
+          const rollback = new Budget("rollback of the ADD", call.config.rollbackTimeoutMs, "rollbackTimeoutSeconds");
+          await call.executor.del(read.entry, { budget: rollback, lock }).catch((e: unknown) => {
+            call.log.error({ pod: podRef, error: toCniError(e).message }, "teardown after a failed ADD failed; the runtime's DEL retries it");
+          });
+        }
+        await api.event(target, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
+        throw err;
+      }
+      await Promise.all(
+        results.map((r) => api.event(target, "Normal", "AddedInterface", `Add ${r.attachment.ifName} ${addressesOf(r.result)} from ${r.attachment.network}`)),
       );
-      await api.patchNetworkStatus(plan.pod ?? podId, serializeNetworkStatus(status));
-    } catch (err) {
-      // Nothing half-done stays: the interfaces go again, and the runtime retries the sandbox.
-      await call.executor.del(plan).catch((e: unknown) => {
-        call.log.error({ pod: podRef, error: toCniError(e).message }, "teardown after a failed ADD failed");
-      });
-      await api.event(plan.pod ?? podId, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
-      throw err;
-    }
-    await Promise.all(
-      results.map((r) =>
-        api.event(plan.pod ?? podId, "Normal", "AddedInterface", `Add ${r.attachment.ifName} ${addressesOf(r.result)} from ${r.attachment.network}`),
-      ),
-    );
-    return defaultResult(results);
+      return defaultResult(results);
+    });
   }
 
   /**
@@ -225,24 +253,94 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     return { pod: { ...podId, uid: pod.metadata.uid }, annotations: fromRuntime ?? pod.metadata.annotations };
   }
 
-  /** Every delegate STATUS/GC must reach: the configured ones and those recorded for live sandboxes. */
-  async function knownDelegates(call: Call): Promise<AttachmentPlan["attachments"][number]["delegate"][]> {
-    const byName = new Map(call.config.delegates.map((d) => [d.name, d.list]));
-    if (call.config.clusterNetwork !== undefined) {
-      const resolver = createNetworkResolver(call.config, undefined, call.log);
-      try {
-        const cluster = await resolver.fromReference(call.config.clusterNetwork, "(none)");
-        byName.set(cluster.statusName, cluster.list);
-      } catch (err) {
-        call.log.warn({ clusterNetwork: call.config.clusterNetwork, error: toCniError(err).message }, "cluster network not resolvable without the API");
+  /** What a DEL tears down (the caller holds the sandbox lock). */
+  async function teardownFor(call: Call): Promise<Teardown> {
+    return planTeardown(call.req, {
+      journal: call.journal,
+      log: call.log,
+      readUpstream: () => readUpstreamScratchCache(call.config.cniDir, call.req),
+      rebuild: async () => {
+        const api = await kubeFor(call);
+        const podId = call.podId;
+        if (api === undefined || podId === undefined) return configFilePlan(call);
+        try {
+          const pod = await api.getPod(podId.namespace, podId.name);
+          // A pod that is gone (or was recreated) still had the networks every pod gets.
+          const current = pod !== undefined && (podId.uid === "" || podUidMatches(pod, podId.uid));
+          return await podPlan(call, api, podId, current ? pod.metadata.annotations : {});
+        } finally {
+          api.close();
+        }
+      },
+      fallback: () => baseNetworksPlan(call.config, call.req, createNetworkResolver(call.config, undefined, call.log), call.log),
+    });
+  }
+
+  /**
+   * STATUS answers for the networks every pod gets (multus-behavior.md §3): a broken plugin used by one
+   * NAD must not make the node NotReady. Journals are not read (containerd polls STATUS).
+   */
+  async function statusDelegates(call: Call): Promise<NetConfList[]> {
+    const api = await apiForReferences(call);
+    try {
+      const resolver = createNetworkResolver(call.config, api === undefined ? undefined : (ns, n) => api.getNad(ns, n), call.log);
+      const { networks, failures } = await resolveBaseNetworks(call.config, resolver, "(status)");
+      const first = failures[0];
+      if (first !== undefined) {
+        throw new CniError(
+          CniCode.PluginNotAvailable,
+          `the ${first.role === "cluster" ? "cluster network" : "default network"} "${first.ref}" cannot be resolved, so no pod can be set up: ${first.error.message}`,
+        );
       }
+      return networks.map((n) => n.net.list);
+    } finally {
+      api?.close();
     }
-    for (const id of await call.records.list()) {
-      const rec = await call.records.read(id);
-      if (rec === undefined || !("plan" in rec)) continue;
-      for (const a of rec.plan.attachments) if (!byName.has(a.network)) byName.set(a.network, a.delegate);
+  }
+
+  /** GC reaches the base networks and every network a journal names (deduplicated by name and config). */
+  async function gcDelegates(call: Call): Promise<NetConfList[]> {
+    const byKey = new Map<string, NetConfList>();
+    const add = (list: NetConfList): void => {
+      byKey.set(`${list.name}\0${JSON.stringify(list)}`, list);
+    };
+    const { networks, failures } = await resolveBaseNetworks(call.config, createNetworkResolver(call.config, undefined, call.log), "(gc)");
+    for (const f of failures) call.log.warn({ network: f.ref, error: f.error.message }, "GC cannot resolve this network from files; it is reached only through the journals that name it");
+    for (const n of networks) add(n.net.list);
+    for (const id of await call.journal.list()) {
+      const read = await call.journal.read(id).catch(() => undefined);
+      if (read === undefined || !("entry" in read)) continue;
+      for (const a of read.entry.plan.attachments) add(a.delegate);
     }
-    return [...byName.values()];
+    return [...byKey.values()];
+  }
+
+  /** Sandboxes ADDed by upstream Multus before an in-place upgrade that the runtime no longer lists. */
+  async function gcUpstreamScratchCaches(call: Call, args: GcArgs): Promise<void> {
+    const keep = new Set(args.validAttachments.map((v) => v.containerID));
+    for (const id of await listUpstreamScratchCaches(call.config.cniDir)) {
+      if (keep.has(id)) continue;
+      const req: CniRequest = { ...call.req, containerId: id, netns: "", ifName: "eth0" };
+      const read = await readUpstreamScratchCache(call.config.cniDir, req);
+      if (read === undefined) continue;
+      if ("corrupt" in read) {
+        call.log.warn({ containerId: id, reason: read.corrupt }, "upstream Multus record unreadable; GC leaves it");
+        continue;
+      }
+      await call.executor.del({ plan: read.plan, states: read.plan.attachments.map(() => "added") }, { budget: call.budget });
+      await removeUpstreamScratchCache(call.config.cniDir, id);
+      call.log.info({ containerId: id }, "stale attachments of upstream Multus collected");
+    }
+  }
+
+  /** The API, when the config has one, for resolving clusterNetwork/defaultNetworks NADs. */
+  async function apiForReferences(call: Call): Promise<PodApi | undefined> {
+    try {
+      return await deps.createPodApi(call.config, call.log, call.budget.signal());
+    } catch (err) {
+      call.log.warn({ error: toCniError(err).message }, "no Kubernetes API access; clusterNetwork/defaultNetworks are resolved from files only");
+      return undefined;
+    }
   }
 }
 

@@ -146,11 +146,22 @@ function withCniArgs(list: NetConfList, cniArgs: Record<string, unknown> | undef
   return { ...list, plugins };
 }
 
-/** NPWG-08…15: a request no plugin of the network declares must fail the attachment, not vanish. */
+/**
+ * NPWG-08…15: a request no plugin of the network declares must not vanish. `ips` and `mac` also reach
+ * the delegate as CNI_ARGS `IP=`/`MAC=` (upstream's route, which IPAMs like `static` and the tuning
+ * plugin read): without the capability the attachment must show them in its result, or it is rolled
+ * back (executor.ts). The other requests have no such route and fail here.
+ */
 function checkCapabilities(a: Attachment, sel: NetworkSelection, podRef: string): void {
+  const declares = (capability: string): boolean => a.delegate.plugins.some((p) => p.capabilities?.[capability] === true);
+  const expect: NonNullable<Attachment["expect"]> = {};
+  if (sel.ips !== undefined && !declares("ips")) expect.ips = sel.ips;
+  if (sel.mac !== undefined && !declares("mac")) expect.mac = sel.mac;
+  if (expect.ips !== undefined || expect.mac !== undefined) a.expect = expect;
   for (const [key, capability] of Object.entries(CAPABILITY_OF)) {
+    if (key === "ips" || key === "mac") continue;
     if (sel[key as keyof typeof CAPABILITY_OF] === undefined) continue;
-    if (a.delegate.plugins.some((p) => p.capabilities?.[capability] === true)) continue;
+    if (declares(capability)) continue;
     throw new MultusError(
       "MULTUS_ERR_CAPABILITY_MISSING",
       `pod ${podRef}: network "${a.network}" (element ${String(sel.element)}) requests "${capability}" but none of its plugins declares "capabilities": {"${capability}": true}; add it to the NetworkAttachmentDefinition or drop the request`,

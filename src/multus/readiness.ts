@@ -1,22 +1,34 @@
 // readinessindicatorfile: the cluster network writes this file when it is ready; until then ADD,
-// STATUS and GC wait (upstream: 1 s polls for up to 45 s) and DEL only warns (NPWG-23).
+// STATUS and GC wait (upstream: 1 s polls for up to 45 s, here also never past the operation's budget)
+// and DEL only warns (NPWG-23).
 import { access } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Budget } from "../util/budget.ts";
+import { formatSeconds } from "../util/budget.ts";
 import { MultusError } from "../util/multus-error.ts";
 
-export async function waitForReadiness(file: string | undefined, opts: { intervalMs?: number; timeoutMs?: number } = {}): Promise<void> {
+export interface ReadinessOptions {
+  intervalMs?: number;
+  timeoutMs?: number;
+}
+
+export async function waitForReadiness(file: string | undefined, budget: Budget, opts: ReadinessOptions = {}): Promise<void> {
   if (file === undefined) return;
   const intervalMs = opts.intervalMs ?? 1000;
-  const deadline = Date.now() + (opts.timeoutMs ?? 45_000);
+  const ownMs = opts.timeoutMs ?? 45_000;
+  const deadline = Math.min(Date.now() + ownMs, budget.deadline);
+  const started = Date.now();
   for (;;) {
     if (await isReady(file)) return;
-    if (Date.now() >= deadline) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const why = budget.deadline <= Date.now() + 1 ? `, when ${budget.describe()} ran out` : "";
       throw new MultusError(
         "MULTUS_ERR_NOT_READY",
-        `the cluster network is not ready: readiness indicator file ${file} did not appear within ${String(Math.round((opts.timeoutMs ?? 45_000) / 1000))} s`,
+        `the cluster network is not ready: readiness indicator file ${file} did not appear within ${formatSeconds(Date.now() - started)}${why}`,
       );
     }
-    await sleep(intervalMs);
+    await sleep(Math.min(intervalMs, left));
   }
 }
 

@@ -3,9 +3,11 @@
 // DelegateNetConf records (keys Conf, ConfList, Name, ifnameRequest, macRequest, ipRequest,
 // infinibandGUIDRequest, default-route, deviceID, resourceName, and Bytes: the delegate's raw
 // config, base64). The first record is the cluster network (upstream marks it master on DEL).
-import { readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { CniCode } from "../cni/cni-error.ts";
 import type { NetConf, NetConfList } from "../cni/types.ts";
+import { MultusError } from "../util/multus-error.ts";
 import { delegateCniArgs, type Attachment, type AttachmentPlan } from "./attachment-plan.ts";
 import type { CniRequest } from "./config-file-planner.ts";
 
@@ -13,29 +15,51 @@ export function upstreamCachePath(cniDir: string, containerId: string): string {
   return join(cniDir, containerId);
 }
 
-/** The plan upstream would DEL, or undefined when there is no (usable) upstream record. */
-export async function readUpstreamScratchCache(cniDir: string, req: CniRequest): Promise<AttachmentPlan | undefined> {
+/**
+ * The plan upstream would DEL; undefined when there is no upstream record; `corrupt` (with the reason)
+ * when there is one that cannot be decoded (upstream's own non-atomic writes truncate it, multus#948).
+ * Any other read error (EACCES, EIO, a directory in its place) is thrown: a record may be there, and
+ * guessing would turn a strict teardown into a best-effort one.
+ */
+export async function readUpstreamScratchCache(cniDir: string, req: CniRequest): Promise<{ plan: AttachmentPlan } | { corrupt: string } | undefined> {
   let text: string;
+  const path = upstreamCachePath(cniDir, req.containerId);
   try {
-    text = await readFile(upstreamCachePath(cniDir, req.containerId), "utf8");
-  } catch {
-    return undefined;
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new MultusError("MULTUS_ERR_CONFIG", `cannot read upstream Multus's record of container ${req.containerId} (${path}): ${(err as Error).message}; fix the file (or remove it if nothing of that sandbox is left) and the runtime's DEL will go on`, { cause: err, cniCode: CniCode.IoFailure });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { corrupt: `not JSON: ${(err as Error).message}` };
   }
-  if (!Array.isArray(json) || json.length === 0) return undefined;
+  if (!Array.isArray(json) || json.length === 0) return { corrupt: "not a non-empty JSON list of delegates" };
   const attachments: Attachment[] = [];
   for (const [index, rec] of json.entries()) {
     const a = toAttachment(rec, index, req);
-    if (a === undefined) return undefined;
+    if (a === undefined) return { corrupt: `delegate ${String(index)} has no decodable "Bytes" config` };
     attachments.push(a);
   }
-  return { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments };
+  return { plan: { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments } };
 }
+
+/** Container IDs with an upstream scratch cache in `cniDir` (regular files named like container IDs). */
+export async function listUpstreamScratchCaches(cniDir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(cniDir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  return entries.filter((e) => e.isFile() && CONTAINER_ID.test(e.name)).map((e) => e.name);
+}
+
+// CNI's container ID syntax (libcni ValidateContainerID).
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export async function removeUpstreamScratchCache(cniDir: string, containerId: string): Promise<void> {
   await rm(upstreamCachePath(cniDir, containerId), { force: true });

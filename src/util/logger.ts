@@ -1,6 +1,6 @@
 // Structured logs for the short-lived executables: one JSON object per line, constant messages,
 // fields for the variable parts. Levels follow upstream Multus (debug, verbose, error, panic).
-import { appendFileSync } from "node:fs";
+import { RotatingLogFile, type LogRotationOptions } from "./log-file.ts";
 
 export type LogLevel = "debug" | "verbose" | "error" | "panic";
 const RANK: Record<LogLevel, number> = { debug: 0, verbose: 1, error: 2, panic: 3 };
@@ -18,25 +18,24 @@ export interface LoggerOptions {
   /** Where lines go besides the file; the thin plugin's stderr reaches the runtime's log. */
   stderr?: ((line: string) => void) | undefined;
   file?: string | undefined;
+  /** Rotation of `file` (upstream's lumberjack defaults when absent). */
+  rotation?: LogRotationOptions;
   component: string;
 }
+
+const DEFAULT_ROTATION: LogRotationOptions = { maxSizeMb: 100, maxBackups: 5, maxAgeDays: 5, compress: true };
 
 /** Keys whose values never reach a log line. */
 const SECRET = /token|password|secret|key$/i;
 
 export function createLogger(opts: LoggerOptions): Logger {
   const min = RANK[opts.level];
+  const file = opts.file === undefined ? undefined : new RotatingLogFile(opts.file, opts.rotation ?? DEFAULT_ROTATION);
   const emit = (level: LogLevel, label: string, fields: Record<string, unknown>, msg: string): void => {
     if (RANK[level] < min) return;
     const line = JSON.stringify({ time: new Date().toISOString(), level: label, component: opts.component, msg, ...redact(fields) }) + "\n";
     opts.stderr?.(line);
-    if (opts.file !== undefined) {
-      try {
-        appendFileSync(opts.file, line, { mode: 0o600 });
-      } catch {
-        // A log file we cannot write must not fail the CNI operation.
-      }
-    }
+    file?.write(line);
   };
   return {
     debug: (f, m) => { emit("debug", "debug", f, m); },

@@ -33,6 +33,12 @@ export const MULTUS_ERRORS = {
   MULTUS_ERR_DEFAULT_ROUTE: 102,
   /** Devices (SR-IOV / DRA) for a network could not be resolved. */
   MULTUS_ERR_DEVICE: 103,
+  /** The sandbox (or, for GC, the node) is locked by another operation past the budget, or cannot be locked. */
+  MULTUS_ERR_LOCKED: CniCode.TryAgainLater,
+  /** ADD for a container that already has attachments recorded: the runtime must DEL it first. */
+  MULTUS_ERR_ALREADY_ATTACHED: 104,
+  /** An input (stdin, an API response) is larger than Multus accepts. */
+  MULTUS_ERR_TOO_LARGE: CniCode.IoFailure,
 } as const satisfies Record<string, number>;
 
 export type MultusErrorCode = keyof typeof MULTUS_ERRORS;

@@ -12,6 +12,14 @@ import { join } from "node:path";
 import { execInNetns } from "./netns.ts";
 
 export interface ApiBridge {
+  /**
+   * From now on, bytes clients send are held back (counted, not forwarded): a request in flight or
+   * started later blocks, as behind a stalled API server. Tests use it to catch multus inside an API
+   * call (the network-status patch) and kill it there.
+   */
+  hold(): void;
+  /** Bytes received from clients while held (> 0: a request was started). */
+  heldBytes(): number;
   stop(): Promise<void>;
 }
 
@@ -31,10 +39,17 @@ export async function startApiBridge(nodeNs: string, port: number): Promise<ApiB
   await execInNetns(nodeNs, ["ip", "link", "set", "lo", "up"]);
   const sockPath = join(tmpdir(), `mt-api-${randomBytes(4).toString("hex")}.sock`);
   const sockets = new Set<Socket>();
+  let held = false;
+  let heldBytes = 0;
   const server: Server = createServer((c) => {
     const api = createConnection(port, "127.0.0.1");
     sockets.add(c).add(api);
-    c.pipe(api).pipe(c);
+    c.on("data", (chunk: Buffer) => {
+      if (held) heldBytes += chunk.length;
+      else api.write(chunk);
+    });
+    c.on("end", () => api.end());
+    api.pipe(c);
     c.on("error", () => api.destroy());
     api.on("error", () => c.destroy());
     c.on("close", () => sockets.delete(c));
@@ -56,6 +71,12 @@ export async function startApiBridge(nodeNs: string, port: number): Promise<ApiB
     });
   });
   return {
+    hold() {
+      held = true;
+    },
+    heldBytes() {
+      return heldBytes;
+    },
     async stop() {
       // Only the forwarder this helper started, by its PID.
       if (child.exitCode === null) {

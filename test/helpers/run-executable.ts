@@ -27,26 +27,40 @@ export interface RunOptions {
 }
 
 export function runExecutable(name: string, opts: RunOptions): Promise<RunResult> {
+  return startExecutable(name, opts).done;
+}
+
+export interface StartedExecutable {
+  /** The executable's own PID (`ip netns exec` execs it in place). */
+  pid: number;
+  /** Settles when it has exited; `code` is -1 when a signal ended it (`signal` says which). */
+  done: Promise<RunResult & { signal: NodeJS.Signals | null }>;
+}
+
+/** As runExecutable, but returns at once with the PID, so that a test can kill it mid-operation. */
+export function startExecutable(name: string, opts: RunOptions): StartedExecutable {
   const bin = binPath(name);
   const [cmd, args] = opts.netns === undefined ? [bin, []] : ["ip", ["netns", "exec", opts.netns, bin]];
-  return new Promise((resolve, reject) => {
-    // The runtime passes its own environment plus CNI_*: keep PATH so that plugins find `ip` etc.
-    const child = spawn(cmd, args, {
-      env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...opts.env },
-      stdio: ["pipe", "pipe", "pipe"],
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-    });
+  // The runtime passes its own environment plus CNI_*: keep PATH so that plugins find `ip` etc.
+  const child = spawn(cmd, args, {
+    env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...opts.env },
+    stdio: ["pipe", "pipe", "pipe"],
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
+  });
+  const done = new Promise<RunResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => {
-      resolve({ code: code ?? -1, stdout, stderr });
+    child.on("close", (code, signal) => {
+      resolve({ code: code ?? -1, stdout, stderr, signal });
     });
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.stdin ?? "");
   });
+  child.stdin.on("error", () => undefined);
+  child.stdin.end(opts.stdin ?? "");
+  if (child.pid === undefined) throw new Error(`${bin} did not start`);
+  return { pid: child.pid, done };
 }
 
 /** Parse stdout as JSON, failing the test with the whole output when it is not. */

@@ -2,69 +2,34 @@
 // we ship, the multus ServiceAccount's token (so every read and patch passes real RBAC), kubectl,
 // dist/bin/multus and the reference CNI plugins in namespaces the test creates. Pods are created
 // through the API; no kubelet runs them here, so each pod's "sandbox" is a network namespace and
-// dist/bin/multus is driven with the env and CNI_ARGS a runtime would send.
+// dist/bin/multus is driven with the env and CNI_ARGS a runtime would send (test/helpers/kube-bed.ts).
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, test, type TestContext } from "node:test";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
-import { startApiBridge, type ApiBridge } from "../helpers/api-bridge.ts";
-import { createNetns, createVethPair, deleteNetns, execInNetns, findResidue, listAddresses, listLinks, listRoutes, snapshotNode, type Netns, type NodeSnapshot } from "../helpers/netns.ts";
-import { runExecutable, stdoutJson, type RunResult } from "../helpers/run-executable.ts";
+import { createKubeBed, REF_PLUGINS as REF, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { execInNetns, listRoutes } from "../helpers/netns.ts";
+import { runExecutable, stdoutJson } from "../helpers/run-executable.ts";
 
-const REF = "/usr/lib/cni";
 const cluster = useCluster();
 
-let node: Netns;
-let pod: Netns;
-let lan: Netns;
-let state: string;
-let snap: NodeSnapshot;
-let seq = 0;
-let bridge: ApiBridge;
+let bed: KubeBed;
 
 beforeEach(async () => {
-  node = await createNetns("mt-knode");
-  pod = await createNetns("mt-kpod");
-  lan = await createNetns("mt-klan");
-  // multus runs in the node namespace, like on a real node: the API must be reachable from there.
-  bridge = await startApiBridge(node.name, Number(new URL(await apiServerUrl()).port));
-  await createVethPair({ ns: node.name, name: "lan0" }, { ns: lan.name, name: "lan-peer" });
-  await execInNetns(lan.name, ["ip", "addr", "add", "10.20.0.1/24", "dev", "lan-peer"]);
-  state = await mkdtemp(join(tmpdir(), "mt-kmultus-"));
-  // The cluster network is a config file found by its CNI name in confDir (clusterNetwork).
-  await mkdir(join(state, "net.d"));
-  await writeFile(
-    join(state, "net.d", "10-cluster.conf"),
-    JSON.stringify({ cniVersion: "1.0.0", name: "cluster-net", type: "bridge", bridge: "mt-cbr0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: join(state, "ipam") } }),
-  );
-  snap = await snapshotNode({ nodeNs: node.name });
+  bed = await createKubeBed(cluster);
 });
 
 afterEach(async () => {
-  await bridge.stop();
-  for (const ns of [pod, lan, node]) await deleteNetns(ns.name);
-  await rm(state, { recursive: true, force: true });
+  await bed.close();
 });
-
-async function apiServerUrl(): Promise<string> {
-  return (await kubectl(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], { kubeconfig: cluster.multusKubeconfig })).trim();
-}
-
-function multusConf(extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    cniVersion: "1.0.0", name: "multus", type: "multus", kubeconfig: cluster.multusKubeconfig,
-    clusterNetwork: "cluster-net", confDir: join(state, "net.d"), cniDir: join(state, "multus"), binDir: REF, ...extra,
-  });
-}
 
 const bridgeNad = (ns: string, name = "bridge-net", subnet = "10.30.0.0/24"): string => `
 apiVersion: k8s.cni.cncf.io/v1
 kind: NetworkAttachmentDefinition
 metadata: { name: ${name}, namespace: ${ns} }
 spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "bridge", bridge: `mt-${name.slice(0, 8)}`, ipam: { type: "host-local", subnet, dataDir: join(state, "ipam") } })}'
+  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "bridge", bridge: `mt-${name.slice(0, 8)}`, ipam: { type: "host-local", subnet, dataDir: bed.ipamDir } })}'
 `;
 
 const macvlanNad = (ns: string, name = "macvlan-net"): string => `
@@ -75,97 +40,33 @@ spec:
   config: '${JSON.stringify({ cniVersion: "1.0.0", plugins: [{ type: "macvlan", master: "lan0", mode: "bridge", capabilities: { ips: true }, ipam: { type: "static" } }, { type: "tuning", capabilities: { mac: true } }] })}'
 `;
 
-interface TestPod {
-  namespace: string;
-  name: string;
-  uid: string;
-  containerId: string;
-}
-
-async function createPod(namespace: string, networks: string | undefined, name = "p"): Promise<TestPod> {
-  const annotations = networks === undefined ? "{}" : JSON.stringify({ "k8s.v1.cni.cncf.io/networks": networks });
-  await applyYaml(`
-apiVersion: v1
-kind: Pod
-metadata: { name: ${name}, namespace: ${namespace}, annotations: ${annotations} }
-spec:
-  nodeName: mt-node
-  containers: [{ name: c, image: busybox }]
-`);
-  const uid = (await kubectl(["get", "pod", "-n", namespace, name, "-o", "jsonpath={.metadata.uid}"])).trim();
-  return { namespace, name, uid, containerId: `k${String(process.pid)}x${String(++seq)}` };
-}
-
-function cni(command: string, p: TestPod, conf: string, netns = pod.path): Promise<RunResult> {
-  return runExecutable("multus", {
-    netns: node.name,
-    stdin: conf,
-    env: {
-      CNI_COMMAND: command, CNI_CONTAINERID: p.containerId, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_PATH: REF,
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${p.containerId};K8S_POD_UID=${p.uid}`,
-    },
-  });
-}
-
-interface Status { name: string; interface?: string; ips?: string[]; mac?: string; default: boolean }
-
-async function networkStatus(p: TestPod): Promise<Status[]> {
-  const raw = await kubectl(["get", "pod", "-n", p.namespace, p.name, "-o", "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}"]);
-  return JSON.parse(raw) as Status[];
-}
-
-async function events(p: TestPod): Promise<string[]> {
-  const out = await kubectl(["get", "events", "-n", p.namespace, "--field-selector", `involvedObject.name=${p.name}`, "-o", "jsonpath={range .items[*]}{.type} {.reason}: {.message}{\"\\n\"}{end}"]);
-  return out.split("\n").filter((l) => l !== "");
-}
-
-async function residue(containerId: string): Promise<string[]> {
-  const found = await findResidue(snap, { nodeNs: node.name, podNs: pod.name, hostLocalDataDir: join(state, "ipam"), cacheDir: join(state, "multus"), containerId });
-  const left = found.filter((r) => !/^node link mt-\S+ \(bridge\)$/.test(r));
-  const records = await readdir(join(state, "multus", "attachments")).catch(() => []);
-  return [...left, ...records.map((r) => `record ${r}`)];
-}
-
-/** The pod's real interfaces as `ip -json` shows them: name → { mac, ipv4 addresses }. */
-async function podInterfaces(): Promise<Map<string, { mac: string; ips: string[] }>> {
-  const links = await listLinks(pod.name);
-  const addrs = await listAddresses(pod.name);
-  const out = new Map<string, { mac: string; ips: string[] }>();
-  for (const l of links) {
-    if (l.ifname === "lo") continue;
-    const ips = (addrs.find((a) => a.ifname === l.ifname)?.addresses ?? []).filter((a) => a.family === "inet").map((a) => a.cidr.split("/")[0] ?? "");
-    out.set(l.ifname, { mac: l.address ?? "", ips });
-  }
-  return out;
-}
-
 async function expectFailure(t: TestContext, p: TestPod, conf: string, message: RegExp): Promise<void> {
-  const add = await cni("ADD", p, conf);
+  const add = await bed.cni("ADD", p, { conf });
   assert.equal(add.code, 1, `ADD should fail: ${add.stdout}`);
   const err = stdoutJson(add);
   assert.match(String(err["msg"]), message);
-  assert.deepEqual(await residue(p.containerId), [], "a failed ADD leaves nothing behind");
-  assert.deepEqual([...(await podInterfaces()).keys()], []);
-  const ev = await events(p);
+  assert.deepEqual(await bed.residue(p), [], "a failed ADD leaves nothing behind");
+  assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
+  const ev = await bed.events(p);
   assert.ok(ev.some((e) => e.startsWith("Warning NetworkAttachmentFailed:") && message.test(e)), `a Warning event names the problem: ${ev.join(" | ")}`);
   t.diagnostic(String(err["msg"]));
   // The runtime always follows a failed ADD with DEL: without a record, and with a selection that
   // cannot even be planned, it must still succeed.
-  const del = await cni("DEL", p, conf);
+  const del = await bed.cni("DEL", p, { conf });
   assert.equal(del.code, 0, `DEL after the failed ADD: ${del.stdout}`);
-  assert.deepEqual(await residue(p.containerId), []);
+  assert.deepEqual(await bed.residue(p), []);
 }
 
 describe("multus with Kubernetes: annotations, NADs, network-status", () => {
   test("NPWG-17 NPWG-18 NPWG-19 NPWG-21 NPWG-22 bridge-net,bridge-net gives net1 and net2 with distinct addresses; network-status matches ip -json", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns));
-    const p = await createPod(ns, "bridge-net,bridge-net");
-    const add = await cni("ADD", p, multusConf());
+    const p = await bed.createPod(ns, "bridge-net,bridge-net");
+    const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 0, add.stdout + add.stderr);
-    const real = await podInterfaces();
+    const real = await bed.podInterfaces(p);
     assert.deepEqual([...real.keys()].sort(), ["eth0", "net1", "net2"]);
-    const status = await networkStatus(p);
+    const status = await bed.networkStatus(p);
     assert.deepEqual(status.map((s) => [s.name, s.interface, s.default]), [
       ["cluster-net", "eth0", true],
       [`${ns}/bridge-net`, "net1", false],
@@ -178,29 +79,29 @@ describe("multus with Kubernetes: annotations, NADs, network-status", () => {
       assert.deepEqual(s.ips, r.ips, `${String(s.interface)} IPs`);
     }
     assert.notDeepEqual(status[1]?.ips, status[2]?.ips, "distinct addresses from the same NAD");
-    const ev = await events(p);
+    const ev = await bed.events(p);
     assert.equal(ev.filter((e) => e.startsWith("Normal AddedInterface:")).length, 3, ev.join(" | "));
 
-    assert.equal((await cni("DEL", p, multusConf())).code, 0);
-    assert.equal((await cni("DEL", p, multusConf(), "")).code, 0, "a repeated DEL without netns succeeds");
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.equal((await bed.cni("DEL", p, { conf: bed.conf() })).code, 0);
+    assert.equal((await bed.cni("DEL", p, { conf: bed.conf(), netnsPath: "" })).code, 0, "a repeated DEL without netns succeeds");
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("NPWG-07 NPWG-08 NPWG-09 NPWG-10 NPWG-11 JSON form: custom interface names, static ips and mac through capabilities", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns) + "---\n" + macvlanNad(ns));
-    const p = await createPod(ns, JSON.stringify([
+    const p = await bed.createPod(ns, JSON.stringify([
       { name: "bridge-net", interface: "data0", "cni-args": { note: "x" } },
       { name: "macvlan-net", namespace: ns, interface: "dataplane1", ips: ["10.20.0.50/24"], mac: "02:00:00:00:00:50" },
     ]));
-    const add = await cni("ADD", p, multusConf());
+    const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 0, add.stdout + add.stderr);
-    const real = await podInterfaces();
+    const real = await bed.podInterfaces(p);
     assert.deepEqual([...real.keys()].sort(), ["data0", "dataplane1", "eth0"]);
     assert.deepEqual(real.get("dataplane1"), { mac: "02:00:00:00:00:50", ips: ["10.20.0.50"] });
-    await execInNetns(pod.name, ["ping", "-c", "1", "-W", "2", "-I", "dataplane1", "10.20.0.1"]);
-    assert.equal((await cni("DEL", p, multusConf())).code, 0);
-    assert.deepEqual(await residue(p.containerId), []);
+    await execInNetns(p.netns.name, ["ping", "-c", "1", "-W", "2", "-I", "dataplane1", "10.20.0.1"]);
+    assert.equal((await bed.cni("DEL", p, { conf: bed.conf() })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("NPWG-12 NPWG-13 NPWG-28 portMappings and bandwidth of a selection reach only its own portmap/bandwidth plugins", async (t) => {
@@ -208,7 +109,7 @@ describe("multus with Kubernetes: annotations, NADs, network-status", () => {
     const conflist = {
       cniVersion: "1.0.0",
       plugins: [
-        { type: "bridge", bridge: "mt-pm0", ipam: { type: "host-local", subnet: "10.70.0.0/24", dataDir: join(state, "ipam") } },
+        { type: "bridge", bridge: "mt-pm0", ipam: { type: "host-local", subnet: "10.70.0.0/24", dataDir: bed.ipamDir } },
         { type: "portmap", capabilities: { portMappings: true } },
         { type: "bandwidth", capabilities: { bandwidth: true } },
       ],
@@ -220,31 +121,31 @@ metadata: { name: pm-net, namespace: ${ns} }
 spec:
   config: '${JSON.stringify(conflist)}'
 `);
-    const p = await createPod(ns, JSON.stringify([{ name: "pm-net", portMappings: [{ hostPort: 18080, containerPort: 80, protocol: "tcp" }], bandwidth: { ingressRate: 1000000, ingressBurst: 100000 } }]));
+    const p = await bed.createPod(ns, JSON.stringify([{ name: "pm-net", portMappings: [{ hostPort: 18080, containerPort: 80, protocol: "tcp" }], bandwidth: { ingressRate: 1000000, ingressBurst: 100000 } }]));
     // The runtime's own pod-level port mapping must stay on eth0 (the cluster network has no portmap).
-    const conf = JSON.parse(multusConf()) as Record<string, unknown>;
+    const conf = JSON.parse(bed.conf()) as Record<string, unknown>;
     conf["runtimeConfig"] = { portMappings: [{ HostPort: 19090, ContainerPort: 90, Protocol: "TCP" }] };
-    const add = await cni("ADD", p, JSON.stringify(conf));
+    const add = await bed.cni("ADD", p, { conf: JSON.stringify(conf) });
     assert.equal(add.code, 0, add.stdout + add.stderr);
-    const rules = (await execInNetns(node.name, ["iptables-save", "-t", "nat"])).stdout;
+    const rules = (await execInNetns(bed.node.name, ["iptables-save", "-t", "nat"])).stdout;
     assert.match(rules, /--dport 18080 .*-j CNI-DN-|--dports 18080/, "the selection's port mapping is programmed by portmap");
     assert.doesNotMatch(rules, /19090/, "the runtime's port mapping does not leak to the secondary (NPWG-28)");
-    const qdiscs = (await execInNetns(node.name, ["tc", "qdisc", "show"])).stdout;
+    const qdiscs = (await execInNetns(bed.node.name, ["tc", "qdisc", "show"])).stdout;
     assert.match(qdiscs, /tbf/, "the selection's bandwidth is shaped by the bandwidth plugin");
-    assert.equal((await cni("DEL", p, JSON.stringify(conf))).code, 0);
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.equal((await bed.cni("DEL", p, { conf: JSON.stringify(conf) })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("NPWG-14 default-route moves the pod's default route to the requested gateway and removes eth0's", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns, "gw-net", "10.40.0.0/24").replace('"type":"bridge"', '"type":"bridge","isGateway":true'));
-    const p = await createPod(ns, JSON.stringify([{ name: "gw-net", "default-route": ["10.40.0.1"] }]));
-    const add = await cni("ADD", p, multusConf());
+    const p = await bed.createPod(ns, JSON.stringify([{ name: "gw-net", "default-route": ["10.40.0.1"] }]));
+    const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 0, add.stdout + add.stderr);
-    const defaults = (await listRoutes(pod.name, 4)).filter((r) => r.dst === "default");
+    const defaults = (await listRoutes(p.netns.name, 4)).filter((r) => r.dst === "default");
     assert.deepEqual(defaults.map((r) => [r.gateway, r.dev]), [["10.40.0.1", "net1"]]);
-    assert.equal((await cni("DEL", p, multusConf())).code, 0);
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.equal((await bed.cni("DEL", p, { conf: bed.conf() })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("NPWG-25 rollback: when the third of three attachments fails, nothing is left and the error names it", async (t) => {
@@ -254,10 +155,10 @@ apiVersion: k8s.cni.cncf.io/v1
 kind: NetworkAttachmentDefinition
 metadata: { name: broken-net, namespace: ${ns} }
 spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", master: "no-such-parent", ipam: { type: "host-local", subnet: "10.50.0.0/24", dataDir: join(state, "ipam") } })}'
+  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", master: "no-such-parent", ipam: { type: "host-local", subnet: "10.50.0.0/24", dataDir: bed.ipamDir } })}'
 `);
-    const p = await createPod(ns, "bridge-net,broken-net");
-    await expectFailure(t, p, multusConf(), /network ".*\/broken-net" \(interface net2\)/);
+    const p = await bed.createPod(ns, "bridge-net,broken-net");
+    await expectFailure(t, p, bed.conf(), /network ".*\/broken-net" \(interface net2\)/);
   });
 
   for (const [title, networks, message] of [
@@ -266,13 +167,13 @@ spec:
     ["a MAC zz:bb", JSON.stringify([{ name: "bridge-net", mac: "zz:bb" }]), /element 0.*mac/i],
     ["two elements with default-route", JSON.stringify([{ name: "bridge-net", "default-route": [] }, { name: "bridge-net", "default-route": [] }]), /default-route/],
     ["a NAD that does not exist", "missing-net", /missing-net not found/],
-    ["ips on a network without the ips capability", JSON.stringify([{ name: "bridge-net", ips: ["10.30.0.9/24"] }]), /requests "ips" but none of its plugins declares/],
+    ["portMappings on a network without the portMappings capability", JSON.stringify([{ name: "bridge-net", portMappings: [{ hostPort: 18081, containerPort: 80 }] }]), /requests "portMappings" but none of its plugins declares/],
   ] as const) {
     test(`NPWG-27 NPWG-08 NPWG-09 NPWG-10 NPWG-14 bad selection fails the ADD naming the element: ${title}`, async (t) => {
       const ns = await createNamespace(t);
       await applyYaml(bridgeNad(ns));
-      const p = await createPod(ns, networks);
-      await expectFailure(t, p, multusConf(), message);
+      const p = await bed.createPod(ns, networks);
+      await expectFailure(t, p, bed.conf(), message);
     });
   }
 
@@ -280,24 +181,24 @@ spec:
     const ns = await createNamespace(t);
     const other = await createNamespace(t);
     await applyYaml(bridgeNad(ns) + "---\n" + bridgeNad(other, "other-net", "10.60.0.0/24"));
-    const denied = await createPod(ns, `${other}/other-net`, "denied");
-    await expectFailure(t, denied, multusConf({ namespaceIsolation: true }), /namespace/i);
-    const allowed = await createPod(ns, `bridge-net,${other}/other-net`, "allowed");
-    const add = await cni("ADD", allowed, multusConf({ namespaceIsolation: true, globalNamespaces: other }));
+    const denied = await bed.createPod(ns, `${other}/other-net`, "denied");
+    await expectFailure(t, denied, bed.conf({ namespaceIsolation: true }), /namespace/i);
+    const allowed = await bed.createPod(ns, `bridge-net,${other}/other-net`, "allowed");
+    const add = await bed.cni("ADD", allowed, { conf: bed.conf({ namespaceIsolation: true, globalNamespaces: other }) });
     assert.equal(add.code, 0, add.stdout);
-    assert.equal((await cni("DEL", allowed, multusConf({ namespaceIsolation: true, globalNamespaces: other }))).code, 0);
-    assert.deepEqual(await residue(allowed.containerId), []);
+    assert.equal((await bed.cni("DEL", allowed, { conf: bed.conf({ namespaceIsolation: true, globalNamespaces: other }) })).code, 0);
+    assert.deepEqual(await bed.residue(allowed), []);
   });
 
   test("DEL after the pod was deleted from the API uses the record and leaves nothing", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns));
-    const p = await createPod(ns, "bridge-net");
-    assert.equal((await cni("ADD", p, multusConf())).code, 0);
+    const p = await bed.createPod(ns, "bridge-net");
+    assert.equal((await bed.cni("ADD", p, { conf: bed.conf() })).code, 0);
     await kubectl(["delete", "pod", "-n", ns, p.name, "--grace-period=0", "--force", "--wait=false"]);
-    const del = await cni("DEL", p, multusConf());
+    const del = await bed.cni("DEL", p, { conf: bed.conf() });
     assert.equal(del.code, 0, del.stdout);
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("a static pod is found through its mirror pod (the runtime's UID is the static pod's), and its network-status lands on the mirror", async (t) => {
@@ -315,62 +216,62 @@ spec:
   nodeName: mt-node
   containers: [{ name: c, image: busybox }]
 `);
-    const p: TestPod = { namespace: ns, name: "static-p", uid: staticUid, containerId: `k${String(process.pid)}x${String(++seq)}` };
-    const add = await cni("ADD", p, multusConf());
+    const p = await bed.sandbox(ns, "static-p", staticUid);
+    const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 0, add.stdout);
-    assert.deepEqual((await networkStatus(p)).map((s) => s.interface), ["eth0", "net1"]);
-    const stranger: TestPod = { ...p, uid: "33333333-3333-3333-3333-333333333333", containerId: `k${String(process.pid)}x${String(++seq)}` };
-    const refused = await cni("ADD", stranger, multusConf());
+    assert.deepEqual((await bed.networkStatus(p)).map((s) => s.interface), ["eth0", "net1"]);
+    const stranger = await bed.sandbox(ns, "static-p", "33333333-3333-3333-3333-333333333333");
+    const refused = await bed.cni("ADD", stranger, { conf: bed.conf() });
     assert.equal(refused.code, 1, "a UID that is neither the pod's nor its mirror's is refused");
     assert.match(String(stdoutJson(refused)["msg"]), /recreated/);
-    assert.equal((await cni("DEL", p, multusConf())).code, 0);
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.equal((await bed.cni("DEL", p, { conf: bed.conf() })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("ADD for a pod that no longer exists fails with code 3 and attaches nothing", async (t) => {
     const ns = await createNamespace(t);
-    const p: TestPod = { namespace: ns, name: "gone", uid: "00000000-0000-0000-0000-000000000000", containerId: `k${String(process.pid)}x${String(++seq)}` };
-    const add = await cni("ADD", p, multusConf());
+    const p = await bed.sandbox(ns, "gone", "00000000-0000-0000-0000-000000000000");
+    const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 1);
     assert.equal(stdoutJson(add)["code"], 3);
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("the runtime's pod annotations (containerd runtimeConfig) win over the API's", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns));
-    const p = await createPod(ns, undefined);
-    const conf = JSON.parse(multusConf()) as Record<string, unknown>;
+    const p = await bed.createPod(ns, undefined);
+    const conf = JSON.parse(bed.conf()) as Record<string, unknown>;
     conf["runtimeConfig"] = { "io.kubernetes.cri.pod-annotations": { "k8s.v1.cni.cncf.io/networks": "bridge-net" } };
-    const add = await cni("ADD", p, JSON.stringify(conf));
+    const add = await bed.cni("ADD", p, { conf: JSON.stringify(conf) });
     assert.equal(add.code, 0, add.stdout);
-    assert.deepEqual([...(await podInterfaces()).keys()].sort(), ["eth0", "net1"]);
-    assert.equal((await cni("DEL", p, JSON.stringify(conf))).code, 0);
-    assert.deepEqual(await residue(p.containerId), []);
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()].sort(), ["eth0", "net1"]);
+    assert.equal((await bed.cni("DEL", p, { conf: JSON.stringify(conf) })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("DEL of a sandbox ADDed by upstream Go Multus (its scratch-cache format) tears it down", async (t) => {
     const ns = await createNamespace(t);
-    const p: TestPod = { namespace: ns, name: "legacy", uid: "11111111-1111-1111-1111-111111111111", containerId: `k${String(process.pid)}x${String(++seq)}` };
+    const p = await bed.sandbox(ns, "legacy", "11111111-1111-1111-1111-111111111111");
     // Set the sandbox up with the plugins directly (as Go Multus would have), then write its cache.
-    const cluster = JSON.stringify({ cniVersion: "1.0.0", name: "cluster-net", type: "bridge", bridge: "mt-cbr0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: join(state, "ipam") } });
-    const second = JSON.stringify({ cniVersion: "1.0.0", name: "legacy-net", type: "macvlan", master: "lan0", ipam: { type: "host-local", subnet: "10.20.0.0/24", rangeStart: "10.20.0.200", dataDir: join(state, "ipam") } });
+    const cluster = JSON.stringify({ cniVersion: "1.0.0", name: "cluster-net", type: "bridge", bridge: "mt-cbr0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: bed.ipamDir } });
+    const second = JSON.stringify({ cniVersion: "1.0.0", name: "legacy-net", type: "macvlan", master: "lan0", ipam: { type: "host-local", subnet: "10.20.0.0/24", rangeStart: "10.20.0.200", dataDir: bed.ipamDir } });
     for (const [conf, ifname] of [[cluster, "eth0"], [second, "net1"]] as const) {
-      const r = await runExecutable("multus", { netns: node.name, stdin: JSON.stringify({ cniVersion: "1.0.0", name: "direct", type: "multus", cniDir: join(state, "direct"), binDir: REF, delegates: [JSON.parse(conf) as object] }), env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: p.containerId, CNI_NETNS: pod.path, CNI_IFNAME: ifname, CNI_PATH: REF } });
+      const r = await runExecutable("multus", { netns: bed.node.name, stdin: JSON.stringify({ cniVersion: "1.0.0", name: "direct", type: "multus", cniDir: join(bed.state, "direct", ifname), binDir: REF, delegates: [JSON.parse(conf) as object] }), env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: p.containerId, CNI_NETNS: p.netns.path, CNI_IFNAME: ifname, CNI_PATH: REF } });
       assert.equal(r.code, 0, r.stdout);
     }
-    await rm(join(state, "direct"), { recursive: true, force: true });
+    await rm(join(bed.state, "direct"), { recursive: true, force: true });
     const upstream = [
       { Conf: {}, ConfList: {}, Name: "cluster-net", Bytes: Buffer.from(cluster).toString("base64"), IsFilterV4Gateway: false, IsFilterV6Gateway: false },
       { Conf: {}, ConfList: {}, Name: `${ns}/legacy-net`, Bytes: Buffer.from(second).toString("base64"), IsFilterV4Gateway: false, IsFilterV6Gateway: false },
     ];
-    await mkdir(join(state, "multus"), { recursive: true });
-    await writeFile(join(state, "multus", p.containerId), JSON.stringify(upstream));
-    assert.deepEqual([...(await podInterfaces()).keys()].sort(), ["eth0", "net1"]);
-    const del = await cni("DEL", p, multusConf());
+    await mkdir(bed.cniDir, { recursive: true });
+    await writeFile(join(bed.cniDir, p.containerId), JSON.stringify(upstream));
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()].sort(), ["eth0", "net1"]);
+    const del = await bed.cni("DEL", p, { conf: bed.conf() });
     assert.equal(del.code, 0, del.stdout);
-    assert.deepEqual([...(await podInterfaces()).keys()], []);
-    assert.deepEqual(await residue(p.containerId), []);
-    assert.deepEqual((await readdir(join(state, "multus"))).filter((f) => f === p.containerId), [], "the upstream cache is removed");
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
+    assert.deepEqual(await bed.residue(p), []);
+    assert.deepEqual((await readdir(bed.cniDir)).filter((f) => f === p.containerId), [], "the upstream cache is removed");
   });
 });

@@ -30,6 +30,7 @@ import {
 import type { Pod } from "../../src/k8s/resources.ts";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
 import { NETWORK_STATUS_ANNOTATION } from "../../src/k8s/annotations.ts";
+import { MultusError } from "../../src/util/multus-error.ts";
 
 const cluster = useCluster();
 const MULTUS_USER = "system:serviceaccount:kube-system:multus";
@@ -153,8 +154,11 @@ describe("k8s client against a real kube-apiserver", () => {
     assert.notEqual(oldUid, newUid);
     const status = JSON.stringify([{ name: "cbr0", interface: "eth0", ips: ["10.244.0.9"], default: true }]);
     await assert.rejects(patchPodNetworkStatus(multus, { namespace, name: "web-1", uid: oldUid }, status), (err: unknown) => {
-      assert.ok(err instanceof Error);
-      assert.match(err.message, /409 Conflict.*Precondition failed: UID in precondition: .*, UID in object meta: /);
+      assert.ok(err instanceof MultusError);
+      assert.equal(err.errorCode, "MULTUS_ERR_POD_NOT_FOUND");
+      assert.match(err.message, new RegExp(`^pod ${namespace}/web-1 was deleted and recreated \\(the API's pod is not UID ${oldUid}\\); its network-status was not written$`));
+      // What the API said: a merge patch may not change metadata.uid.
+      assert.match((err.cause as Error).message, /422 Invalid: .*metadata\.uid: .*field is immutable/);
       return true;
     });
     const stored = await kubectl(["get", "pod", "web-1", "-o", "jsonpath={.metadata.annotations}"], { namespace });

@@ -1,0 +1,164 @@
+// The journal of a pod sandbox's attachments: `<cniDir>/attachments/<containerID>.json`, one small
+// JSON file per sandbox holding the plan and, per attachment, how far it got. Every transition is
+// written atomically (temp file, fsync, rename, fsync of the directory) before the step it announces,
+// so after a crash at any point (kill -9, power loss) a DEL knows what may exist:
+//
+//   planned  → never started: DEL skips it
+//   adding   → its ADD was started and did not report back: DEL is strict (it may exist)
+//   added    → its ADD succeeded: DEL is strict
+//   failed   → its ADD reported an error: DEL is best-effort (the plugin's config may be what is
+//              broken; by the CNI contract the plugin cleans up after its own failed ADD)
+//   deleting → its DEL was started: DEL is strict, and repeated until it succeeds
+//
+// The file is removed only when nothing in it can exist any more (upstream defects multus#355, #948,
+// #1087). Version 1 files (the first release: no states) are read as every attachment `added`.
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../cni/atomic-write.ts";
+import { isRecord } from "../cni/is-record.ts";
+import type { Attachment, AttachmentPlan, PodRef } from "./attachment-plan.ts";
+
+const KIND_V1 = "multusTsAttachmentsV1";
+const KIND = "multusTsAttachmentsV2";
+
+export const ATTACHMENT_STATES = ["planned", "adding", "added", "failed", "deleting"] as const;
+export type AttachmentState = (typeof ATTACHMENT_STATES)[number];
+
+/** The plan with each attachment's state, index-aligned with `plan.attachments`. */
+export interface JournalEntry {
+  plan: AttachmentPlan;
+  states: AttachmentState[];
+}
+
+type StoredAttachment = Omit<Attachment, "index"> & { state?: AttachmentState };
+
+interface JournalFile {
+  kind: typeof KIND | typeof KIND_V1;
+  containerId: string;
+  netns: string;
+  ifName: string;
+  pod?: PodRef;
+  attachments: StoredAttachment[];
+}
+
+export type JournalRead = { entry: JournalEntry } | { corrupt: string } | undefined;
+
+export class AttachmentJournal {
+  readonly dir: string;
+
+  /** `cniDir` is Multus's `cniDir` (default /var/lib/cni/multus); journals live in its `attachments/`. */
+  constructor(cniDir: string) {
+    this.dir = join(cniDir, "attachments");
+  }
+
+  pathOf(containerId: string): string {
+    return join(this.dir, `${containerId}.json`);
+  }
+
+  async write(entry: JournalEntry): Promise<void> {
+    const { plan, states } = entry;
+    const file: JournalFile = {
+      kind: KIND,
+      containerId: plan.containerId,
+      netns: plan.netns,
+      ifName: plan.ifName,
+      ...(plan.pod === undefined ? {} : { pod: plan.pod }),
+      attachments: plan.attachments.map(({ index, ...rest }) => ({ ...rest, state: states[index] ?? "planned" })),
+    };
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.pathOf(plan.containerId), JSON.stringify(file), { mode: 0o600 });
+  }
+
+  /**
+   * The journal, or undefined when there is none. A file that cannot be decoded is reported as
+   * `corrupt` (the caller logs it and decides); any other read error (EACCES, EIO) is thrown, since
+   * guessing would turn a strict teardown into a best-effort one.
+   */
+  async read(containerId: string): Promise<JournalRead> {
+    let text: string;
+    try {
+      text = await readFile(this.pathOf(containerId), "utf8");
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    const decoded = decodeJournal(text);
+    return typeof decoded === "string" ? { corrupt: decoded } : { entry: decoded };
+  }
+
+  async remove(containerId: string): Promise<void> {
+    await rm(this.pathOf(containerId), { force: true });
+  }
+
+  /** Container IDs that have a journal (for GC). */
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    // Temporary files of an interrupted write start with "." and are not journals.
+    return names.filter((n) => n.endsWith(".json") && !n.startsWith(".")).map((n) => n.slice(0, -".json".length));
+  }
+}
+
+/** The attachments a DEL must run, and how: strict (must succeed) or best-effort. */
+export function teardownOf(entry: JournalEntry): { attachment: Attachment; strict: boolean }[] {
+  return entry.plan.attachments.flatMap((attachment) => {
+    const state = entry.states[attachment.index] ?? "planned";
+    if (state === "planned") return [];
+    return [{ attachment, strict: state !== "failed" }];
+  });
+}
+
+function decodeJournal(text: string): JournalEntry | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return `not JSON: ${(err as Error).message}`;
+  }
+  if (!isJournalFile(json)) return `not a ${KIND} or ${KIND_V1} journal`;
+  const attachments: Attachment[] = json.attachments.map(({ state: _state, ...a }, index) => ({ index, ...a }));
+  const states = json.attachments.map((a): AttachmentState => (json.kind === KIND_V1 ? "added" : (a.state ?? "adding")));
+  const plan: AttachmentPlan = { containerId: json.containerId, netns: json.netns, ifName: json.ifName, attachments };
+  if (json.pod !== undefined) plan.pod = json.pod;
+  return { plan, states };
+}
+
+function isJournalFile(x: unknown): x is JournalFile {
+  if (!isRecord(x)) return false;
+  if ((x["kind"] !== KIND && x["kind"] !== KIND_V1) || typeof x["containerId"] !== "string" || typeof x["netns"] !== "string") return false;
+  if (typeof x["ifName"] !== "string" || !Array.isArray(x["attachments"])) return false;
+  if (x["pod"] !== undefined && !isPodRef(x["pod"])) return false;
+  const v2 = x["kind"] === KIND;
+  return x["attachments"].every((a: unknown) => {
+    if (!isRecord(a)) return false;
+    const d = a["delegate"];
+    return (
+      typeof a["network"] === "string" &&
+      typeof a["ifName"] === "string" &&
+      typeof a["isDefault"] === "boolean" &&
+      isRecord(d) && typeof d["name"] === "string" && Array.isArray(d["plugins"]) &&
+      Array.isArray(a["cniArgs"]) &&
+      isRecord(a["capabilityArgs"]) &&
+      (a["defaultRoute"] === undefined || isStringList(a["defaultRoute"])) &&
+      (a["expect"] === undefined || (isRecord(a["expect"]) && (a["expect"]["ips"] === undefined || isStringList(a["expect"]["ips"])) && (a["expect"]["mac"] === undefined || typeof a["expect"]["mac"] === "string"))) &&
+      (!v2 || (ATTACHMENT_STATES as readonly unknown[]).includes(a["state"]))
+    );
+  });
+}
+
+function isStringList(x: unknown): x is string[] {
+  return Array.isArray(x) && x.every((g) => typeof g === "string");
+}
+
+function isPodRef(x: unknown): x is PodRef {
+  return isRecord(x) && typeof x["namespace"] === "string" && typeof x["name"] === "string" && typeof x["uid"] === "string";
+}
+
+function isNotFound(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === "ENOENT";
+}

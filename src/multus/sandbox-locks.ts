@@ -1,0 +1,250 @@
+// The locks every operation on a node takes, shared by the thin plugin (one process per call) and the
+// daemon (many calls in one process), so that a node can switch between them:
+//
+//   <cniDir>/locks/.node.lock          shared by ADD, DEL and CHECK; exclusive for GC (CNI-R-12: GC
+//                                      never runs concurrently with ADD or DEL, on any container)
+//   <cniDir>/locks/<containerID>.lock  exclusive per sandbox (CNI-R-16, NPWG-26)
+//
+// Both are flock(2) locks (src/util/file-lock.ts) whose descriptors the delegates inherit: if Multus is
+// killed while a delegate runs, the locks stay held until that delegate has exited, so the runtime's
+// DEL (or a GC) waits for the orphan and then tears down what it made. The container lock's file holds
+// a note of who holds it (PID, command, deadline, running delegates) so that a waiter can say whom it
+// waits for and, once the killed holder's deadline has passed, SIGKILL its orphaned delegates.
+// The container lock file is removed (under the lock) when the sandbox has no journal left.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { isRecord } from "../cni/is-record.ts";
+import type { Budget } from "../util/budget.ts";
+import { formatSeconds } from "../util/budget.ts";
+import { acquireFileLock, LockTimeoutError, LockUnavailableError, readLockNote, type FileLock } from "../util/file-lock.ts";
+import type { Logger } from "../util/logger.ts";
+import { MultusError } from "../util/multus-error.ts";
+
+const NODE_LOCK = ".node.lock";
+
+interface HolderNote {
+  pid: number;
+  /** /proc start time of `pid`, so that a reused PID is not mistaken for the holder. */
+  start: string;
+  command: string;
+  containerId: string;
+  since: string;
+  /** Epoch ms after which the holder's delegates have overstayed their budget. */
+  deadline: number;
+  delegates: { pid: number; start: string; plugin: string }[];
+}
+
+/** What a held sandbox lock gives the executor: descriptors for the delegates and PID bookkeeping. */
+export interface DelegateLockContext {
+  inheritFds: readonly number[];
+  onSpawn: (pid: number, plugin: string) => void;
+  onExit: (pid: number) => void;
+}
+
+export class SandboxLock implements DelegateLockContext {
+  readonly inheritFds: readonly number[];
+  readonly #node: FileLock;
+  readonly #container: FileLock;
+  readonly #note: HolderNote;
+
+  constructor(node: FileLock, container: FileLock, note: HolderNote) {
+    this.#node = node;
+    this.#container = container;
+    this.#note = note;
+    this.inheritFds = [node.fd, container.fd];
+    this.#write();
+  }
+
+  readonly onSpawn = (pid: number, plugin: string): void => {
+    this.#note.delegates.push({ pid, start: processStart(pid) ?? "", plugin });
+    this.#write();
+  };
+
+  readonly onExit = (pid: number): void => {
+    this.#note.delegates = this.#note.delegates.filter((d) => d.pid !== pid);
+    this.#write();
+  };
+
+  /** `forget`: the sandbox has no journal any more, so its lock file goes too. */
+  release(opts: { forget?: boolean } = {}): void {
+    this.#container.release({ unlink: opts.forget === true });
+    this.#node.release();
+  }
+
+  #write(): void {
+    try {
+      this.#container.note(JSON.stringify(this.#note));
+    } catch {
+      // The note only improves a waiter's message; the lock itself is what matters.
+    }
+  }
+}
+
+export class NodeLock {
+  readonly #lock: FileLock;
+
+  constructor(lock: FileLock) {
+    this.#lock = lock;
+  }
+
+  release(): void {
+    this.#lock.release();
+  }
+}
+
+export class SandboxLocks {
+  readonly dir: string;
+  readonly #log: Logger;
+
+  constructor(cniDir: string, log: Logger) {
+    this.dir = join(cniDir, "locks");
+    this.#log = log;
+  }
+
+  /** The node lock (shared) and the sandbox's lock (exclusive), waiting at most until the budget ends. */
+  async forSandbox(containerId: string, command: string, budget: Budget): Promise<SandboxLock> {
+    const path = join(this.dir, `${containerId}.lock`);
+    // Taken together: GC never waits for a sandbox lock while holding the node lock, so no cycle.
+    const [node, container] = await Promise.allSettled([
+      this.#acquire(join(this.dir, NODE_LOCK), "shared", budget, () => { this.#reapAll(containerId); }, `the node lock (a GC is running)`),
+      this.#acquire(path, "exclusive", budget, () => { this.#reap(path); }, `container ${containerId}'s lock`),
+    ]);
+    if (node.status === "fulfilled" && container.status === "fulfilled") {
+      return new SandboxLock(node.value, container.value, {
+        pid: process.pid,
+        start: processStart(process.pid) ?? "",
+        command,
+        containerId,
+        since: new Date().toISOString(),
+        deadline: budget.deadline,
+        delegates: [],
+      });
+    }
+    if (node.status === "fulfilled") node.value.release();
+    if (container.status === "fulfilled") container.value.release();
+    throw (node.status === "rejected" ? node.reason : (container as PromiseRejectedResult).reason) as Error;
+  }
+
+  /** GC: the node lock, exclusive. */
+  async forGc(budget: Budget): Promise<NodeLock> {
+    return new NodeLock(await this.#acquire(join(this.dir, NODE_LOCK), "exclusive", budget, () => { this.#reapAll(undefined); }, "the node lock (ADD/DEL/CHECK operations are running)"));
+  }
+
+  async #acquire(path: string, mode: "shared" | "exclusive", budget: Budget, onBusy: () => void, what: string): Promise<FileLock> {
+    try {
+      return await acquireFileLock(path, { mode, deadline: budget.deadline, onBusy });
+    } catch (err) {
+      if (err instanceof LockTimeoutError) {
+        const holder = describeHolder(readNote(path));
+        throw new MultusError(
+          "MULTUS_ERR_LOCKED",
+          `${budget.describe()} ran out after ${formatSeconds(err.waitedMs)} waiting for ${what}${holder}; the runtime will retry`,
+          { cause: err },
+        );
+      }
+      if (err instanceof LockUnavailableError) {
+        throw new MultusError("MULTUS_ERR_LOCKED", `cannot lock ${path}: ${err.message}`, { cause: err, cniCode: 999 });
+      }
+      throw err;
+    }
+  }
+
+  /** Every sandbox lock whose holder is gone (GC waiting for the node lock, or a sandbox waiting for it). */
+  #reapAll(except: string | undefined): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (!n.endsWith(".lock") || n === NODE_LOCK || n === `${except ?? ""}.lock`) continue;
+      this.#reap(join(this.dir, n));
+    }
+  }
+
+  readonly #announced = new Set<string>();
+
+  /**
+   * The holder of `path` is waited for while it lives. A holder that is gone (killed) but whose
+   * delegates still run is an orphan: they are waited for until the holder's deadline, then killed
+   * (with their process group), so that no plugin outlives a killed Multus unnoticed.
+   */
+  #reap(path: string): void {
+    const note = readNote(path);
+    if (note === undefined) return;
+    const key = `${path}:${String(note.pid)}:${note.since}`;
+    if (isAlive(note.pid, note.start)) {
+      if (!this.#announced.has(key)) {
+        this.#announced.add(key);
+        this.#log.info({ containerId: note.containerId, holderPid: note.pid, command: note.command, since: note.since }, "waiting for another operation on this sandbox");
+      }
+      return;
+    }
+    const orphans = note.delegates.filter((d) => isAlive(d.pid, d.start));
+    if (orphans.length === 0) return;
+    if (Date.now() < note.deadline) {
+      if (!this.#announced.has(key)) {
+        this.#announced.add(key);
+        this.#log.warn(
+          { containerId: note.containerId, holderPid: note.pid, command: note.command, delegates: orphans.map((d) => `${d.plugin} (pid ${String(d.pid)})`), until: new Date(note.deadline).toISOString() },
+          "the multus that started these delegates is gone; waiting for them to finish before touching the sandbox",
+        );
+      }
+      return;
+    }
+    for (const d of orphans) {
+      try {
+        process.kill(-d.pid, "SIGKILL");
+      } catch {
+        try {
+          process.kill(d.pid, "SIGKILL");
+        } catch {
+          // Exited meanwhile.
+        }
+      }
+      this.#log.warn(
+        { containerId: note.containerId, holderPid: note.pid, command: note.command, plugin: d.plugin, pid: d.pid },
+        "killed a delegate orphaned by a killed multus after its deadline; its attachment will be torn down",
+      );
+    }
+  }
+}
+
+function readNote(path: string): HolderNote | undefined {
+  const text = readLockNote(path);
+  if (text === undefined) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    if (!isRecord(v) || typeof v["pid"] !== "number" || typeof v["deadline"] !== "number" || !Array.isArray(v["delegates"])) return undefined;
+    return v as unknown as HolderNote;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeHolder(note: HolderNote | undefined): string {
+  if (note === undefined) return "";
+  const alive = isAlive(note.pid, note.start);
+  const delegates = note.delegates.filter((d) => isAlive(d.pid, d.start)).map((d) => `${d.plugin} (pid ${String(d.pid)})`);
+  const who = `${note.command} by multus pid ${String(note.pid)} since ${note.since}`;
+  if (alive) return `, held by ${who}`;
+  if (delegates.length > 0) return `, held by delegates ${delegates.join(", ")} of ${who} (that process is gone)`;
+  return `, last held by ${who}; another process (a child that inherited the lock) still holds it`;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or undefined when there is no such process. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number, start: string): boolean {
+  const now = processStart(pid);
+  return now !== undefined && (start === "" || now === start);
+}

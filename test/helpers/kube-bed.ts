@@ -1,0 +1,187 @@
+// A test bed for Kubernetes-mode multus against the real control plane (test/cluster): a throw-away
+// "node" network namespace where dist/bin/multus and the reference plugins run (as on a node), the
+// kube-apiserver reachable from it over a loopback bridge (test/helpers/api-bridge.ts), a "lan"
+// namespace behind a veth `lan0` for macvlan, a state directory (confDir with the cluster network's
+// config file, cniDir, host-local's dataDir), and pod "sandboxes" as further network namespaces.
+// Pods are real API objects; no kubelet runs them, so the bed drives multus with the env and
+// CNI_ARGS a container runtime sends.
+//
+// Exported API:
+//   createKubeBed(cluster, opts?): Promise<KubeBed>    everything created here is removed by close()
+//   interface TestPod { namespace, name, uid, containerId, netns: Netns }
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { applyYaml, kubectl, type ClusterPaths } from "../cluster/harness.ts";
+import { startApiBridge, type ApiBridge } from "./api-bridge.ts";
+import { createNetns, createVethPair, deleteNetns, execInNetns, listAddresses, listLinks, settledResidue, snapshotNode, type Netns, type NodeSnapshot } from "./netns.ts";
+import { startExecutable, type RunResult, type StartedExecutable } from "./run-executable.ts";
+
+export const REF_PLUGINS = "/usr/lib/cni";
+
+export interface TestPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  containerId: string;
+  /** The pod's sandbox network namespace. */
+  netns: Netns;
+}
+
+export interface CniCall {
+  conf: string;
+  /** CNI_NETNS; default the pod's namespace path ("" for containerd's second DEL). */
+  netnsPath?: string;
+  /** Extra environment (reaches the delegates too: CNI-P-13). */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface Status {
+  name: string;
+  interface?: string;
+  ips?: string[];
+  mac?: string;
+  default: boolean;
+}
+
+export interface KubeBed {
+  node: Netns;
+  lan: Netns;
+  state: string;
+  api: ApiBridge;
+  /** The multus config: clusterNetwork "cluster-net" (a bridge file in confDir), plus `extra`. */
+  conf(extra?: Record<string, unknown>): string;
+  cniDir: string;
+  ipamDir: string;
+  confDir: string;
+  /** A pod object in the API (nodeName set, never scheduled) with a sandbox namespace of its own. */
+  createPod(namespace: string, networks: string | undefined, name?: string): Promise<TestPod>;
+  /** A sandbox for a pod the test describes itself (none in the API, a static pod, another UID). */
+  sandbox(namespace: string, name: string, uid: string): Promise<TestPod>;
+  cni(command: string, p: TestPod, call: CniCall): Promise<RunResult>;
+  startCni(command: string, p: TestPod, call: CniCall): StartedExecutable;
+  /**
+   * What is left beyond the node's state when the bed was made (node links, leases, iptables rules:
+   * node-wide, so check once every pod is gone) plus `p`'s own journal, lock file and cache entries.
+   */
+  residue(p: TestPod): Promise<string[]>;
+  podInterfaces(p: TestPod): Promise<Map<string, { mac: string; ips: string[] }>>;
+  networkStatus(p: TestPod): Promise<Status[]>;
+  events(p: TestPod): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+
+export async function createKubeBed(
+  cluster: ClusterPaths,
+  opts: { clusterConf?: Record<string, unknown>; prepareNode?: (node: Netns, lan: Netns) => Promise<void> } = {},
+): Promise<KubeBed> {
+  const created: Netns[] = [];
+  const node = await createNetns("mt-knode");
+  created.push(node);
+  const lan = await createNetns("mt-klan");
+  created.push(lan);
+  const server = (await kubectl(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], { kubeconfig: cluster.multusKubeconfig })).trim();
+  // multus runs in the node namespace, like on a real node: the API must be reachable from there.
+  const api = await startApiBridge(node.name, Number(new URL(server).port));
+  await createVethPair({ ns: node.name, name: "lan0" }, { ns: lan.name, name: "lan-peer" });
+  await execInNetns(lan.name, ["ip", "addr", "add", "10.20.0.1/24", "dev", "lan-peer"]);
+  const state = await mkdtemp(join(tmpdir(), "mt-kmultus-"));
+  const confDir = join(state, "net.d");
+  const cniDir = join(state, "multus");
+  const ipamDir = join(state, "ipam");
+  await mkdir(confDir);
+  // The cluster network is a config file found by its CNI name in confDir (clusterNetwork).
+  await writeFile(
+    join(confDir, "10-cluster.conf"),
+    JSON.stringify({ cniVersion: "1.0.0", name: "cluster-net", type: "bridge", bridge: "mt-cbr0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", routes: [{ dst: "0.0.0.0/0" }], dataDir: ipamDir }, ...opts.clusterConf }),
+  );
+  await opts.prepareNode?.(node, lan);
+  const snap: NodeSnapshot = await snapshotNode({ nodeNs: node.name });
+
+  const bed: KubeBed = {
+    node,
+    lan,
+    state,
+    api,
+    cniDir,
+    ipamDir,
+    confDir,
+    conf(extra = {}) {
+      return JSON.stringify({
+        cniVersion: "1.0.0", name: "multus", type: "multus", kubeconfig: cluster.multusKubeconfig,
+        clusterNetwork: "cluster-net", confDir, cniDir, binDir: REF_PLUGINS, ...extra,
+      });
+    },
+    async createPod(namespace, networks, name = "p") {
+      const annotations = networks === undefined ? "{}" : JSON.stringify({ "k8s.v1.cni.cncf.io/networks": networks });
+      await applyYaml(`
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: ${namespace}, annotations: ${annotations} }
+spec:
+  nodeName: mt-node
+  containers: [{ name: c, image: busybox }]
+`);
+      const uid = (await kubectl(["get", "pod", "-n", namespace, name, "-o", "jsonpath={.metadata.uid}"])).trim();
+      return bed.sandbox(namespace, name, uid);
+    },
+    async sandbox(namespace, name, uid) {
+      const netns = await createNetns("mt-kpod");
+      created.push(netns);
+      return { namespace, name, uid, containerId: `k${String(process.pid)}x${String(++seq)}`, netns };
+    },
+    cni(command, p, call) {
+      return bed.startCni(command, p, call).done;
+    },
+    startCni(command, p, call) {
+      return startExecutable("multus", {
+        netns: node.name,
+        stdin: call.conf,
+        timeoutMs: call.timeoutMs ?? 120_000,
+        env: {
+          ...call.env,
+          CNI_COMMAND: command, CNI_CONTAINERID: p.containerId, CNI_NETNS: call.netnsPath ?? p.netns.path, CNI_IFNAME: "eth0", CNI_PATH: REF_PLUGINS,
+          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${p.containerId};K8S_POD_UID=${p.uid}`,
+        },
+      });
+    },
+    async residue(p) {
+      const found = await settledResidue(snap, { nodeNs: node.name, podNs: p.netns.name, hostLocalDataDir: ipamDir, cacheDir: cniDir, containerId: p.containerId });
+      const left = found.filter((r) => !/^node link mt-\S+ \(bridge\)$/.test(r));
+      const journals = (await readdir(join(cniDir, "attachments")).catch(() => [])).filter((f) => f.startsWith(p.containerId));
+      const locks = (await readdir(join(cniDir, "locks")).catch(() => [])).filter((f) => f.startsWith(p.containerId));
+      const upstream = (await readdir(cniDir).catch(() => [])).filter((f) => f === p.containerId);
+      return [...left, ...journals.map((r) => `journal ${r}`), ...locks.map((r) => `lock file ${r}`), ...upstream.map((r) => `upstream record ${r}`)];
+    },
+    async podInterfaces(p) {
+      const links = await listLinks(p.netns.name);
+      const addrs = await listAddresses(p.netns.name);
+      const out = new Map<string, { mac: string; ips: string[] }>();
+      for (const l of links) {
+        if (l.ifname === "lo") continue;
+        const ips = (addrs.find((a) => a.ifname === l.ifname)?.addresses ?? []).filter((a) => a.family === "inet").map((a) => a.cidr.split("/")[0] ?? "");
+        out.set(l.ifname, { mac: l.address ?? "", ips });
+      }
+      return out;
+    },
+    async networkStatus(p) {
+      const raw = await kubectl(["get", "pod", "-n", p.namespace, p.name, "-o", "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}"]);
+      assert.notEqual(raw, "", `pod ${p.namespace}/${p.name} has no network-status annotation`);
+      return JSON.parse(raw) as Status[];
+    },
+    async events(p) {
+      const out = await kubectl(["get", "events", "-n", p.namespace, "--field-selector", `involvedObject.name=${p.name}`, "-o", "jsonpath={range .items[*]}{.type} {.reason}: {.message}{\"\\n\"}{end}"]);
+      return out.split("\n").filter((l) => l !== "");
+    },
+    async close() {
+      await api.stop();
+      for (const ns of created.reverse()) await deleteNetns(ns.name);
+      await rm(state, { recursive: true, force: true });
+    },
+  };
+  return bed;
+}
