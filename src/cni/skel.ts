@@ -178,14 +178,17 @@ export async function runPlugin(io: PluginIo, handlers: PluginHandlers, spec: Pl
 export interface ProcessPluginIoOptions {
   /** Deadline for reading all of stdin (the runtime writes the config and closes it at once). */
   stdinTimeoutMs?: number;
+  /** More stdin than this is an I/O error (code 5) naming the limit; default 4 MiB. */
+  maxStdinBytes?: number;
 }
 
 /** The real process as a PluginIo; only src/cmd entry points use it. */
 export function processPluginIo(options: ProcessPluginIoOptions = {}): PluginIo {
   const timeoutMs = options.stdinTimeoutMs ?? 30_000;
+  const maxBytes = options.maxStdinBytes ?? DEFAULT_MAX_STDIN;
   return {
     env: process.env,
-    stdin: () => readAll(process.stdin, timeoutMs),
+    stdin: () => readAll(process.stdin, timeoutMs, maxBytes),
     stdout: (s) => {
       process.stdout.write(s);
     },
@@ -195,12 +198,22 @@ export function processPluginIo(options: ProcessPluginIoOptions = {}): PluginIo 
   };
 }
 
-async function readAll(stream: Readable, timeoutMs: number): Promise<Buffer> {
+/** A network config is a few KiB; even every pod annotation in runtimeConfig stays far below this. */
+const DEFAULT_MAX_STDIN = 4 * 1024 * 1024;
+
+async function readAll(stream: Readable, timeoutMs: number, maxBytes: number): Promise<Buffer> {
   const signal = AbortSignal.timeout(timeoutMs);
   const chunks: Buffer[] = [];
+  let size = 0;
   try {
     for await (const chunk of addAbortSignal(signal, stream)) {
-      chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+      const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+      size += buf.length;
+      if (size > maxBytes) {
+        stream.destroy();
+        throw new Error(`the network config on stdin is larger than ${String(maxBytes / 1024 / 1024)} MiB (${String(maxBytes)} bytes); Multus does not read more`);
+      }
+      chunks.push(buf);
     }
   } catch (err) {
     if (signal.aborted) throw new Error(`no end of stdin after ${timeoutMs} ms`, { cause: err });

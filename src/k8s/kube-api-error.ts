@@ -300,6 +300,21 @@ export function invalidResponseError(req: RequestDescription, detail: string, ca
   });
 }
 
+function sizeText(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${String(bytes / 1024 / 1024)} MiB (${String(bytes)} bytes)`;
+  if (bytes % 1024 === 0) return `${String(bytes / 1024)} KiB (${String(bytes)} bytes)`;
+  return `${String(bytes)} bytes`;
+}
+
+/** A body (or one watch event) over the client's limit: never buffered whole, never retried. */
+export function tooLargeError(req: RequestDescription, maxBytes: number): KubeApiError {
+  return new KubeApiError(`${head(req)}: the API server's answer is larger than ${sizeText(maxBytes)}, Multus's limit; check what sits between Multus and the API server`, {
+    code: "MULTUS_ERR_TOO_LARGE",
+    request: req,
+    reason: "TooLarge",
+  });
+}
+
 export function watchIdleError(req: RequestDescription, idleMs: number): KubeWatchIdleError {
   return new KubeWatchIdleError(`${head(req)}: no event or bookmark for ${idleMs} ms; the watch was closed: watch again from the last resourceVersion`, {
     code: "MULTUS_ERR_API",

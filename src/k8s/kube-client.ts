@@ -31,6 +31,7 @@
 //     socket) is retried once for every method, as the request never reached the server.
 //   - 401: the token is read again (tokenFile, or the kubeconfig for an inline token) and, if it
 //     changed, the request is sent once more (multus#852).
+//   - Size: a body (or watch event) over `maxResponseBytes` (32 MiB) fails with MULTUS_ERR_TOO_LARGE, unretried.
 //   - Errors: see kube-api-error.ts (NotFound, Conflict, Gone, Forbidden for 401/403, else MULTUS_ERR_API
 //     with the API's Status.message).
 import type { IncomingHttpHeaders, IncomingMessage, ClientRequest } from "node:http";
@@ -50,6 +51,7 @@ import {
   KubeApiError,
   parseStatus,
   timeoutError,
+  tooLargeError,
   watchIdleError,
 } from "./kube-api-error.ts";
 import type { RequestDescription } from "./kube-api-error.ts";
@@ -70,7 +72,11 @@ export interface KubeClientOptions {
   watchIdleTimeoutMs?: number;
   /** Jitter source; tests pass a fixed one. */
   random?: () => number;
+  /** A response body (or one watch event) larger than this fails with MULTUS_ERR_TOO_LARGE. Default 32 MiB. */
+  maxResponseBytes?: number;
 }
+
+const DEFAULT_MAX_RESPONSE = 32 * 1024 * 1024;
 
 export type Decoder<T> = (value: unknown) => T;
 
@@ -152,6 +158,7 @@ export class KubeClient {
   readonly #agent: Agent;
   readonly #token: BearerToken;
   readonly #timeoutMs: number;
+  readonly #maxBytes: number;
   readonly #retry: RetryOptions;
   readonly #logger: Logger | undefined;
   readonly #userAgent: string;
@@ -162,6 +169,7 @@ export class KubeClient {
   constructor(config: ClientConfig, options: KubeClientOptions = {}) {
     this.config = config;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#logger = options.logger;
     this.#userAgent = options.userAgent ?? config.userAgent ?? "multus-ts";
@@ -281,6 +289,7 @@ export class KubeClient {
       for await (const chunk of res as AsyncIterable<Buffer>) {
         timer.refresh();
         buffered += decoder.write(chunk);
+        if (buffered.length > this.#maxBytes) throw tooLargeError(d, this.#maxBytes);
         let nl: number;
         while ((nl = buffered.indexOf("\n")) >= 0) {
           const line = buffered.slice(0, nl).trim();
@@ -352,7 +361,7 @@ export class KubeClient {
       const holder: { req?: ClientRequest } = {};
       try {
         const res = await this.#exchange(d.method, url, headers, payload, signal, holder);
-        const body = await readAll(res);
+        const body = await readAll(res, this.#maxBytes, d);
         return { kind: "response", res: { status: res.statusCode ?? 0, headers: res.headers, body } };
       } catch (err) {
         return { kind: "failure", err, timedOut: deadline.aborted, reused: holder.req?.reusedSocket === true };
@@ -380,7 +389,7 @@ export class KubeClient {
           clearTimeout(headerTimer);
           return { kind: "response", res: { status, headers: res.headers, body: Buffer.alloc(0) }, stream: { res, abort } };
         }
-        const body = await readAll(res);
+        const body = await readAll(res, this.#maxBytes, d);
         clearTimeout(headerTimer);
         return { kind: "response", res: { status, headers: res.headers, body } };
       } catch (err) {
@@ -416,6 +425,8 @@ export class KubeClient {
       const durationMs = Math.round(performance.now() - started);
 
       if (outcome.kind === "failure") {
+        // Our own verdict on the answer (too large): the same request would get the same answer.
+        if (outcome.err instanceof KubeApiError) throw outcome.err;
         const aborted = external.find((s) => s.aborted);
         if (aborted !== undefined) throw aborted.reason;
         if (outcome.timedOut) throw timeoutError(d, this.config.server, timeoutMs);
@@ -497,9 +508,17 @@ function signalOf(signals: AbortSignal[]): { signal?: AbortSignal } {
   return { signal: signals.length === 1 && signals[0] !== undefined ? signals[0] : AbortSignal.any(signals) };
 }
 
-async function readAll(res: IncomingMessage): Promise<Buffer> {
+async function readAll(res: IncomingMessage, maxBytes: number, d: RequestDescription): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      res.destroy();
+      throw tooLargeError(d, maxBytes);
+    }
+    chunks.push(chunk);
+  }
   return Buffer.concat(chunks);
 }
 

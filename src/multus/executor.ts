@@ -124,8 +124,11 @@ export class Executor {
     const leftover = new Set<number>();
     if (failed !== undefined) {
       // Best-effort and not retried: the plugin reported its ADD failed, and by the CNI contract it
-      // cleans up after itself; a DEL that fails here fails for the same reason as the ADD.
-      const errors = await this.#delAll(plan, [failed], rollbackCtx);
+      // cleans up after itself; a DEL that fails here fails for the same reason as the ADD. It gets at
+      // most half of the rollback's budget, so that a plugin that hangs in DEL as it hung in ADD cannot
+      // leave the completed attachments without time.
+      const share = new Budget("rollback of the ADD (the failed attachment's share)", Math.min(budget.remainingMs(), this.#rollbackMs / 2), "rollbackTimeoutSeconds");
+      const errors = await this.#delAll(plan, [failed], { ...rollbackCtx, budget: share });
       for (const e of errors) this.#log.warn({ containerId: plan.containerId, error: e.message }, "DEL of the failed attachment failed");
     }
     const rollback: CniError[] = [];

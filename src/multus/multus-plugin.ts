@@ -70,7 +70,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     for (const key of config.unknownKeys) {
       if (warnedKeys.has(key)) continue;
       warnedKeys.add(key);
-      log.warn({ key, config: args.config.name }, "unknown key in the Multus config, ignored (docs/configuration.md lists the keys)");
+      log.warn({ field: key, config: args.config.name }, "unknown key in the Multus config, ignored (docs/configuration.md lists the keys)");
     }
     // Multus's binDir comes first, then the runtime's CNI_PATH (upstream behaviour).
     const runner = deps.createRunner(config, [config.binDir, ...args.path], log);
@@ -179,6 +179,8 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         await gcUpstreamScratchCaches(call, args);
         await call.executor.gc(await gcDelegates(call), args.validAttachments, { budget: call.budget });
       } finally {
+        // Lock files of sandboxes that have no journal left go too (they would pile up otherwise).
+        call.locks.removeUnused(new Set(await call.journal.list().catch(() => [])));
         nodeLock.release();
       }
     },

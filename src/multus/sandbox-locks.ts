@@ -11,7 +11,7 @@
 // a note of who holds it (PID, command, deadline, running delegates) so that a waiter can say whom it
 // waits for and, once the killed holder's deadline has passed, SIGKILL its orphaned delegates.
 // The container lock file is removed (under the lock) when the sandbox has no journal left.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { isRecord } from "../cni/is-record.ts";
 import type { Budget } from "../util/budget.ts";
@@ -104,25 +104,59 @@ export class SandboxLocks {
   /** The node lock (shared) and the sandbox's lock (exclusive), waiting at most until the budget ends. */
   async forSandbox(containerId: string, command: string, budget: Budget): Promise<SandboxLock> {
     const path = join(this.dir, `${containerId}.lock`);
-    // Taken together: GC never waits for a sandbox lock while holding the node lock, so no cycle.
-    const [node, container] = await Promise.allSettled([
-      this.#acquire(join(this.dir, NODE_LOCK), "shared", budget, () => { this.#reapAll(containerId); }, `the node lock (a GC is running)`),
-      this.#acquire(path, "exclusive", budget, () => { this.#reap(path); }, `container ${containerId}'s lock`),
-    ]);
-    if (node.status === "fulfilled" && container.status === "fulfilled") {
-      return new SandboxLock(node.value, container.value, {
-        pid: process.pid,
-        start: processStart(process.pid) ?? "",
-        command,
-        containerId,
-        since: new Date().toISOString(),
-        deadline: budget.deadline,
-        delegates: [],
-      });
+    for (;;) {
+      // Taken together: GC never waits for a sandbox lock while holding the node lock, so no cycle.
+      const [node, container] = await Promise.allSettled([
+        this.#acquire(join(this.dir, NODE_LOCK), "shared", budget, () => { this.#reapAll(containerId); }, `the node lock (a GC is running)`),
+        this.#acquire(path, "exclusive", budget, () => { this.#reap(path); }, `container ${containerId}'s lock`),
+      ]);
+      if (node.status === "fulfilled" && container.status === "fulfilled") {
+        // A GC that ran while we waited for the node lock may have removed the sandbox's lock file.
+        if (!container.value.stillNamed()) {
+          container.value.release();
+          node.value.release();
+          continue;
+        }
+        return this.#held(node.value, container.value, containerId, command, budget);
+      }
+      if (node.status === "fulfilled") node.value.release();
+      if (container.status === "fulfilled") container.value.release();
+      throw (node.status === "rejected" ? node.reason : (container as PromiseRejectedResult).reason) as Error;
     }
-    if (node.status === "fulfilled") node.value.release();
-    if (container.status === "fulfilled") container.value.release();
-    throw (node.status === "rejected" ? node.reason : (container as PromiseRejectedResult).reason) as Error;
+  }
+
+  #held(node: FileLock, container: FileLock, containerId: string, command: string, budget: Budget): SandboxLock {
+    return new SandboxLock(node, container, {
+      pid: process.pid,
+      start: processStart(process.pid) ?? "",
+      command,
+      containerId,
+      since: new Date().toISOString(),
+      deadline: budget.deadline,
+      delegates: [],
+    });
+  }
+
+  /**
+   * GC only, under the node lock held exclusively: remove the lock files of sandboxes `keep` does not
+   * name. No operation can be inside such a sandbox now; one waiting for the node lock notices the
+   * removal once it has it (forSandbox) and locks afresh.
+   */
+  removeUnused(keep: ReadonlySet<string>): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (!n.endsWith(".lock") || n === NODE_LOCK || keep.has(n.slice(0, -".lock".length))) continue;
+      try {
+        unlinkSync(join(this.dir, n));
+      } catch {
+        // Gone already.
+      }
+    }
   }
 
   /** GC: the node lock, exclusive. */
@@ -131,8 +165,16 @@ export class SandboxLocks {
   }
 
   async #acquire(path: string, mode: "shared" | "exclusive", budget: Budget, onBusy: () => void, what: string): Promise<FileLock> {
+    let announced = false;
+    const busy = (): void => {
+      if (!announced) {
+        announced = true;
+        this.#log.info({ lock: path, mode, waitingFor: what }, "waiting for a lock");
+      }
+      onBusy();
+    };
     try {
-      return await acquireFileLock(path, { mode, deadline: budget.deadline, onBusy });
+      return await acquireFileLock(path, { mode, deadline: budget.deadline, onBusy: busy });
     } catch (err) {
       if (err instanceof LockTimeoutError) {
         const holder = describeHolder(readNote(path));

@@ -12,7 +12,7 @@
 //     waits up to `sliceMs` (default 1 s) at a time until `deadline` (epoch ms); then LockTimeoutError.
 //     After locking, checks that the path still names the locked file (a holder may have unlinked it
 //     on its way out) and starts over if not, so unlinking under the lock is safe.
-//   class FileLock { path; fd; mode; release({ unlink? }) }   release is idempotent and synchronous
+//   class FileLock { path; fd; mode; stillNamed(); release({ unlink? }) }   release is idempotent and synchronous
 //   class LockTimeoutError (path, waitedMs), class LockUnavailableError (no usable `flock` binary)
 //   readLockNote(path): string | undefined / FileLock.note(text): a short text kept in the lock file
 //     (who holds it), for waiters' messages. Not durable: it matters only while the holder lives.
@@ -61,6 +61,11 @@ export class FileLock {
     this.path = path;
     this.fd = fd;
     this.mode = mode;
+  }
+
+  /** Whether the path still names the file we locked (false once a GC removed it meanwhile). */
+  stillNamed(): boolean {
+    return !this.#released && sameFile(this.fd, this.path);
   }
 
   /** Replace the lock file's text (no fsync: it describes a live holder, nothing survives a reboot). */

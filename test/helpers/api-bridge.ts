@@ -20,6 +20,8 @@ export interface ApiBridge {
   hold(): void;
   /** Bytes received from clients while held (> 0: a request was started). */
   heldBytes(): number;
+  /** Forward again (what was held is dropped: its connections are useless, their client is gone). */
+  release(): void;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,9 @@ export async function startApiBridge(nodeNs: string, port: number): Promise<ApiB
     },
     heldBytes() {
       return heldBytes;
+    },
+    release() {
+      held = false;
     },
     async stop() {
       // Only the forwarder this helper started, by its PID.

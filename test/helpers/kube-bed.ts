@@ -150,8 +150,8 @@ spec:
       });
     },
     async residue(p) {
-      const found = await settledResidue(snap, { nodeNs: node.name, podNs: p.netns.name, hostLocalDataDir: ipamDir, cacheDir: cniDir, containerId: p.containerId });
-      const left = found.filter((r) => !/^node link mt-\S+ \(bridge\)$/.test(r));
+      // Bridges stay on the node by design (the bridge plugin never deletes them).
+      const left = await settledResidue(snap, { nodeNs: node.name, podNs: p.netns.name, hostLocalDataDir: ipamDir, cacheDir: cniDir, containerId: p.containerId }, { ignore: (r) => /^node link mt-\S+ \(bridge\)$/.test(r) });
       const journals = (await readdir(join(cniDir, "attachments")).catch(() => [])).filter((f) => f.startsWith(p.containerId));
       const locks = (await readdir(join(cniDir, "locks")).catch(() => [])).filter((f) => f.startsWith(p.containerId));
       const upstream = (await readdir(cniDir).catch(() => [])).filter((f) => f === p.containerId);

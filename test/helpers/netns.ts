@@ -20,7 +20,7 @@
 //     left in the pod namespace, host-local lease files, iptables lines that are new and not one of
 //     portmap's permanent CNI-HOSTPORT-* chains (or that mention the container ID), cache files.
 //     An empty list means clean.
-//   settledResidue(before, scope, { timeoutMs = 5000 }?): Promise<string[]>
+//   settledResidue(before, scope, { timeoutMs = 5000, ignore? }?): Promise<string[]>
 //     findResidue, polled until it is empty or the time is up: the kernel tears down the host end of a
 //     veth asynchronously after its namespace is deleted, so a check right after `ip netns delete`
 //     can see a link that is already on its way out. A real leak is still reported at the deadline.
@@ -294,10 +294,10 @@ export async function findResidue(before: NodeSnapshot, scope: ResidueScope): Pr
   return residue;
 }
 
-export async function settledResidue(before: NodeSnapshot, scope: ResidueScope, opts: { timeoutMs?: number } = {}): Promise<string[]> {
+export async function settledResidue(before: NodeSnapshot, scope: ResidueScope, opts: { timeoutMs?: number; ignore?: (line: string) => boolean } = {}): Promise<string[]> {
   const deadline = Date.now() + (opts.timeoutMs ?? 5000);
   for (;;) {
-    const found = await findResidue(before, scope);
+    const found = (await findResidue(before, scope)).filter((line) => opts.ignore?.(line) !== true);
     if (found.length === 0 || Date.now() >= deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

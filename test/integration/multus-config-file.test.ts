@@ -4,7 +4,8 @@
 // only where no real plugin behaves that way: a hang, a crash, and CNI 1.1.0 STATUS/GC, which the
 // Debian plugins (1.1.1, CNI ≤ 1.0.0) do not implement.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
@@ -21,7 +22,7 @@ import {
   type Netns,
   type NodeSnapshot,
 } from "../helpers/netns.ts";
-import { runExecutable, stdoutJson, type RunResult } from "../helpers/run-executable.ts";
+import { runExecutable, startExecutable, stdoutJson, type RunResult } from "../helpers/run-executable.ts";
 
 const REF = "/usr/lib/cni";
 
@@ -239,6 +240,134 @@ describe("multus config-file mode with the reference plugins", () => {
     const cmds = (await fakes.invocations()).map((i) => `${i.command} ${i.plugin}`);
     assert.deepEqual(cmds, ["DEL fb", "DEL fa", "GC fa", "GC fb"]);
     assert.deepEqual(await records(), []);
+  });
+
+  test("CNI-P-11 STATUS answers for the networks every pod gets: a secondary network's failing plugin (in a journal) does not fail it; the cluster network's or a default network's does", async () => {
+    await fakes.add({ name: "fa", on: { ADD: { stdout: '{"cniVersion":"1.1.0"}' } } });
+    await fakes.add({ name: "fb", on: { ADD: { stdout: '{"cniVersion":"1.1.0"}' }, STATUS: { exitCode: 1, stdout: '{"code":50,"msg":"fb not ready"}' } } });
+    const confDir = join(state, "net.d");
+    await mkdir(confDir);
+    await writeFile(join(confDir, "10-a.conf"), JSON.stringify({ cniVersion: "1.1.0", name: "a", type: "fa" }));
+    await writeFile(join(confDir, "20-b.conf"), JSON.stringify({ cniVersion: "1.1.0", name: "b", type: "fb" }));
+    // A sandbox attached to b (a broken secondary network, as one NAD's plugin would be) exists.
+    const withB = JSON.stringify({ cniVersion: "1.1.0", name: "multus", type: "multus", cniDir: join(state, "multus"), binDir: fakes.binDir, delegates: [{ cniVersion: "1.1.0", name: "a", type: "fa" }, { cniVersion: "1.1.0", name: "b", type: "fb" }] });
+    assert.equal((await cni("ADD", withB)).code, 0);
+    const statusConf = (extra: Record<string, unknown>): string =>
+      JSON.stringify({ cniVersion: "1.1.0", name: "multus", type: "multus", cniDir: join(state, "multus"), confDir, binDir: fakes.binDir, clusterNetwork: "a", ...extra });
+    await fakes.clear();
+    const ok = await cni("STATUS", statusConf({}));
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.deepEqual((await fakes.invocations()).map((i) => `${i.command} ${i.plugin}`), ["STATUS fa"], "only the cluster network is asked; no journal is read");
+    const viaDefault = await cni("STATUS", statusConf({ defaultNetworks: ["b"] }));
+    assert.equal(viaDefault.code, 1);
+    assert.equal(stdoutJson(viaDefault)["code"], 50, "a default network every pod gets is the node's readiness too");
+    assert.match(String(stdoutJson(viaDefault)["msg"]), /network "b": fb not ready/);
+    const missing = await cni("STATUS", statusConf({ clusterNetwork: "nowhere" }));
+    assert.equal(stdoutJson(missing)["code"], 50);
+    assert.match(String(stdoutJson(missing)["msg"]), /the cluster network "nowhere" cannot be resolved, so no pod can be set up/);
+    // STATUS never opens a journal: a FIFO in its place (reading it would block) changes nothing.
+    execFileSync("mkfifo", [join(state, "multus", "attachments", "blocked.json")]);
+    const stillOk = await cni("STATUS", statusConf({}));
+    assert.equal(stillOk.code, 0, stillOk.stdout);
+    await rm(join(state, "multus", "attachments", "blocked.json"));
+    assert.equal((await cni("DEL", withB)).code, 0);
+  });
+
+  test("NPWG-23 through the executable: ADD waits for the readiness indicator and then attaches; DEL goes on without it; STATUS fails when it never comes", async () => {
+    const ready = join(state, "ready");
+    const conf = multusConf([bridgeNet()], { readinessindicatorfile: ready, operationTimeoutSeconds: 30 });
+    const add = startExecutable("multus", { netns: node.name, stdin: conf, env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: cid, CNI_NETNS: pod.path, CNI_IFNAME: "eth0", CNI_PATH: REF } });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname), ["lo"], "nothing is attached while the cluster network is not ready");
+    await writeFile(ready, "");
+    const added = await add.done;
+    assert.equal(added.code, 0, added.stdout);
+    assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname).sort(), ["eth0", "lo"]);
+    await rm(ready);
+    const del = await cni("DEL", conf);
+    assert.equal(del.code, 0, del.stdout);
+    assert.match(del.stderr, /readiness indicator file missing; DEL goes on/);
+    assert.deepEqual(await residue(), []);
+    const status = await cni("STATUS", JSON.stringify({ ...(JSON.parse(conf) as object), cniVersion: "1.1.0", operationTimeoutSeconds: 2 }));
+    assert.equal(status.code, 1);
+    assert.equal(stdoutJson(status)["details"], "MULTUS_ERR_NOT_READY");
+    assert.match(String(stdoutJson(status)["msg"]), /readiness indicator file .*ready did not appear within 2(\.\d)? s, when the STATUS's 2 s budget \(operationTimeoutSeconds\) ran out/);
+  });
+
+  test("CNI-R-17 one budget per ADD: a hanging delegate is killed when the ADD's budget runs out, named with the time it used, and the rollback has its own budget", async () => {
+    await fakes.add({ name: "hang", on: { ADD: { sleepSeconds: 60 }, DEL: { sleepSeconds: 60 } } });
+    const conf = multusConf([bridgeNet(), { cniVersion: "1.0.0", name: "slow-net", type: "hang" }], { operationTimeoutSeconds: 3, rollbackTimeoutSeconds: 2 });
+    const started = Date.now();
+    const add = await cni("ADD", conf);
+    const took = Date.now() - started;
+    assert.equal(add.code, 1);
+    const msg = String(stdoutJson(add)["msg"]);
+    assert.match(msg, /^network "slow-net" \(interface net1\): plugin type="hang" name="slow-net" failed \(add\): plugin \S+\/hang \(ADD\) used up what was left of the ADD's 3 s budget \(operationTimeoutSeconds\) and was killed \(it ran \d+ ms\)/);
+    // The hanging plugin's DEL (its rollback) is cut by the rollback's budget, not by another 120 s.
+    assert.ok(took < 3000 + 2000 + 10_000, `the ADD answered within its budgets (${String(took)} ms)`);
+    assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname), ["lo"], "the completed bridge attachment was rolled back");
+    await fakes.add({ name: "hang", on: {} });
+    assert.equal((await cni("DEL", conf)).code, 0);
+    assert.deepEqual(await residue(), []);
+  });
+
+  test("a config on stdin over 4 MiB is refused naming the limit, before anything runs", async () => {
+    const conf = multusConf([bridgeNet()], { padding: "x".repeat(4 * 1024 * 1024) });
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 1);
+    assert.equal(stdoutJson(add)["code"], 5);
+    assert.match(String(stdoutJson(add)["msg"]), /the network config on stdin is larger than 4 MiB \(4194304 bytes\)/);
+    assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname), ["lo"]);
+  });
+
+  test("unknown config keys are warned about once per key and ignored; keys we accept without effect are not warned about", async () => {
+    const conf = multusConf([bridgeNet()], { clusterNetwrok: "typo", retryDeleteOnError: true, auxiliaryCNIChainName: "aux", whatever: 1 });
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 0, add.stdout);
+    const warnings = add.stderr.split("\n").filter((l) => l.includes("unknown key in the Multus config"));
+    assert.deepEqual(warnings.map((l) => (JSON.parse(l) as { field: string }).field), ["clusterNetwrok", "whatever"]);
+    assert.equal((await cni("DEL", conf)).code, 0);
+  });
+
+  test("logFile is rotated like upstream's (logOptions maxSize/maxBackups/compress): old files are gzipped and pruned", async () => {
+    const logDir = join(state, "log");
+    await mkdir(logDir);
+    const logFile = join(logDir, "multus.log");
+    // Just under 1 MB of earlier log, so that this call's lines push it over maxSize: 1.
+    await writeFile(logFile, "x".repeat(1024 * 1024 - 10) + "\n");
+    for (const name of ["multus-2026-01-01T00-00-00.000.log.gz", "multus-2026-01-02T00-00-00.000.log.gz"]) await writeFile(join(logDir, name), "old");
+    const conf = multusConf([bridgeNet()], { logFile, logLevel: "debug", logToStderr: false, logOptions: { maxSize: 1, maxBackups: 2, maxAge: 0, compress: true } });
+    assert.equal((await cni("ADD", conf)).code, 0);
+    const files = (await readdir(logDir)).sort();
+    assert.equal(files.length, 3, files.join(" "));
+    assert.ok(files.includes("multus.log"));
+    assert.ok(files.includes("multus-2026-01-02T00-00-00.000.log.gz"));
+    assert.ok(!files.includes("multus-2026-01-01T00-00-00.000.log.gz"), "the oldest backup beyond maxBackups is gone");
+    const fresh = files.find((f) => /^multus-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}\.log\.gz$/.test(f) && !f.startsWith("multus-2026-01-0"));
+    assert.ok(fresh !== undefined, `the rotated file is gzipped under lumberjack's name: ${files.join(" ")}`);
+    assert.match(await readFile(logFile, "utf8"), /"component":"multus"/);
+    // Upstream's default maxAge (5 days) prunes backups by the time in their names at the next rotation.
+    await writeFile(logFile, "x".repeat(1024 * 1024 - 10) + "\n");
+    assert.equal((await cni("DEL", multusConf([bridgeNet()], { logFile, logLevel: "debug", logToStderr: false, logOptions: { maxSize: 1 } }))).code, 0);
+    assert.ok(!(await readdir(logDir)).includes("multus-2026-01-02T00-00-00.000.log.gz"), "older than maxAge: gone");
+  });
+
+  test("DEL fails, naming the file, when upstream's record exists but cannot be read; an unparsable one is logged and the plan rebuilt", async () => {
+    const conf = multusConf([bridgeNet()]);
+    assert.equal((await cni("ADD", conf)).code, 0);
+    // Our journal is gone (an operator cleaned up), and upstream's record of the sandbox is a directory.
+    await rm(join(state, "multus", "attachments"), { recursive: true });
+    await mkdir(join(state, "multus", cid));
+    const del = await cni("DEL", conf);
+    assert.equal(del.code, 1);
+    assert.equal(stdoutJson(del)["code"], 5);
+    assert.match(String(stdoutJson(del)["msg"]), new RegExp(`cannot read upstream Multus's record of container ${cid} \\(.*${cid}\\): EISDIR`));
+    await rm(join(state, "multus", cid), { recursive: true });
+    await writeFile(join(state, "multus", cid), '[{"Conf":{},"Bytes":"trunc');
+    const retried = await cni("DEL", conf);
+    assert.equal(retried.code, 0, retried.stdout);
+    assert.match(retried.stderr, /upstream Multus's record of this sandbox is unreadable: rebuilding the plan/);
+    assert.deepEqual(await residue(), []);
   });
 
   test("CNI-P-13 delegation: the runtime's environment reaches the delegate with only the CNI variables Multus owns changed, and a failed ADD is DELed", async () => {

@@ -238,6 +238,40 @@ describe("requests", () => {
   });
 });
 
+describe("limits", () => {
+  test("a response body over maxResponseBytes fails with MULTUS_ERR_TOO_LARGE naming the limit, without retries", async () => {
+    const srv = await serve((_req, res) => {
+      json(res, 200, { ...POD, padding: "x".repeat(4096) });
+    });
+    const c = client(srv, {}, { ...fast, maxResponseBytes: 1024 });
+    try {
+      await assert.rejects(c.get(POD_PATH), isKubeError("MULTUS_ERR_TOO_LARGE", undefined, /larger than 1 KiB \(1024 bytes\), Multus's limit/));
+      assert.equal(srv.requests.length, 1, "the same request would get the same answer: not retried");
+    } finally {
+      c.close();
+      await srv.close();
+    }
+  });
+
+  test("a watch event over maxResponseBytes ends the watch with MULTUS_ERR_TOO_LARGE", async () => {
+    const srv = await serve((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.write(JSON.stringify({ type: "ADDED", object: { ...POD, padding: "x".repeat(4096) } }));
+    });
+    const c = client(srv, {}, { ...fast, maxResponseBytes: 1024 });
+    try {
+      await assert.rejects(async () => {
+        for await (const _ev of c.watch("/api/v1/namespaces/ns1/pods")) {
+          // no event is small enough to arrive
+        }
+      }, isKubeError("MULTUS_ERR_TOO_LARGE", undefined));
+    } finally {
+      c.close();
+      await srv.close();
+    }
+  });
+});
+
 describe("retries", () => {
   test("503 then 200: GET is retried after a backoff, and the retry is logged", async () => {
     const srv = await serve((_req, res, _seen, i) => {
