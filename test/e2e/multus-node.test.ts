@@ -4,8 +4,10 @@
 // CNI plugin (00-multus.conf in front of the `mt-podnet` bridge conflist); pods are created with
 // kubectl, run by kubelet, and looked at from inside with `kubectl exec`.
 import assert from "node:assert/strict";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
+import { decodeCacheEntry, encodeCacheEntry } from "../../src/cni/result-cache.ts";
 import { applyYaml, kubectl, run } from "../cluster/harness.ts";
 import {
   BUSYBOX,
@@ -22,6 +24,7 @@ import {
   podInterfaces,
   podInterfacesIpJson,
   podPhaseAndWaiting,
+  podSandbox,
   useNode,
   waitPodReady,
   type NodeInfo,
@@ -187,6 +190,31 @@ describe("a pod on a real node", () => {
     const dnat = (await nodeNatRules(info)).filter((rule) => rule.includes("--to-destination"));
     assert.ok(dnat.some((rule) => rule.includes(`${eth0Ip}:8080`) && rule.includes("18080")), `no DNAT to ${eth0Ip}:8080:\n${dnat.join("\n")}`);
     assert.ok(!dnat.some((rule) => rule.includes(net1Ip)), `a DNAT rule targets net1 (${net1Ip}):\n${dnat.join("\n")}`);
+  });
+
+  test("CNI-R-09 the libcni result cache containerd (Go) writes for multus is read as written, and re-encoded byte for byte", async (t) => {
+    const info = node();
+    const namespace = await createNamespace(t);
+    await createPod({ namespace, name: "pod", annotations: { [NETWORKS]: "" }, ports: [{ containerPort: 8080, hostPort: 18081 }] });
+    await waitPodReady(namespace, "pod");
+    const { id } = await podSandbox(info, namespace, "pod");
+    // containerd 1.6 keeps libcni's default cache directory.
+    const name = `multus-cni-network-${id}-eth0`;
+    const text = await readFile(join("/var/lib/cni/results", name), "utf8");
+    const got = decodeCacheEntry(text);
+    if (got.state !== "ok") assert.fail(`containerd's cache entry is ${got.state}: ${text.slice(0, 200)}`);
+    assert.equal(got.entry.containerId, id);
+    assert.equal(got.entry.networkName, "multus-cni-network");
+    assert.equal(encodeCacheEntry(got.entry), text, "our encoder writes what Go's encoding/json wrote");
+    assert.deepEqual(got.entry.capabilityArgs?.["portMappings"], [{ HostPort: 18081, ContainerPort: 8080, Protocol: "tcp", HostIP: "" }], "Go-capitalised keys, the protocol as containerd writes it");
+    assert.deepEqual(got.entry.cniArgs?.map(([k]) => k).sort(), ["IgnoreUnknown", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_NAME", "K8S_POD_NAMESPACE", "K8S_POD_UID"]);
+    const capture = process.env["MULTUS_TS_CAPTURE_FIXTURES"];
+    if (capture !== undefined && capture !== "") {
+      // How test/fixtures/cache/containerd/ was made (see its README.md).
+      await mkdir(join(capture, "results"), { recursive: true });
+      await writeFile(join(capture, "results", name), text);
+      t.diagnostic(`captured ${name} into ${capture}`);
+    }
   });
 
   test("NPWG-05 a Deployment's pods, scheduled and created by the controllers, get the cluster network and the NAD", async (t) => {

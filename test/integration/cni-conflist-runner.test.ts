@@ -19,7 +19,7 @@ import type { Result100 } from "../../src/cni/types.ts";
 import { FakePluginDir } from "../helpers/fake-plugin.ts";
 import type { Invocation } from "../helpers/fake-plugin.ts";
 
-const FIXTURE = new URL("../fixtures/cache/go-libcni/", import.meta.url).pathname;
+const CONTAINERD = new URL("../fixtures/cache/containerd/", import.meta.url).pathname;
 // Fakes never enter a namespace, but the runner checks that CNI_NETNS exists before ADD/CHECK: plain
 // files stand in for the pod's and a second pod's namespace.
 const POD_NETNS = join(tmpdir(), `mt-runner-pod-netns-${String(process.pid)}`);
@@ -311,13 +311,15 @@ test("CNI-R-10 a corrupt cache file is deleted and DEL goes on without prevResul
   assert.ok(logs.some((l) => l.level === "warn" && l.msg === "removing unusable cached result"));
 });
 
-test("CNI-R-09 CNI-R-10 DEL of an attachment cached by Go libcni uses its result", async () => {
+test("CNI-R-09 CNI-R-10 DEL of an attachment containerd (Go libcni) cached uses its result as prevResult", async () => {
   await mkdir(join(cacheDir, "results"), { recursive: true });
-  await copyFile(join(FIXTURE, "results", "mynet-8f1c2d3e4b5a-eth0"), join(cacheDir, "results", "mynet-8f1c2d3e4b5a-eth0"));
-  const list = parseNetworkConfigList(JSON.stringify({ cniVersion: "1.0.0", name: "mynet", plugins: [{ type: "p1" }, { type: "p2" }] }));
-  const rt: RuntimeConf = { containerId: "8f1c2d3e4b5a", netns: "", ifName: "eth0" };
+  const id = "9cec424976bd3bd7e4d5128b7a5a3af32911fd43b12b9a8b6e7bfdb8823ba9b3";
+  const name = `multus-cni-network-${id}-eth0`;
+  await copyFile(join(CONTAINERD, "results", name), join(cacheDir, "results", name));
+  const list = parseNetworkConfigList(JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", plugins: [{ type: "p1" }, { type: "p2" }] }));
+  const rt: RuntimeConf = { containerId: id, netns: "", ifName: "eth0" };
   const cached = await runner().getCachedResult(list, rt);
-  assert.deepEqual((cached as Result100 | undefined)?.ips, [{ address: "10.88.0.7/16", gateway: "10.88.0.1", interface: 2 }]);
+  assert.deepEqual((cached as Result100 | undefined)?.ips, [{ address: "10.244.0.2/24", gateway: "10.244.0.1", interface: 2 }]);
   await runner().delNetworkList(list, rt);
   const invs = await calls();
   assert.deepEqual(summary(invs), ["p2:DEL", "p1:DEL"]);

@@ -8,6 +8,9 @@ import { decodeCacheEntry, encodeCacheEntry, ResultCache } from "../../src/cni/r
 import type { CachedAttachment } from "../../src/cni/result-cache.ts";
 
 const FIXTURE = new URL("../fixtures/cache/go-libcni/", import.meta.url).pathname;
+/** Captured from containerd in the e2e run (test/fixtures/cache/README.md says how). */
+const CONTAINERD = new URL("../fixtures/cache/containerd/", import.meta.url).pathname;
+const CONTAINERD_ID = "9cec424976bd3bd7e4d5128b7a5a3af32911fd43b12b9a8b6e7bfdb8823ba9b3";
 let dir = "";
 
 before(async () => {
@@ -23,27 +26,29 @@ async function fresh(name: string): Promise<ResultCache> {
   return new ResultCache(d);
 }
 
-test("CNI-R-09 reads a cache file written by Go libcni", async () => {
-  const cache = new ResultCache(FIXTURE);
-  const got = await cache.read({ networkName: "mynet", containerId: "8f1c2d3e4b5a", ifName: "eth0" });
+test("CNI-R-09 reads the cache entry real containerd (Go libcni) wrote for multus in the e2e run", async () => {
+  const cache = new ResultCache(CONTAINERD);
+  const got = await cache.read({ networkName: "multus-cni-network", containerId: CONTAINERD_ID, ifName: "eth0" });
   if (got.state !== "ok") assert.fail(`cache entry is ${got.state}`);
   const e = got.entry;
-  assert.equal(e.containerId, "8f1c2d3e4b5a");
-  assert.equal(e.networkName, "mynet");
+  assert.equal(e.containerId, CONTAINERD_ID);
+  assert.equal(e.networkName, "multus-cni-network");
   assert.equal(e.ifName, "eth0");
-  assert.equal(e.netns, "/var/run/netns/cni-5e1d2c3b-aaaa-bbbb-cccc-0123456789ab");
-  // `config` is base64 of the exact configuration bytes: compare with the original file byte for byte.
-  assert.deepEqual(e.config, await readFile(join(FIXTURE, "mynet.conflist")));
-  assert.deepEqual(e.cniArgs?.[0], ["IgnoreUnknown", "1"]);
-  assert.equal(e.cniArgs.length, 5);
-  assert.deepEqual(e.capabilityArgs?.portMappings, [{ HostPort: 8080, ContainerPort: 80, Protocol: "tcp", HostIP: "" }]);
-  assert.deepEqual(e.capabilityArgs["io.kubernetes.cri.pod-annotations"], { "k8s.v1.cni.cncf.io/networks": "net-a" });
+  assert.equal(e.netns, undefined, "containerd 1.6's libcni does not cache the netns");
+  // `config` is the list libcni made of 00-multus.conf (Go re-marshalled it: keys sorted).
+  const config = JSON.parse(e.config.toString("utf8")) as { name: string; plugins: { type: string; clusterNetwork: string }[] };
+  assert.equal(config.name, "multus-cni-network");
+  assert.deepEqual(config.plugins.map((p) => [p.type, p.clusterNetwork]), [["multus", "mt-podnet"]]);
+  assert.deepEqual(e.cniArgs?.map(([k]) => k), ["IgnoreUnknown", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"]);
+  // containerd's Go-capitalised keys, and capability arguments multus never declared (dns) are cached too.
+  assert.deepEqual(e.capabilityArgs?.["portMappings"], [{ HostPort: 18081, ContainerPort: 8080, Protocol: "tcp", HostIP: "" }]);
+  assert.deepEqual(e.capabilityArgs["dns"], { Servers: ["127.0.0.1"], Searches: ["."], Options: null });
   assert.equal(e.result?.cniVersion, "1.0.0");
-  assert.deepEqual(e.result.ips, [{ address: "10.88.0.7/16", gateway: "10.88.0.1", interface: 2 }]);
+  assert.deepEqual(e.result.ips, [{ address: "10.244.0.2/24", gateway: "10.244.0.1", interface: 2 }]);
 });
 
-test("CNI-R-09 re-encoding a Go libcni entry reproduces Go's bytes", async () => {
-  const text = await readFile(join(FIXTURE, "results/mynet-8f1c2d3e4b5a-eth0"), "utf8");
+test("CNI-R-09 re-encoding containerd's entry reproduces Go's bytes exactly", async () => {
+  const text = await readFile(join(CONTAINERD, "results", `multus-cni-network-${CONTAINERD_ID}-eth0`), "utf8");
   const got = decodeCacheEntry(text);
   if (got.state !== "ok") assert.fail(`cache entry is ${got.state}`);
   assert.equal(encodeCacheEntry(got.entry), text);
@@ -142,6 +147,7 @@ test("CNI-R-09 path components that could leave the directory are refused", () =
 test("CNI-R-12 list returns valid entries sorted, skips temp/corrupt files, filters by container", async () => {
   const cache = await fresh("list");
   await cp(join(FIXTURE, "results"), join(cache.cacheDir, "results"), { recursive: true });
+  await cp(join(CONTAINERD, "results"), join(cache.cacheDir, "results"), { recursive: true });
   await cache.write({ networkName: "net2", containerId: "abc", ifName: "net1", config: Buffer.from("{}") });
   await cache.write({ networkName: "net2", containerId: "abcd", ifName: "net2", config: Buffer.from("{}") });
   await writeFile(join(cache.cacheDir, "results", ".net2-abc-net9.tmp-1-0"), "partial");
@@ -149,7 +155,7 @@ test("CNI-R-12 list returns valid entries sorted, skips temp/corrupt files, filt
   assert.deepEqual(
     all.map((e) => `${e.networkName}/${e.containerId}/${e.ifName}`),
     // Sorted by file name; the legacy and the truncated fixture are not attachments GC can use.
-    ["mynet/8f1c2d3e4b5a/eth0", "net2/abc/net1", "net2/abcd/net2"],
+    [`multus-cni-network/${CONTAINERD_ID}/eth0`, "net2/abc/net1", "net2/abcd/net2"],
   );
   const one = await cache.list("abc");
   assert.deepEqual(one.map((e) => e.ifName), ["net1"]);
