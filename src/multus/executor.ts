@@ -32,6 +32,8 @@ export interface CachedAttachmentKey {
   networkName: string;
   containerId: string;
   ifName: string;
+  /** The netns of its ADD, when the runtime that cached it recorded one. */
+  netns?: string;
 }
 
 /** The CNI runtime as the executor sees it (implemented over src/cni/conflist-runner.ts). */

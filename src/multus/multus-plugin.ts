@@ -46,6 +46,7 @@ interface Call {
   config: MultusConfig;
   log: Logger;
   budget: Budget;
+  runner: DelegateRunner;
   executor: Executor;
   journal: AttachmentJournal;
   locks: SandboxLocks;
@@ -81,6 +82,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       config,
       log,
       budget: new Budget(command, config.operationTimeoutMs, "operationTimeoutSeconds"),
+      runner,
       executor: new Executor(runner, journal, log, { rollbackTimeoutMs: config.rollbackTimeoutMs }),
       journal,
       locks: new SandboxLocks(config.cniDir, log),
@@ -320,9 +322,13 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   /** Sandboxes ADDed by upstream Multus before an in-place upgrade that the runtime no longer lists. */
   async function gcUpstreamScratchCaches(call: Call, args: GcArgs): Promise<void> {
     const keep = new Set(args.validAttachments.map((v) => v.containerID));
-    for (const id of await listUpstreamScratchCaches(call.config.cniDir)) {
-      if (keep.has(id)) continue;
-      const req: CniRequest = { ...call.req, containerId: id, netns: "", ifName: "eth0" };
+    const stale = (await listUpstreamScratchCaches(call.config.cniDir)).filter((id) => !keep.has(id));
+    if (stale.length === 0) return;
+    const cached = await call.runner.cachedAttachments();
+    for (const id of stale) {
+      // Upstream's record has no netns; the libcni cache entries of its delegates do.
+      const netns = cached.find((c) => c.containerId === id && c.netns !== undefined && c.netns !== "")?.netns ?? "";
+      const req: CniRequest = { ...call.req, containerId: id, netns, ifName: "eth0" };
       const read = await readUpstreamScratchCache(call.config.cniDir, req);
       if (read === undefined) continue;
       if ("corrupt" in read) {

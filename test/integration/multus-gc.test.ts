@@ -10,6 +10,7 @@ import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
 import { createKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { execInNetns } from "../helpers/netns.ts";
 import { runExecutable } from "../helpers/run-executable.ts";
+import { replayUpstreamSandbox, upstreamLeases } from "../helpers/upstream-fixture.ts";
 
 const cluster = useCluster();
 let bed: KubeBed;
@@ -32,7 +33,7 @@ spec:
 `;
 
 function gc(valid: TestPod[]): ReturnType<typeof runExecutable> {
-  const conf = { ...(JSON.parse(bed.conf()) as Record<string, unknown>), cniVersion: "1.1.0", "cni.dev/valid-attachments": valid.map((p) => ({ containerID: p.containerId, ifname: "eth0" })) };
+  const conf = { ...(JSON.parse(bed.conf()) as Record<string, unknown>), cniVersion: "1.1.0", logLevel: "verbose", "cni.dev/valid-attachments": valid.map((p) => ({ containerID: p.containerId, ifname: "eth0" })) };
   return runExecutable("multus", { netns: bed.node.name, stdin: JSON.stringify(conf), env: { CNI_COMMAND: "GC", CNI_PATH: "/usr/lib/cni" } });
 }
 
@@ -62,6 +63,21 @@ describe("GC in Kubernetes mode", () => {
     assert.deepEqual([...(await bed.podInterfaces(live)).keys()].sort(), ["eth0", "net1", "net2"]);
     assert.equal((await bed.cni("DEL", live, { conf: bed.conf() })).code, 0);
     for (const p of [live, stale]) assert.deepEqual(await bed.residue(p), []);
+  });
+});
+
+describe("GC after an in-place upgrade from upstream Multus", () => {
+  test("CNI-R-12 a sandbox upstream Go Multus ADDed (its own scratch cache) that the runtime no longer lists is torn down, and its record removed", async (t) => {
+    const ns = await createNamespace(t);
+    const p = await bed.sandbox(ns, "upstream-pod", "11111111-1111-1111-1111-111111111111");
+    await replayUpstreamSandbox(t, bed, p);
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()].sort(), ["data0", "eth0", "net2"]);
+    const collected = await gc([]);
+    assert.equal(collected.code, 0, collected.stdout + collected.stderr);
+    assert.match(collected.stderr, /stale attachments of upstream Multus collected/);
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
+    assert.deepEqual(await bed.residue(p), []);
+    assert.deepEqual(await upstreamLeases(), []);
   });
 });
 

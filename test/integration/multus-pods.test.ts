@@ -4,15 +4,15 @@
 // through the API; no kubelet runs them here, so each pod's "sandbox" is a network namespace and
 // dist/bin/multus is driven with the env and CNI_ARGS a runtime would send (test/helpers/kube-bed.ts).
 import assert from "node:assert/strict";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, test, type TestContext } from "node:test";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
-import { createKubeBed, REF_PLUGINS as REF, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { createKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { execInNetns, listRoutes } from "../helpers/netns.ts";
-import { runExecutable, stdoutJson } from "../helpers/run-executable.ts";
+import { stdoutJson } from "../helpers/run-executable.ts";
+import { replayUpstreamSandbox, upstreamLeases } from "../helpers/upstream-fixture.ts";
 
 const cluster = useCluster();
+
 
 let bed: KubeBed;
 
@@ -250,28 +250,17 @@ spec:
     assert.deepEqual(await bed.residue(p), []);
   });
 
-  test("DEL of a sandbox ADDed by upstream Go Multus (its scratch-cache format) tears it down", async (t) => {
+  test("DEL of a sandbox ADDed by upstream Go Multus v4.3.0 (its own scratch cache, test/fixtures/upstream-multus) tears all of it down", async (t) => {
     const ns = await createNamespace(t);
-    const p = await bed.sandbox(ns, "legacy", "11111111-1111-1111-1111-111111111111");
-    // Set the sandbox up with the plugins directly (as Go Multus would have), then write its cache.
-    const cluster = JSON.stringify({ cniVersion: "1.0.0", name: "cluster-net", type: "bridge", bridge: "mt-cbr0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: bed.ipamDir } });
-    const second = JSON.stringify({ cniVersion: "1.0.0", name: "legacy-net", type: "macvlan", master: "lan0", ipam: { type: "host-local", subnet: "10.20.0.0/24", rangeStart: "10.20.0.200", dataDir: bed.ipamDir } });
-    for (const [conf, ifname] of [[cluster, "eth0"], [second, "net1"]] as const) {
-      const r = await runExecutable("multus", { netns: bed.node.name, stdin: JSON.stringify({ cniVersion: "1.0.0", name: "direct", type: "multus", cniDir: join(bed.state, "direct", ifname), binDir: REF, delegates: [JSON.parse(conf) as object] }), env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: p.containerId, CNI_NETNS: p.netns.path, CNI_IFNAME: ifname, CNI_PATH: REF } });
-      assert.equal(r.code, 0, r.stdout);
-    }
-    await rm(join(bed.state, "direct"), { recursive: true, force: true });
-    const upstream = [
-      { Conf: {}, ConfList: {}, Name: "cluster-net", Bytes: Buffer.from(cluster).toString("base64"), IsFilterV4Gateway: false, IsFilterV6Gateway: false },
-      { Conf: {}, ConfList: {}, Name: `${ns}/legacy-net`, Bytes: Buffer.from(second).toString("base64"), IsFilterV4Gateway: false, IsFilterV6Gateway: false },
-    ];
-    await mkdir(bed.cniDir, { recursive: true });
-    await writeFile(join(bed.cniDir, p.containerId), JSON.stringify(upstream));
-    assert.deepEqual([...(await bed.podInterfaces(p)).keys()].sort(), ["eth0", "net1"]);
+    const p = await bed.sandbox(ns, "upstream-pod", "11111111-1111-1111-1111-111111111111");
+    await replayUpstreamSandbox(t, bed, p);
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()].sort(), ["data0", "eth0", "net2"]);
+    assert.equal((await bed.podInterfaces(p)).get("net2")?.mac, "02:00:00:00:00:77");
     const del = await bed.cni("DEL", p, { conf: bed.conf() });
-    assert.equal(del.code, 0, del.stdout);
+    assert.equal(del.code, 0, del.stdout + del.stderr);
     assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
-    assert.deepEqual(await bed.residue(p), []);
-    assert.deepEqual((await readdir(bed.cniDir)).filter((f) => f === p.containerId), [], "the upstream cache is removed");
+    assert.deepEqual(await bed.residue(p), [], "nothing of the sandbox, and upstream's record is removed");
+    assert.deepEqual(await upstreamLeases(), [], "every host-local lease of the record's networks is released");
+    assert.equal((await bed.cni("DEL", p, { conf: bed.conf(), netnsPath: "" })).code, 0);
   });
 });
