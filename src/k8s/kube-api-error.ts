@@ -185,11 +185,11 @@ function head(req: RequestDescription): string {
 function unauthorizedAdvice(credentials: Credentials): string {
   switch (credentials.kind) {
     case "tokenFile":
-      return `the token in ${credentials.file} was rejected even after re-reading the file: it may have expired; whoever writes that file must refresh it (the kubelet for a projected ServiceAccount token, multus-install for the host copy)`;
+      return `the token in ${credentials.file} was rejected even after re-reading the file: it may have expired; whoever writes that file must refresh it (the kubelet does for a projected ServiceAccount token; a copy on the host must be rewritten with a current token)`;
     case "token":
       return credentials.kubeconfig === undefined
         ? "the bearer token was rejected: it may have expired"
-        : `the token in ${credentials.kubeconfig} was rejected: it may have expired; multus-install refreshes it, check that the multus DaemonSet pod runs on this node`;
+        : `the token in ${credentials.kubeconfig} was rejected: it may have expired; write that kubeconfig again with a current token of the multus ServiceAccount (Multus re-reads it after a 401)`;
     case "clientCertificate":
       return `the client certificate${credentials.kubeconfig === undefined ? "" : ` in ${credentials.kubeconfig}`} was rejected: it may have expired or not be signed by the cluster's client CA`;
     case "none":

@@ -182,7 +182,11 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         await call.executor.gc(await gcDelegates(call), args.validAttachments, { budget: call.budget });
       } finally {
         // Lock files of sandboxes that have no journal left go too (they would pile up otherwise).
-        call.locks.removeUnused(new Set(await call.journal.list().catch(() => [])));
+        try {
+          call.locks.removeUnused(new Set(await call.journal.list()));
+        } catch (err) {
+          call.log.warn({ error: toCniError(err).message }, "journals cannot be listed; lock files are left in place");
+        }
         nodeLock.release();
       }
     },
@@ -220,7 +224,10 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       } catch (err) {
         // Nothing half-done stays: the interfaces go again (with the rollback's own budget), and the
         // runtime retries the sandbox.
-        const read = await call.journal.read(plan.containerId).catch(() => undefined);
+        const read = await call.journal.read(plan.containerId).catch((e: unknown) => {
+          call.log.error({ pod: podRef, error: toCniError(e).message }, "journal unreadable after a failed ADD; the runtime's DEL tears the sandbox down");
+          return undefined;
+        });
         if (read !== undefined && "entry" in read) {
           const rollback = new Budget("rollback of the ADD", call.config.rollbackTimeoutMs, "rollbackTimeoutSeconds");
           await call.executor.del(read.entry, { budget: rollback, lock }).catch((e: unknown) => {
@@ -312,7 +319,10 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     for (const f of failures) call.log.warn({ network: f.ref, error: f.error.message }, "GC cannot resolve this network from files; it is reached only through the journals that name it");
     for (const n of networks) add(n.net.list);
     for (const id of await call.journal.list()) {
-      const read = await call.journal.read(id).catch(() => undefined);
+      const read = await call.journal.read(id).catch((err: unknown) => {
+        call.log.warn({ containerId: id, error: toCniError(err).message }, "journal unreadable; GC does not reach the networks only it names");
+        return undefined;
+      });
       if (read === undefined || !("entry" in read)) continue;
       for (const a of read.entry.plan.attachments) add(a.delegate);
     }
