@@ -52,12 +52,25 @@ export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | 
   // clusterNetwork / defaultNetworks (upstream's order): a NAD in multusNamespace, the CNI name of a
   // file in confDir, a directory (its first config file), an absolute file path.
   const fromReference = async (ref: string, podRef: string): Promise<ResolvedNetwork> => {
+    let apiError: Error | undefined;
     if (getNad !== undefined && isDns1123Label(ref)) {
-      const raw = await getNad(config.multusNamespace, ref);
+      let raw: unknown;
+      try {
+        raw = await getNad(config.multusNamespace, ref);
+      } catch (err) {
+        // As upstream: an API that cannot answer does not hide a config file of that name.
+        apiError = err instanceof Error ? err : new Error(String(err));
+      }
       if (raw !== undefined) return fromNad(config.multusNamespace, ref, podRef);
     }
     const byName = await findDelegateConfigByName(config.confDir, ref, options);
-    if (byName !== undefined) return { list: byName, statusName: byName.name };
+    if (byName !== undefined) {
+      if (apiError !== undefined) {
+        log.warn({ network: ref, error: apiError.message, file: byName.name }, "NetworkAttachmentDefinition lookup failed; using the config file with that CNI name");
+      }
+      return { list: byName, statusName: byName.name };
+    }
+    if (apiError !== undefined) throw apiError;
     if (isAbsolute(ref)) {
       const st = await stat(ref).catch(() => undefined);
       if (st?.isDirectory() === true) {

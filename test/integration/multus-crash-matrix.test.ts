@@ -125,23 +125,44 @@ describe("kill -9 of multus at every step of an ADD, then the runtime's DEL twic
       const killed = await add.done;
       assert.equal(killed.signal, "SIGKILL");
       bed.api.release();
-      assert.deepEqual(await journalStates(p), c.journal, "the journal records how far the ADD got");
+      // Checked last, so that a teardown failure is what a regression reports first.
+      const journalAtKill = await journalStates(p);
 
       // The runtime's DEL right away: a delegate the killed multus left running still holds the lock.
       const del = await bed.cni("DEL", p, { conf: conf(), env: { MT_MARKS: marks, MT_SLEEP: "0" } });
       assert.equal(del.code, 0, del.stdout + del.stderr);
+      const name = c.slowAt === undefined ? undefined : `${c.slowAt.slice(0, 2)}-${c.slowAt.startsWith("w3") ? "macvlan" : "bridge"}`;
+      const finished = name === undefined ? undefined : join(marks, `${p.containerId}.${name}.finished`);
+      const finishedBeforeDelReturned = finished === undefined ? true : await exists(finished);
+      const second = await bed.cni("DEL", p, { conf: conf(), netnsPath: "" });
+      assert.equal(second.code, 0, second.stdout + second.stderr);
+      // Whatever an orphaned delegate does, it has done it by now: what it made must be gone too.
+      if (finished !== undefined) await waitFor("the orphaned delegate to finish", () => exists(finished));
+      assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
+      assert.deepEqual(await bed.residue(p), []);
+      assert.ok(finishedBeforeDelReturned, "the DEL waited for the orphaned delegate before it tore down");
+      assert.deepEqual(journalAtKill, c.journal, "the journal recorded how far the ADD got");
       if (c.slowAt?.endsWith("before") === true) {
         assert.match(del.stderr, /the multus that started these delegates is gone; waiting for them to finish/, "the DEL noticed the orphaned delegate");
       }
-      const second = await bed.cni("DEL", p, { conf: conf(), netnsPath: "" });
-      assert.equal(second.code, 0, second.stdout + second.stderr);
-      const name = c.slowAt === undefined ? undefined : `${c.slowAt.slice(0, 2)}-${c.slowAt.startsWith("w3") ? "macvlan" : "bridge"}`;
-      if (name !== undefined) {
-        // An orphan that outlived the DELs would show up in what follows; it must be gone already.
-        assert.ok(await exists(join(marks, `${p.containerId}.${name}.finished`)), "the orphaned delegate had finished before the DEL tore down");
-      }
-      assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
-      assert.deepEqual(await bed.residue(p), []);
     });
   }
+
+  test("an orphaned delegate that outlives its killed multus's budget is killed by the DEL waiting for it, which then tears down", async (t) => {
+    const ns = await createNamespace(t);
+    const p = await bed.createPod(ns, undefined);
+    await writeFile(join(bed.state, "ready"), "");
+    // The second delegate hangs (30 s) far beyond the ADD's 3 s budget.
+    const add = bed.startCni("ADD", p, { conf: conf({ operationTimeoutSeconds: 3 }), env: { MT_MARKS: marks, MT_SLEEP: "30", MT_SLOW_AT: "w2:before" } });
+    await waitFor("the second delegate to hang", () => exists(join(marks, `${p.containerId}.w2-bridge.started`)));
+    process.kill(add.pid, "SIGKILL");
+    await add.done;
+    const del = await bed.cni("DEL", p, { conf: conf() });
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    assert.match(del.stderr, /killed a delegate orphaned by a killed multus after its deadline/);
+    assert.equal(await exists(join(marks, `${p.containerId}.w2-bridge.finished`)), false, "the orphan never got to run its plugin");
+    assert.equal((await bed.cni("DEL", p, { conf: conf(), netnsPath: "" })).code, 0);
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()], []);
+    assert.deepEqual(await bed.residue(p), []);
+  });
 });
