@@ -5,6 +5,7 @@
 import { CniError, toCniError } from "../cni/cni-error.ts";
 import { convertResult } from "../cni/result-convert.ts";
 import type { CniResult, NetConfList, Result100, ValidAttachment } from "../cni/types.ts";
+import { stripPrefix } from "../netattach/address-syntax.ts";
 import { Budget } from "../util/budget.ts";
 import type { Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -320,25 +321,24 @@ function unconfirmedRequests(a: Attachment, result: CniResult): CniError | undef
     r = { cniVersion: "1.0.0" };
   }
   const missing: string[] = [];
-  const got = new Set((r.ips ?? []).map((ip) => normaliseCidr(ip.address)));
-  const gotBare = new Set((r.ips ?? []).map((ip) => normaliseCidr(ip.address).split("/")[0] ?? ""));
-  for (const want of expect.ips ?? []) {
-    const n = normaliseCidr(want);
-    const ok = n.includes("/") ? got.has(n) : gotBare.has(n);
-    if (!ok) missing.push(`address ${want} ("ips", capability "ips")`);
+  const capabilities: string[] = [];
+  // A request with a prefix must match address and prefix; a bare one the address alone.
+  const got = new Set((r.ips ?? []).flatMap((ip) => [ip.address.toLowerCase(), stripPrefix(ip.address).toLowerCase()]));
+  const absent = (expect.ips ?? []).filter((want) => !got.has(want.toLowerCase()));
+  if (absent.length > 0) {
+    missing.push(`${absent.length === 1 ? "address" : "addresses"} ${absent.join(", ")} ("ips", capability "ips")`);
+    capabilities.push('"ips": true');
   }
   if (expect.mac !== undefined) {
     const iface = (r.interfaces ?? []).find((i) => i.name === a.ifName && i.sandbox !== undefined && i.sandbox !== "");
-    if (iface?.mac?.toLowerCase() !== expect.mac.toLowerCase()) missing.push(`MAC ${expect.mac} ("mac", capability "mac")`);
+    if (iface?.mac?.toLowerCase() !== expect.mac.toLowerCase()) {
+      missing.push(`MAC ${expect.mac} ("mac", capability "mac")`);
+      capabilities.push('"mac": true');
+    }
   }
   if (missing.length === 0) return undefined;
-  const capabilities = [...(expect.ips !== undefined && missing.some((m) => m.startsWith("address")) ? ['"ips": true'] : []), ...(missing.some((m) => m.startsWith("MAC")) ? ['"mac": true'] : [])];
   return new MultusError(
     "MULTUS_ERR_CAPABILITY_MISSING",
     `the result lacks the requested ${missing.join(" and ")}: no plugin of this network declares the capability, and the IP=/MAC= CNI_ARGS fallback was not honoured; add "capabilities": {${capabilities.join(", ")}} to the plugin that should apply it`,
   );
-}
-
-function normaliseCidr(s: string): string {
-  return s.trim().toLowerCase();
 }

@@ -256,13 +256,28 @@ export class SandboxLocks {
 function readNote(path: string): HolderNote | undefined {
   const text = readLockNote(path);
   if (text === undefined) return undefined;
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    if (!isRecord(v) || typeof v["pid"] !== "number" || typeof v["deadline"] !== "number" || !Array.isArray(v["delegates"])) return undefined;
-    return v as unknown as HolderNote;
+    v = JSON.parse(text);
   } catch {
+    // Written by a holder while we read it, or by someone else: no note is as good as a wrong one.
     return undefined;
   }
+  if (!isRecord(v)) return undefined;
+  const { pid, start, command, containerId, since, deadline, delegates } = v;
+  if (typeof pid !== "number" || typeof start !== "string" || typeof command !== "string" || typeof containerId !== "string") return undefined;
+  if (typeof since !== "string" || typeof deadline !== "number" || !Array.isArray(delegates)) return undefined;
+  return {
+    pid,
+    start,
+    command,
+    containerId,
+    since,
+    deadline,
+    delegates: delegates.flatMap((d: unknown) =>
+      isRecord(d) && typeof d["pid"] === "number" && typeof d["start"] === "string" && typeof d["plugin"] === "string" ? [{ pid: d["pid"], start: d["start"], plugin: d["plugin"] }] : [],
+    ),
+  };
 }
 
 function describeHolder(note: HolderNote | undefined): string {
@@ -275,15 +290,21 @@ function describeHolder(note: HolderNote | undefined): string {
   return `, last held by ${who}; another process (a child that inherited the lock) still holds it`;
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or undefined when there is no such process. */
+/**
+ * Field 22 of /proc/<pid>/stat (start time in clock ticks), or undefined when there is no such
+ * process or it has exited (a zombie waiting to be reaped holds no descriptor any more).
+ */
 function processStart(pid: number): string | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
-    // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
   } catch {
     return undefined;
   }
+  // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X") return undefined;
+  return fields[19];
 }
 
 function isAlive(pid: number, start: string): boolean {
