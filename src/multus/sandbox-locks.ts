@@ -143,19 +143,22 @@ export class SandboxLocks {
    * removal once it has it (forSandbox) and locks afresh.
    */
   removeUnused(keep: ReadonlySet<string>): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      if (!n.endsWith(".lock") || n === NODE_LOCK || keep.has(n.slice(0, -".lock".length))) continue;
+    for (const id of this.#sandboxIds()) {
+      if (keep.has(id)) continue;
       try {
-        unlinkSync(join(this.dir, n));
+        unlinkSync(join(this.dir, `${id}.lock`));
       } catch {
         // Gone already.
       }
+    }
+  }
+
+  /** The container IDs that have a lock file. */
+  #sandboxIds(): string[] {
+    try {
+      return readdirSync(this.dir).filter((n) => n.endsWith(".lock") && n !== NODE_LOCK).map((n) => n.slice(0, -".lock".length));
+    } catch {
+      return [];
     }
   }
 
@@ -193,16 +196,7 @@ export class SandboxLocks {
 
   /** Every sandbox lock whose holder is gone (GC waiting for the node lock, or a sandbox waiting for it). */
   #reapAll(except: string | undefined): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      if (!n.endsWith(".lock") || n === NODE_LOCK || n === `${except ?? ""}.lock`) continue;
-      this.#reap(join(this.dir, n));
-    }
+    for (const id of this.#sandboxIds()) if (id !== except) this.#reap(join(this.dir, `${id}.lock`));
   }
 
   readonly #announced = new Set<string>();

@@ -8,11 +8,14 @@
 //
 // Exported API:
 //   createKubeBed(cluster, opts?): Promise<KubeBed>    everything created here is removed by close()
+//   useKubeBed(cluster, opts?): () => KubeBed           a fresh bed per test (beforeEach/afterEach)
+//   nadYaml(namespace, name, config): string            a NetworkAttachmentDefinition manifest
 //   interface TestPod { namespace, name, uid, containerId, netns: Netns }
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "node:test";
 import { applyYaml, kubectl, type ClusterPaths } from "../cluster/harness.ts";
 import { startApiBridge, type ApiBridge } from "./api-bridge.ts";
 import { createNetns, createVethPair, deleteNetns, execInNetns, listAddresses, listLinks, settledResidue, snapshotNode, type Netns, type NodeSnapshot } from "./netns.ts";
@@ -184,4 +187,33 @@ spec:
     },
   };
   return bed;
+}
+
+type BedOptions = Parameters<typeof createKubeBed>[1];
+
+/** A fresh bed for every test of the file; the returned getter gives the current one. */
+export function useKubeBed(cluster: ClusterPaths, opts?: BedOptions): () => KubeBed {
+  let bed: KubeBed | undefined;
+  beforeEach(async () => {
+    bed = await createKubeBed(cluster, opts);
+  });
+  afterEach(async () => {
+    await bed?.close();
+    bed = undefined;
+  });
+  return () => {
+    if (bed === undefined) throw new Error("useKubeBed: no test is running");
+    return bed;
+  };
+}
+
+/** A NetworkAttachmentDefinition whose spec.config is `config` (a CNI config or config list). */
+export function nadYaml(namespace: string, name: string, config: object): string {
+  return `
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  config: '${JSON.stringify(config)}'
+`;
 }

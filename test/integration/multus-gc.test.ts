@@ -5,32 +5,23 @@
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, test } from "node:test";
+import { beforeEach, describe, test } from "node:test";
 import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
-import { createKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { nadYaml, useKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { execInNetns } from "../helpers/netns.ts";
 import { runExecutable } from "../helpers/run-executable.ts";
 import { replayUpstreamSandbox, upstreamLeases } from "../helpers/upstream-fixture.ts";
 
 const cluster = useCluster();
+const useBed = useKubeBed(cluster);
 let bed: KubeBed;
-
-beforeEach(async () => {
-  bed = await createKubeBed(cluster);
-});
-
-afterEach(async () => {
-  await bed.close();
+beforeEach(() => {
+  bed = useBed();
 });
 
 /** A bridge NAD whose CNI `name` is not the NAD's name (as in most real NADs). */
-const nad = (ns: string, name: string, cniName: string, bridge: string, subnet: string): string => `
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", name: cniName, type: "bridge", bridge, isGateway: true, ipam: { type: "host-local", subnet, dataDir: bed.ipamDir } })}'
-`;
+const nad = (ns: string, name: string, cniName: string, bridge: string, subnet: string): string =>
+  nadYaml(ns, name, { cniVersion: "1.0.0", name: cniName, type: "bridge", bridge, isGateway: true, ipam: { type: "host-local", subnet, dataDir: bed.ipamDir } });
 
 function gc(valid: TestPod[]): ReturnType<typeof runExecutable> {
   const conf = { ...(JSON.parse(bed.conf()) as Record<string, unknown>), cniVersion: "1.1.0", logLevel: "verbose", "cni.dev/valid-attachments": valid.map((p) => ({ containerID: p.containerId, ifname: "eth0" })) };

@@ -4,9 +4,9 @@
 // through the API; no kubelet runs them here, so each pod's "sandbox" is a network namespace and
 // dist/bin/multus is driven with the env and CNI_ARGS a runtime would send (test/helpers/kube-bed.ts).
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, test, type TestContext } from "node:test";
+import { beforeEach, describe, test, type TestContext } from "node:test";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
-import { createKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { nadYaml, useKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { execInNetns, listRoutes } from "../helpers/netns.ts";
 import { stdoutJson } from "../helpers/run-executable.ts";
 import { replayUpstreamSandbox, upstreamLeases } from "../helpers/upstream-fixture.ts";
@@ -14,31 +14,17 @@ import { replayUpstreamSandbox, upstreamLeases } from "../helpers/upstream-fixtu
 const cluster = useCluster();
 
 
+const useBed = useKubeBed(cluster);
 let bed: KubeBed;
-
-beforeEach(async () => {
-  bed = await createKubeBed(cluster);
+beforeEach(() => {
+  bed = useBed();
 });
 
-afterEach(async () => {
-  await bed.close();
-});
+const bridgeNad = (ns: string, name = "bridge-net", subnet = "10.30.0.0/24"): string =>
+  nadYaml(ns, name, { cniVersion: "1.0.0", type: "bridge", bridge: `mt-${name.slice(0, 8)}`, ipam: { type: "host-local", subnet, dataDir: bed.ipamDir } });
 
-const bridgeNad = (ns: string, name = "bridge-net", subnet = "10.30.0.0/24"): string => `
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "bridge", bridge: `mt-${name.slice(0, 8)}`, ipam: { type: "host-local", subnet, dataDir: bed.ipamDir } })}'
-`;
-
-const macvlanNad = (ns: string, name = "macvlan-net"): string => `
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", plugins: [{ type: "macvlan", master: "lan0", mode: "bridge", capabilities: { ips: true }, ipam: { type: "static" } }, { type: "tuning", capabilities: { mac: true } }] })}'
-`;
+const macvlanNad = (ns: string, name = "macvlan-net"): string =>
+  nadYaml(ns, name, { cniVersion: "1.0.0", plugins: [{ type: "macvlan", master: "lan0", mode: "bridge", capabilities: { ips: true }, ipam: { type: "static" } }, { type: "tuning", capabilities: { mac: true } }] });
 
 async function expectFailure(t: TestContext, p: TestPod, conf: string, message: RegExp): Promise<void> {
   const add = await bed.cni("ADD", p, { conf });
@@ -114,13 +100,7 @@ describe("multus with Kubernetes: annotations, NADs, network-status", () => {
         { type: "bandwidth", capabilities: { bandwidth: true } },
       ],
     };
-    await applyYaml(`
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: pm-net, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify(conflist)}'
-`);
+    await applyYaml(nadYaml(ns, "pm-net", conflist));
     const p = await bed.createPod(ns, JSON.stringify([{ name: "pm-net", portMappings: [{ hostPort: 18080, containerPort: 80, protocol: "tcp" }], bandwidth: { ingressRate: 1000000, ingressBurst: 100000 } }]));
     // The runtime's own pod-level port mapping must stay on eth0 (the cluster network has no portmap).
     const conf = JSON.parse(bed.conf()) as Record<string, unknown>;
@@ -150,13 +130,7 @@ spec:
 
   test("NPWG-25 rollback: when the third of three attachments fails, nothing is left and the error names it", async (t) => {
     const ns = await createNamespace(t);
-    await applyYaml(bridgeNad(ns) + "---\n" + `
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: broken-net, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "macvlan", master: "no-such-parent", ipam: { type: "host-local", subnet: "10.50.0.0/24", dataDir: bed.ipamDir } })}'
-`);
+    await applyYaml(bridgeNad(ns) + "---\n" + nadYaml(ns, "broken-net", { cniVersion: "1.0.0", type: "macvlan", master: "no-such-parent", ipam: { type: "host-local", subnet: "10.50.0.0/24", dataDir: bed.ipamDir } }));
     const p = await bed.createPod(ns, "bridge-net,broken-net");
     await expectFailure(t, p, bed.conf(), /network ".*\/broken-net" \(interface net2\)/);
   });

@@ -9,38 +9,28 @@
 // macvlan/static/tuning/bridge plugins in namespaces the test creates (`eth1` is a veth in the node
 // namespace whose peer is in a "lan" namespace), ping between the pods over macvlan.
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, test } from "node:test";
+import { beforeEach, describe, test } from "node:test";
 import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
-import { createKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
+import { nadYaml, useKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
 import { createVethPair, execInNetns, listRoutes } from "../helpers/netns.ts";
 import { stdoutJson } from "../helpers/run-executable.ts";
 
 const cluster = useCluster();
+const useBed = useKubeBed(cluster, {
+  // Upstream's kind nodes have a second NIC eth1: here a veth with its peer in the lan namespace.
+  prepareNode: (node, lan) => createVethPair({ ns: node.name, name: "eth1" }, { ns: lan.name, name: "eth1-peer" }),
+});
 let bed: KubeBed;
-
-beforeEach(async () => {
-  bed = await createKubeBed(cluster, {
-    // Upstream's kind nodes have a second NIC eth1: here a veth with its peer in the lan namespace.
-    prepareNode: (node, lan) => createVethPair({ ns: node.name, name: "eth1" }, { ns: lan.name, name: "eth1-peer" }),
-  });
+beforeEach(() => {
+  bed = useBed();
 });
 
-afterEach(async () => {
-  await bed.close();
-});
-
-const macvlanNad = (ns: string, name: string, plugins: object[]): string => `
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", plugins })}'
-`;
+const listNad = (ns: string, name: string, plugins: object[]): string => nadYaml(ns, name, { cniVersion: "1.0.0", plugins });
 
 describe("ips and mac without the capability: the CNI_ARGS route, verified", () => {
   test("NPWG-08 NPWG-14 upstream's default-route1: static IPAM without the ips capability gets its address via IP=, and the default route", async (t) => {
     const ns = await createNamespace(t);
-    await applyYaml(macvlanNad(ns, "default-route-config", [{ type: "macvlan", master: "eth1", mode: "bridge", ipam: { type: "static" } }]));
+    await applyYaml(listNad(ns, "default-route-config", [{ type: "macvlan", master: "eth1", mode: "bridge", ipam: { type: "static" } }]));
     const w1 = await bed.createPod(ns, JSON.stringify([{ name: "default-route-config", ips: ["10.1.1.21/24"], "default-route": ["10.1.1.254"] }]), "default-route-worker1");
     const w2 = await bed.createPod(ns, JSON.stringify([{ name: "default-route-config", ips: ["10.1.1.22/24"] }]), "default-route-worker2");
     for (const w of [w1, w2]) {
@@ -60,7 +50,7 @@ describe("ips and mac without the capability: the CNI_ARGS route, verified", () 
 
   test("NPWG-08 upstream's simple-macvlan1: with the ips capability the address comes through runtimeConfig (tuning chained)", async (t) => {
     const ns = await createNamespace(t);
-    await applyYaml(macvlanNad(ns, "macvlan1-config", [{ type: "macvlan", capabilities: { ips: true }, master: "eth1", mode: "bridge", ipam: { type: "static" } }, { type: "tuning" }]));
+    await applyYaml(listNad(ns, "macvlan1-config", [{ type: "macvlan", capabilities: { ips: true }, master: "eth1", mode: "bridge", ipam: { type: "static" } }, { type: "tuning" }]));
     const w1 = await bed.createPod(ns, JSON.stringify([{ name: "macvlan1-config", ips: ["10.1.1.11/24"] }]), "macvlan1-worker1");
     const w2 = await bed.createPod(ns, JSON.stringify([{ name: "macvlan1-config", ips: ["10.1.1.12/24"] }]), "macvlan1-worker2");
     for (const w of [w1, w2]) assert.equal((await bed.cni("ADD", w, { conf: bed.conf() })).code, 0);
@@ -72,13 +62,7 @@ describe("ips and mac without the capability: the CNI_ARGS route, verified", () 
 
   test("NPWG-09 a mac request no plugin applies (ptp reads no MAC=) fails naming the capability, and nothing is left", async (t) => {
     const ns = await createNamespace(t);
-    await applyYaml(`
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: { name: plain-ptp, namespace: ${ns} }
-spec:
-  config: '${JSON.stringify({ cniVersion: "1.0.0", type: "ptp", ipam: { type: "host-local", subnet: "10.31.0.0/24", dataDir: bed.ipamDir } })}'
-`);
+    await applyYaml(nadYaml(ns, "plain-ptp", { cniVersion: "1.0.0", type: "ptp", ipam: { type: "host-local", subnet: "10.31.0.0/24", dataDir: bed.ipamDir } }));
     const p = await bed.createPod(ns, JSON.stringify([{ name: "plain-ptp", mac: "02:00:00:00:31:01" }]));
     const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 1, add.stdout);
@@ -92,7 +76,7 @@ spec:
 
   test("NPWG-09 the same mac request succeeds through tuning, which reads MAC= from CNI_ARGS", async (t) => {
     const ns = await createNamespace(t);
-    await applyYaml(macvlanNad(ns, "tuned", [{ type: "ptp", ipam: { type: "host-local", subnet: "10.32.0.0/24", dataDir: bed.ipamDir } }, { type: "tuning" }]));
+    await applyYaml(listNad(ns, "tuned", [{ type: "ptp", ipam: { type: "host-local", subnet: "10.32.0.0/24", dataDir: bed.ipamDir } }, { type: "tuning" }]));
     const p = await bed.createPod(ns, JSON.stringify([{ name: "tuned", mac: "02:00:00:00:32:01" }]));
     const add = await bed.cni("ADD", p, { conf: bed.conf() });
     assert.equal(add.code, 0, add.stdout);
