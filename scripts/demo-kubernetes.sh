@@ -117,6 +117,6 @@ cni DEL "/run/netns/$POD"
 cni DEL ""
 links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
 leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
-records=$(find "$STATE/multus" -type f | wc -l)
+records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' | wc -l)
 echo "pod links: $links  host-local leases: $leases  records/caches: $records"
 if [ "$links" = "lo " ] && [ "$leases" = 0 ] && [ "$records" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi

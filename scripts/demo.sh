@@ -73,8 +73,9 @@ run ip netns exec "$POD" ping -c 2 -W 2 -I eth0 10.10.0.1
 say "ping over net1 (macvlan-net) to the lan host 10.20.0.1"
 run ip netns exec "$POD" ping -c 2 -W 2 -I net1 10.20.0.1
 
-say "the attachment record Multus keeps until every DEL succeeded"
-run ls "$STATE/multus/attachments"
+say "the journal Multus keeps until every DEL succeeded (each attachment's state), and the lock files"
+run jq -c '.attachments[] | {network, ifName, state}' "$STATE/multus/attachments/$CID.json"
+run ls -a "$STATE/multus/locks"
 
 say "CNI DEL (twice, as containerd does: with the netns, then with CNI_NETNS=\"\")"
 cni DEL "/run/netns/$POD"
@@ -89,8 +90,9 @@ node_veths=$(ip -n "$NODE" -o link show type veth | awk -F': ' '{print $2}' | cu
 echo "node veths besides lan0: ${node_veths:-none}"; [ -z "$node_veths" ] || left=1
 leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null | wc -l)
 echo "host-local leases: $leases"; [ "$leases" = 0 ] || left=1
-records=$(find "$STATE/multus" -type f 2>/dev/null | wc -l)
-echo "multus records and result caches: $records"; [ "$records" = 0 ] || left=1
+# The node lock file (locks/.node.lock) stays by design; a sandbox's journal, lock file and caches go.
+records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' 2>/dev/null | wc -l)
+echo "multus journals, lock files and result caches: $records"; [ "$records" = 0 ] || left=1
 chains=$(ip netns exec "$NODE" iptables-save 2>/dev/null | grep -c '^:CNI-' || true)
 echo "CNI iptables chains: $chains"; [ "$chains" = 0 ] || left=1
 echo "(the bridge mtdemo-br0 itself stays, as the bridge plugin never deletes bridges; it goes with the node namespace)"

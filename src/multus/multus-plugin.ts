@@ -24,7 +24,7 @@ import { parseMultusConfig, type MultusConfig } from "./multus-config.ts";
 import { createNetworkResolver } from "./network-resolver.ts";
 import { planForPod } from "./pod-planner.ts";
 import { isReady, waitForReadiness, type ReadinessOptions } from "./readiness.ts";
-import { SandboxLocks, type SandboxLock } from "./sandbox-locks.ts";
+import { SandboxLocks, type NodeLock, type SandboxLock } from "./sandbox-locks.ts";
 import { planTeardown, type Teardown } from "./teardown-plan.ts";
 import { listUpstreamScratchCaches, readUpstreamScratchCache, removeUpstreamScratchCache } from "./upstream-scratch-cache.ts";
 
@@ -178,8 +178,8 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       await waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness);
       const nodeLock = await call.locks.forGc(call.budget);
       try {
-        await gcUpstreamScratchCaches(call, args);
-        await call.executor.gc(await gcDelegates(call), args.validAttachments, { budget: call.budget });
+        await gcUpstreamScratchCaches(call, args, nodeLock);
+        await call.executor.gc(await gcDelegates(call), args.validAttachments, { budget: call.budget, lock: nodeLock });
       } finally {
         // Lock files of sandboxes that have no journal left go too (they would pile up otherwise).
         try {
@@ -330,7 +330,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   }
 
   /** Sandboxes ADDed by upstream Multus before an in-place upgrade that the runtime no longer lists. */
-  async function gcUpstreamScratchCaches(call: Call, args: GcArgs): Promise<void> {
+  async function gcUpstreamScratchCaches(call: Call, args: GcArgs, lock: NodeLock): Promise<void> {
     const keep = new Set(args.validAttachments.map((v) => v.containerID));
     const stale = (await listUpstreamScratchCaches(call.config.cniDir)).filter((id) => !keep.has(id));
     if (stale.length === 0) return;
@@ -345,7 +345,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         call.log.warn({ containerId: id, reason: read.corrupt }, "upstream Multus record unreadable; GC leaves it");
         continue;
       }
-      await call.executor.del({ plan: read.plan, states: read.plan.attachments.map(() => "added") }, { budget: call.budget });
+      await call.executor.del({ plan: read.plan, states: read.plan.attachments.map(() => "added") }, { budget: call.budget, lock });
       await removeUpstreamScratchCache(call.config.cniDir, id);
       call.log.info({ containerId: id }, "stale attachments of upstream Multus collected");
     }

@@ -80,12 +80,18 @@ export class SandboxLock implements DelegateLockContext {
   }
 }
 
-export class NodeLock {
+/** GC's hold of the node lock; its delegates (the DELs of stale sandboxes, plugin GC) inherit it too. */
+export class NodeLock implements DelegateLockContext {
+  readonly inheritFds: readonly number[];
   readonly #lock: FileLock;
 
   constructor(lock: FileLock) {
     this.#lock = lock;
+    this.inheritFds = [lock.fd];
   }
+
+  readonly onSpawn = (): void => undefined;
+  readonly onExit = (): void => undefined;
 
   release(): void {
     this.#lock.release();
