@@ -2,7 +2,7 @@
 // journal (attachment-journal.ts) written at every transition, so that a crash at any step leaves the
 // record a DEL needs. The caller holds the sandbox locks (sandbox-locks.ts) and passes them in `ctx`;
 // every delegate inherits them and gets what is left of the operation's budget.
-import { CniError, toCniError } from "../cni/cni-error.ts";
+import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import { convertResult } from "../cni/result-convert.ts";
 import type { CniResult, NetConfList, Result100, ValidAttachment } from "../cni/types.ts";
 import { stripPrefix } from "../netattach/address-syntax.ts";
@@ -193,7 +193,7 @@ export class Executor {
   async check(entry: JournalEntry, ctx: OperationContext): Promise<void> {
     const incomplete = entry.plan.attachments.filter((a) => entry.states[a.index] !== "added");
     if (incomplete.length > 0) {
-      throw new CniError(3, `container ${entry.plan.containerId}: the ADD did not complete (${describeStates(entry)}); CHECK needs a completed ADD`);
+      throw new CniError(CniCode.UnknownContainer, `container ${entry.plan.containerId}: the ADD did not complete (${describeStates(entry)}); CHECK needs a completed ADD`);
     }
     for (const a of entry.plan.attachments) {
       try {
@@ -237,7 +237,7 @@ export class Executor {
       try {
         read = await this.#journal.read(containerId);
       } catch (err) {
-        errors.push(new CniError(5, `GC: cannot read ${this.#journal.pathOf(containerId)}: ${(err as Error).message}`));
+        errors.push(new CniError(CniCode.IoFailure, `GC: cannot read ${this.#journal.pathOf(containerId)}: ${(err as Error).message}`));
         continue;
       }
       if (read === undefined) continue;

@@ -7,9 +7,10 @@
 //
 // Both are flock(2) locks (src/util/file-lock.ts) whose descriptors the delegates inherit: if Multus is
 // killed while a delegate runs, the locks stay held until that delegate has exited, so the runtime's
-// DEL (or a GC) waits for the orphan and then tears down what it made. The container lock's file holds
-// a note of who holds it (PID, command, deadline, running delegates) so that a waiter can say whom it
-// waits for and, once the killed holder's deadline has passed, SIGKILL its orphaned delegates.
+// DEL (or a GC) waits for the orphan and then tears down what it made. An exclusive holder (an
+// operation on the sandbox, or GC on the node lock) keeps a note in the lock file of who holds it (PID,
+// command, deadline, running delegates), so that a waiter can say whom it waits for and, once the killed
+// holder's deadline has passed, SIGKILL its orphaned delegates.
 // The container lock file is removed (under the lock) when the sandbox has no journal left.
 import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -41,28 +42,58 @@ export interface DelegateLockContext {
   onExit: (pid: number) => void;
 }
 
+/**
+ * The note an exclusive holder keeps in its lock file (who, until when, which delegates run), kept
+ * up to date as delegates start and exit. Not durable: it describes a live holder.
+ */
+class HolderNoteWriter {
+  readonly #lock: FileLock;
+  readonly #note: HolderNote;
+
+  constructor(lock: FileLock, note: HolderNote) {
+    this.#lock = lock;
+    this.#note = note;
+    this.#write();
+  }
+
+  delegateStarted(pid: number, plugin: string): void {
+    this.#note.delegates.push({ pid, start: processStart(pid) ?? "", plugin });
+    this.#write();
+  }
+
+  delegateExited(pid: number): void {
+    this.#note.delegates = this.#note.delegates.filter((d) => d.pid !== pid);
+    this.#write();
+  }
+
+  #write(): void {
+    try {
+      this.#lock.note(JSON.stringify(this.#note));
+    } catch {
+      // The note only improves a waiter's message and its handling of orphans; the lock is what matters.
+    }
+  }
+}
+
 export class SandboxLock implements DelegateLockContext {
   readonly inheritFds: readonly number[];
   readonly #node: FileLock;
   readonly #container: FileLock;
-  readonly #note: HolderNote;
+  readonly #note: HolderNoteWriter;
 
   constructor(node: FileLock, container: FileLock, note: HolderNote) {
     this.#node = node;
     this.#container = container;
-    this.#note = note;
+    this.#note = new HolderNoteWriter(container, note);
     this.inheritFds = [node.fd, container.fd];
-    this.#write();
   }
 
   readonly onSpawn = (pid: number, plugin: string): void => {
-    this.#note.delegates.push({ pid, start: processStart(pid) ?? "", plugin });
-    this.#write();
+    this.#note.delegateStarted(pid, plugin);
   };
 
   readonly onExit = (pid: number): void => {
-    this.#note.delegates = this.#note.delegates.filter((d) => d.pid !== pid);
-    this.#write();
+    this.#note.delegateExited(pid);
   };
 
   /** `forget`: the sandbox has no journal any more, so its lock file goes too. */
@@ -70,30 +101,39 @@ export class SandboxLock implements DelegateLockContext {
     this.#container.release({ unlink: opts.forget === true });
     this.#node.release();
   }
-
-  #write(): void {
-    try {
-      this.#container.note(JSON.stringify(this.#note));
-    } catch {
-      // The note only improves a waiter's message; the lock itself is what matters.
-    }
-  }
 }
 
-/** GC's hold of the node lock; its delegates (the DELs of stale sandboxes, plugin GC) inherit it too. */
+/**
+ * GC's exclusive hold of the node lock. Its delegates (the DELs of stale sandboxes, plugin GC) inherit
+ * it, and it keeps a holder note in the node lock file, so that a GC killed mid-way is handled like a
+ * killed ADD: its orphans are waited for, and killed once its deadline has passed.
+ */
 export class NodeLock implements DelegateLockContext {
   readonly inheritFds: readonly number[];
   readonly #lock: FileLock;
+  readonly #note: HolderNoteWriter;
 
-  constructor(lock: FileLock) {
+  constructor(lock: FileLock, note: HolderNote) {
     this.#lock = lock;
+    this.#note = new HolderNoteWriter(lock, note);
     this.inheritFds = [lock.fd];
   }
 
-  readonly onSpawn = (): void => undefined;
-  readonly onExit = (): void => undefined;
+  readonly onSpawn = (pid: number, plugin: string): void => {
+    this.#note.delegateStarted(pid, plugin);
+  };
+
+  readonly onExit = (pid: number): void => {
+    this.#note.delegateExited(pid);
+  };
 
   release(): void {
+    // Shared holders never write the node lock file; an old GC's note must not outlive its GC.
+    try {
+      this.#lock.note("");
+    } catch {
+      // As above.
+    }
     this.#lock.release();
   }
 }
@@ -113,7 +153,7 @@ export class SandboxLocks {
     for (;;) {
       // Taken together: GC never waits for a sandbox lock while holding the node lock, so no cycle.
       const [node, container] = await Promise.allSettled([
-        this.#acquire(join(this.dir, NODE_LOCK), "shared", budget, () => { this.#reapAll(containerId); }, `the node lock (a GC is running)`),
+        this.#acquire(join(this.dir, NODE_LOCK), "shared", budget, () => { this.#reap(join(this.dir, NODE_LOCK)); }, `the node lock (a GC is running)`),
         this.#acquire(path, "exclusive", budget, () => { this.#reap(path); }, `container ${containerId}'s lock`),
       ]);
       if (node.status === "fulfilled" && container.status === "fulfilled") {
@@ -132,15 +172,7 @@ export class SandboxLocks {
   }
 
   #held(node: FileLock, container: FileLock, containerId: string, command: string, budget: Budget): SandboxLock {
-    return new SandboxLock(node, container, {
-      pid: process.pid,
-      start: processStart(process.pid) ?? "",
-      command,
-      containerId,
-      since: new Date().toISOString(),
-      deadline: budget.deadline,
-      delegates: [],
-    });
+    return new SandboxLock(node, container, this.#noteFor(command, containerId, budget));
   }
 
   /**
@@ -170,7 +202,14 @@ export class SandboxLocks {
 
   /** GC: the node lock, exclusive. */
   async forGc(budget: Budget): Promise<NodeLock> {
-    return new NodeLock(await this.#acquire(join(this.dir, NODE_LOCK), "exclusive", budget, () => { this.#reapAll(undefined); }, "the node lock (ADD/DEL/CHECK operations are running)"));
+    const path = join(this.dir, NODE_LOCK);
+    // Shared holders are ADD/DEL/CHECK operations, or delegates a killed one left running.
+    const lock = await this.#acquire(path, "exclusive", budget, () => { this.#reapAll(); }, "the node lock (ADD/DEL/CHECK operations are running)");
+    return new NodeLock(lock, this.#noteFor("GC", "", budget));
+  }
+
+  #noteFor(command: string, containerId: string, budget: Budget): HolderNote {
+    return { pid: process.pid, start: processStart(process.pid) ?? "", command, containerId, since: new Date().toISOString(), deadline: budget.deadline, delegates: [] };
   }
 
   async #acquire(path: string, mode: "shared" | "exclusive", budget: Budget, onBusy: () => void, what: string): Promise<FileLock> {
@@ -200,9 +239,9 @@ export class SandboxLocks {
     }
   }
 
-  /** Every sandbox lock whose holder is gone (GC waiting for the node lock, or a sandbox waiting for it). */
-  #reapAll(except: string | undefined): void {
-    for (const id of this.#sandboxIds()) if (id !== except) this.#reap(join(this.dir, `${id}.lock`));
+  /** GC waiting for the node lock: the orphans of every sandbox lock whose holder is gone hold it shared. */
+  #reapAll(): void {
+    for (const id of this.#sandboxIds()) this.#reap(join(this.dir, `${id}.lock`));
   }
 
   readonly #announced = new Set<string>();
@@ -219,7 +258,7 @@ export class SandboxLocks {
     if (isAlive(note.pid, note.start)) {
       if (!this.#announced.has(key)) {
         this.#announced.add(key);
-        this.#log.info({ containerId: note.containerId, holderPid: note.pid, command: note.command, since: note.since }, "waiting for another operation on this sandbox");
+        this.#log.info({ containerId: note.containerId, holderPid: note.pid, command: note.command, since: note.since }, "waiting for the operation that holds the lock to finish");
       }
       return;
     }

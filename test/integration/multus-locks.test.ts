@@ -118,7 +118,7 @@ describe("locks between separate multus processes", () => {
     assert.equal(added.code, 0, added.stdout + added.stderr);
     assert.equal(deleted.code, 0, deleted.stdout + deleted.stderr);
     assert.ok(deleted.exitedAt >= added.exitedAt, "the DEL ended after the ADD it waited for");
-    assert.match(deleted.stderr, /waiting for another operation on this sandbox/);
+    assert.match(deleted.stderr, /waiting for the operation that holds the lock to finish/);
     assert.deepEqual(await interfaces(a), [], "the DEL ran after the ADD, so it removed both interfaces");
     assert.deepEqual(await leftovers(), []);
   });
@@ -172,6 +172,31 @@ describe("locks between separate multus processes", () => {
     assert.ok(added.exitedAt >= collected.exitedAt, "the ADD ended after the GC it waited for");
     assert.deepEqual(await interfaces(fresh), ["eth0", "net1"]);
     assert.deepEqual(await interfaces(stale), []);
+    assert.equal((await startCommandDone("DEL", fresh)).code, 0);
+    assert.deepEqual(await leftovers(), []);
+  });
+});
+
+describe("a GC killed mid-way", () => {
+  test("CNI-R-12 its orphaned delegate keeps the node lock: an ADD waits for it, and the next GC finishes the job", async () => {
+    const stale = await sandbox();
+    assert.equal((await startCommandDone("ADD", stale)).code, 0);
+    const gcConf = JSON.stringify({ ...(JSON.parse(conf()) as object), "cni.dev/valid-attachments": [] });
+    const gcRun = startExecutable("multus", {
+      netns: node.name, stdin: gcConf, timeoutMs: 60_000,
+      env: { CNI_COMMAND: "GC", CNI_PATH: REF, MT_MARKS: marks, MT_SLEEP: "1.5", MT_SLOW_AT: "w2:before:DEL" },
+    });
+    await waitFor("GC's DEL of the stale sandbox to be running", () => exists(join(marks, `${stale.id}.w2-bridge.started`)));
+    process.kill(gcRun.pid, "SIGKILL");
+    await gcRun.done;
+    const fresh = await sandbox();
+    const added = await startCommandDone("ADD", fresh);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.ok(await exists(join(marks, `${stale.id}.w2-bridge.finished`)), "the ADD started only after the killed GC's delegate had finished");
+    assert.match(added.stderr, /the multus that started these delegates is gone; waiting for them to finish/);
+    assert.equal((await start("GC", undefined, { stdin: JSON.stringify({ ...(JSON.parse(conf()) as object), "cni.dev/valid-attachments": [{ containerID: fresh.id, ifname: "eth0" }] }) }).done).code, 0);
+    assert.deepEqual(await interfaces(stale), [], "the next GC tore down what the killed one had left");
+    assert.deepEqual(await interfaces(fresh), ["eth0", "net1"]);
     assert.equal((await startCommandDone("DEL", fresh)).code, 0);
     assert.deepEqual(await leftovers(), []);
   });
