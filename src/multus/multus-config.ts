@@ -176,7 +176,8 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     logToStderr: c.logToStderr ?? true,
     runtimeConfig: c.runtimeConfig ?? {},
     logRotation: {
-      maxSizeMb: c.logOptions?.maxSize ?? 100,
+      // lumberjack: a maxSize of 0 means its default, 100 MB; 0 backups or days mean no limit.
+      maxSizeMb: c.logOptions?.maxSize === undefined || c.logOptions.maxSize === 0 ? 100 : c.logOptions.maxSize,
       maxBackups: c.logOptions?.maxBackups ?? 5,
       maxAgeDays: c.logOptions?.maxAge ?? 5,
       compress: c.logOptions?.compress ?? true,

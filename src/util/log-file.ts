@@ -11,7 +11,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 export interface LogRotationOptions {
-  /** Rotate before the file would exceed this many megabytes (0: never rotate). */
+  /** Rotate before the file would exceed this many megabytes (0 here: never; the config maps lumberjack's 0 to 100). */
   maxSizeMb: number;
   /** Keep at most this many rotated files (0: all). */
   maxBackups: number;

@@ -88,3 +88,19 @@ test("planner: CNI_IFNAME colliding with a generated name fails before anything 
   const c = parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge, macvlan] }, "t");
   assert.throws(() => planFromDelegates(c, { ...req, ifName: "net1" }), /interface name "net1" is already used by network "br"/);
 });
+
+test("config: budgets, log rotation and unknown keys (upstream's lumberjack defaults; 0 maxSize is the default size)", () => {
+  const c = parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge], clusterNetwrok: "x", "cni.dev/valid-attachments": [], prevResult: {} }, "t");
+  assert.equal(c.operationTimeoutMs, 90_000);
+  assert.equal(c.rollbackTimeoutMs, 20_000);
+  assert.equal(c.delegateTimeoutMs, undefined);
+  assert.deepEqual(c.logRotation, { maxSizeMb: 100, maxBackups: 5, maxAgeDays: 5, compress: true });
+  assert.deepEqual(c.unknownKeys, ["clusterNetwrok"], "keys the runtime adds are known");
+  const d = parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge], operationTimeoutSeconds: 30, rollbackTimeoutSeconds: 5, delegateTimeoutSeconds: 10, logOptions: { maxSize: 0, maxBackups: 0, maxAge: 0, compress: false } }, "t");
+  assert.equal(d.operationTimeoutMs, 30_000);
+  assert.equal(d.rollbackTimeoutMs, 5_000);
+  assert.equal(d.delegateTimeoutMs, 10_000);
+  assert.deepEqual(d.logRotation, { maxSizeMb: 100, maxBackups: 0, maxAgeDays: 0, compress: false });
+  assert.throws(() => parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge], operationTimeoutSeconds: 0 }, "t"), /key "operationTimeoutSeconds"/);
+  assert.throws(() => parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge], logOptions: { maxsize: 1 } }, "t"), /key "logOptions/);
+});
