@@ -98,4 +98,7 @@ echo "CNI iptables chains: $chains"; [ "$chains" = 0 ] || left=1
 echo "(the bridge mtdemo-br0 itself stays, as the bridge plugin never deletes bridges; it goes with the node namespace)"
 if [ "$left" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
 
+# Part 1's namespaces go now (exec would skip the EXIT trap and leave them behind).
+cleanup
+trap - EXIT
 exec bash "$MULTUS_TS_ROOT/scripts/demo-kubernetes.sh"
