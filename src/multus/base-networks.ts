@@ -46,7 +46,13 @@ export async function resolveBaseNetworks(
     }
   };
   if (config.clusterNetwork !== undefined) await one(config.clusterNetwork, "cluster");
-  else for (const d of masterFirst(config.delegates)) networks.push({ ref: d.name, role: "cluster", position: position++, net: { list: d.list, statusName: d.name } });
+  else {
+    // Every delegate is attached to every pod; the master is the cluster network.
+    for (const d of masterFirst(config.delegates)) {
+      const at = position++;
+      networks.push({ ref: d.name, role: at === 0 ? "cluster" : "default", position: at, net: { list: d.list, statusName: d.name } });
+    }
+  }
   for (const ref of config.defaultNetworks) await one(ref, "default");
   return { networks, failures };
 }
