@@ -9,8 +9,9 @@ import { ConflistRunner, parseNetworkConfig, parseNetworkConfigList } from "../.
 import { REF_PLUGINS, type KubeBed, type TestPod } from "./kube-bed.ts";
 
 export const UPSTREAM_FIXTURE = new URL("../fixtures/upstream-multus/", import.meta.url).pathname;
-/** The fixed host-local dataDir inside the fixture's configs. */
-export const UPSTREAM_IPAM = "/tmp/multus-ts-upstream-fixture/ipam";
+/** The fixed paths inside the fixture's configs: host-local's dataDir, under a directory of its own. */
+const UPSTREAM_FIXED = "/tmp/multus-ts-upstream-fixture";
+export const UPSTREAM_IPAM = `${UPSTREAM_FIXED}/ipam`;
 
 interface UpstreamRecord {
   Bytes: string;
@@ -22,8 +23,8 @@ interface UpstreamRecord {
 export async function replayUpstreamSandbox(t: TestContext, bed: KubeBed, p: TestPod): Promise<void> {
   const record = join(UPSTREAM_FIXTURE, "scratch", "upstreamfixture0");
   const records = JSON.parse(await readFile(record, "utf8")) as UpstreamRecord[];
-  await rm(UPSTREAM_IPAM, { recursive: true, force: true });
-  t.after(() => rm(UPSTREAM_IPAM, { recursive: true, force: true }));
+  await rm(UPSTREAM_FIXED, { recursive: true, force: true });
+  t.after(() => rm(UPSTREAM_FIXED, { recursive: true, force: true }));
   const runner = new ConflistRunner({ cacheDir: bed.cniDir, pluginDirs: [REF_PLUGINS], timeoutMs: 20_000, launcher: ["ip", "netns", "exec", bed.node.name] });
   for (const [i, r] of records.entries()) {
     const raw = Buffer.from(r.Bytes, "base64");
