@@ -62,6 +62,8 @@ export interface CmdArgs {
   path: string[];
   stdinData: Buffer;
   config: PluginConf;
+  /** The caller's whole environment (the process's, or the shim's when the daemon runs the call): delegates inherit it (CNI-P-13). */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** GC's arguments: `cni.dev/valid-attachments` decoded (`null` or absent ⇒ []). */
@@ -134,6 +136,7 @@ export async function runPlugin(io: PluginIo, handlers: PluginHandlers, spec: Pl
       path: splitCniPath(env.path),
       stdinData,
       config: { ...raw, cniVersion: confVersion, name: raw.name },
+      env: io.env,
     };
 
     switch (command) {

@@ -10,9 +10,15 @@ import type { MultusConfig } from "./multus-config.ts";
 /** Without delegateTimeoutSeconds a plugin is bounded by the operation's budget alone. */
 const NO_PER_PLUGIN_CAP_MS = 24 * 3600 * 1000;
 
-export function createConflistDelegateRunner(config: MultusConfig, pluginDirs: string[], log: Logger): DelegateRunner {
+export function createConflistDelegateRunner(
+  config: MultusConfig,
+  pluginDirs: string[],
+  log: Logger,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): DelegateRunner {
   // The per-plugin cap is delegateTimeoutSeconds when set; the operation's budget bounds it anyway.
-  const runner = new ConflistRunner({ cacheDir: config.cniDir, pluginDirs, timeoutMs: config.delegateTimeoutMs ?? NO_PER_PLUGIN_CAP_MS, logger: log });
+  // Plugins get the caller's environment (the runtime's, through the shim in thick mode), CNI-P-13.
+  const runner = new ConflistRunner({ cacheDir: config.cniDir, pluginDirs, timeoutMs: config.delegateTimeoutMs ?? NO_PER_PLUGIN_CAP_MS, logger: log, env });
   return {
     add: (list, req, ctx) => runner.addNetworkList(toRunnable(list), req, optionsOf(ctx)),
     del: (list, req, ctx) => runner.delNetworkList(toRunnable(list), req, optionsOf(ctx)),

@@ -1,5 +1,6 @@
 // What the engine needs from the Kubernetes API, over the k8s client: the pod, NADs, the
-// network-status annotation and events. Built once per CNI call in thin mode.
+// network-status annotation and events. Built once per CNI call in thin mode (the daemon has its own,
+// over informer caches: src/daemon/cached-pod-api.ts).
 import { hostname } from "node:os";
 import { resolveClientConfig } from "../k8s/client-config.ts";
 import { isNotFound } from "../k8s/kube-api-error.ts";
@@ -11,8 +12,11 @@ import type { MultusConfig } from "./multus-config.ts";
 import type { NadGetter } from "./network-resolver.ts";
 
 export interface PodApi {
-  /** undefined when the pod does not exist. */
-  getPod(namespace: string, name: string): Promise<Pod | undefined>;
+  /**
+   * undefined when the pod does not exist. `uid` (the runtime's K8S_POD_UID, may be "") lets a cached
+   * implementation tell a stale copy of a recreated pod from the current one.
+   */
+  getPod(namespace: string, name: string, uid?: string): Promise<Pod | undefined>;
   getNad: NadGetter;
   /** A merge patch of pods/status; with the pod's UID as a precondition, so a recreated pod is never touched. */
   patchNetworkStatus(pod: PodRef, networkStatusJson: string): Promise<void>;

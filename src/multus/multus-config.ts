@@ -24,13 +24,21 @@ export const DEFAULTS = {
  * Keys of the thin Multus config that are known: ours, upstream's (some accepted without effect, see
  * docs/compatibility.md), and those the runtime adds (CNI's own, libcni's GC keys).
  */
-const KNOWN_KEYS = new Set([
+export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "cniVersion", "cniVersions", "name", "type", "capabilities", "runtimeConfig", "prevResult", "args", "ipam", "dns",
   "cni.dev/valid-attachments", "cni.dev/attachments", "disableCheck", "disableGC",
   "delegates", "clusterNetwork", "defaultNetworks", "kubeconfig", "confDir", "cniDir", "binDir", "readinessindicatorfile",
   "namespaceIsolation", "globalNamespaces", "systemNamespaces", "multusNamespace", "logLevel", "logFile", "logToStderr",
   "logOptions", "auxiliaryCNIChainName", "retryDeleteOnError",
   "delegateTimeoutSeconds", "operationTimeoutSeconds", "rollbackTimeoutSeconds",
+  // multus-shim's keys (the thick config, which the thin plugin reads when the shim hands it a DEL).
+  "daemonSocketDir", "daemonReadyTimeoutSeconds",
+]);
+
+/** Keys of the CNI protocol itself: a daemon's config never overrides these in a request. */
+export const PROTOCOL_KEYS: ReadonlySet<string> = new Set([
+  "cniVersion", "cniVersions", "name", "type", "capabilities", "runtimeConfig", "prevResult", "args", "ipam", "dns",
+  "cni.dev/valid-attachments", "cni.dev/attachments", "disableCheck", "disableGC",
 ]);
 
 const stringList = v.array(v.string());

@@ -1,15 +1,19 @@
-// The multus CNI plugin's commands, shared by the thin executable (and later the daemon): parse the
-// config, plan, lock, execute, publish. Kubernetes mode when the config gives API access (kubeconfig
-// or in-cluster) and the runtime names a pod (K8S_POD_NAMESPACE/K8S_POD_NAME); config-file mode
-// otherwise. Every command runs within one budget (operationTimeoutSeconds); ADD, DEL and CHECK hold
-// the sandbox's locks (sandbox-locks.ts) from the moment they touch its journal until they are done.
+// The engine service: the multus CNI plugin's commands, shared by the thin executable (in-process, one
+// call per process) and the daemon (behind its socket, many calls at once): parse the config, plan,
+// lock, execute, publish. Kubernetes mode when the config gives API access (kubeconfig or in-cluster)
+// and the runtime names a pod (K8S_POD_NAMESPACE/K8S_POD_NAME); config-file mode otherwise. Every
+// command runs within one budget (operationTimeoutSeconds); ADD, DEL and CHECK hold the sandbox's
+// locks (sandbox-locks.ts) from the moment they touch its journal until they are done.
+// Where the rest lives: the pod and its annotations (pod-source.ts), what a DEL tears down
+// (teardown-plan.ts: journal → upstream's record → rebuilt → base networks), what an ADD publishes
+// (publication.ts), the networks every pod gets (base-networks.ts). The caller supplies the runtime
+// (createRunner), the API (createPodApi: thin mode builds a client per call, the daemon shares its
+// informer caches) and, optionally, an observer that is told how long each phase took (daemon metrics).
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import type { CmdArgs, GcArgs, PluginHandlers } from "../cni/skel.ts";
 import type { CniResult, NetConfList } from "../cni/types.ts";
 import { parseCniArgs } from "../cni/plugin-env.ts";
-import { CONFIG_SOURCE_ANNOTATION } from "../k8s/annotations.ts";
 import { podUidMatches } from "../k8s/resources.ts";
-import { networkStatusFromResult, serializeNetworkStatus } from "../netattach/network-status.ts";
 import { Budget } from "../util/budget.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -17,32 +21,41 @@ import { AttachmentJournal } from "./attachment-journal.ts";
 import type { AttachmentPlan, PodRef } from "./attachment-plan.ts";
 import { baseNetworksPlan, resolveBaseNetworks } from "./base-networks.ts";
 import { planFromDelegates, type CniRequest } from "./config-file-planner.ts";
-import { applyDefaultRoute } from "./default-route.ts";
 import { Executor, type AttachmentResult, type DelegateRunner, type OperationContext } from "./executor.ts";
 import type { PodApi } from "./kube-pod-api.ts";
 import { parseMultusConfig, type MultusConfig } from "./multus-config.ts";
 import { createNetworkResolver } from "./network-resolver.ts";
 import { planForPod } from "./pod-planner.ts";
+import { podAnnotations, podIdentity } from "./pod-source.ts";
+import { announceAttachments, announceFailure, publishAttachments } from "./publication.ts";
 import { isReady, waitForReadiness, type ReadinessOptions } from "./readiness.ts";
 import { SandboxLocks, type NodeLock, type SandboxLock } from "./sandbox-locks.ts";
 import { planTeardown, type Teardown } from "./teardown-plan.ts";
 import { listUpstreamScratchCaches, readUpstreamScratchCache, removeUpstreamScratchCache } from "./upstream-scratch-cache.ts";
 
-/** containerd passes every pod annotation in runtimeConfig when Multus declares this capability. */
-export const POD_ANNOTATIONS_CAPABILITY = "io.kubernetes.cri.pod-annotations";
+export { POD_ANNOTATIONS_CAPABILITY } from "./pod-source.ts";
+
+/** The phases of a command whose durations an observer is told (daemon metrics). */
+export type EnginePhase = "readiness" | "api" | "plan" | "lock" | "delegates" | "route" | "status";
+
+export interface EngineObserver {
+  phase(command: string, phase: EnginePhase, seconds: number, ok: boolean): void;
+}
 
 export interface MultusPluginDeps {
   /** Where log lines go besides `logFile` (the process's stderr). */
   stderr: (line: string) => void;
   /** Builds the CNI runtime for one call; the paths come from the config and CNI_PATH. */
-  createRunner: (config: MultusConfig, cniPath: string[], log: Logger) => DelegateRunner;
+  createRunner: (config: MultusConfig, cniPath: string[], log: Logger, env: Readonly<Record<string, string | undefined>>) => DelegateRunner;
   /** The Kubernetes API as the config says (undefined: no API, config-file mode); bounded by `signal`. */
   createPodApi: (config: MultusConfig, log: Logger, signal: AbortSignal) => Promise<PodApi | undefined>;
   /** Options for tests: readiness polling. */
   readiness?: ReadinessOptions;
+  observe?: EngineObserver;
 }
 
 interface Call {
+  command: string;
   config: MultusConfig;
   log: Logger;
   budget: Budget;
@@ -74,11 +87,12 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       log.warn({ field: key, config: args.config.name }, "unknown key in the Multus config, ignored (docs/configuration.md lists the keys)");
     }
     // Multus's binDir comes first, then the runtime's CNI_PATH (upstream behaviour).
-    const runner = deps.createRunner(config, [config.binDir, ...args.path], log);
+    const runner = deps.createRunner(config, [config.binDir, ...args.path], log, args.env);
     const journal = new AttachmentJournal(config.cniDir);
     const cniArgs = parseCniArgs(args.args);
     const req: CniRequest = { containerId: args.containerId, netns: args.netns, ifName: args.ifName, cniArgs, runtimeConfig: config.runtimeConfig };
     return {
+      command,
       config,
       log,
       budget: new Budget(command, config.operationTimeoutMs, "operationTimeoutSeconds"),
@@ -89,6 +103,21 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       req,
       podId: podIdentity(cniArgs),
     };
+  };
+
+  /** Runs one phase of a call, telling the observer how long it took. */
+  const timed = async <T>(call: Call, phase: EnginePhase, fn: () => Promise<T>): Promise<T> => {
+    const observe = deps.observe;
+    if (observe === undefined) return fn();
+    const started = performance.now();
+    let ok = false;
+    try {
+      const out = await fn();
+      ok = true;
+      return out;
+    } finally {
+      observe.phase(call.command, phase, (performance.now() - started) / 1000, ok);
+    }
   };
 
   const kubeFor = async (call: Call): Promise<PodApi | undefined> =>
@@ -109,7 +138,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
 
   /** Run `fn` holding the sandbox's locks; the lock file goes with the journal. */
   const locked = async <T>(call: Call, command: string, fn: (lock: SandboxLock) => Promise<T>): Promise<T> => {
-    const lock = await call.locks.forSandbox(call.req.containerId, command, call.budget);
+    const lock = await timed(call, "lock", () => call.locks.forSandbox(call.req.containerId, command, call.budget));
     try {
       return await fn(lock);
     } finally {
@@ -121,11 +150,11 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   return {
     async add(args): Promise<CniResult> {
       const call = setup(args, "ADD");
-      await waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness);
+      await timed(call, "readiness", () => waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness));
       const api = await kubeFor(call);
       if (api === undefined || call.podId === undefined) {
         const plan = configFilePlan(call);
-        const results = await locked(call, "ADD", (lock) => call.executor.add(plan, { budget: call.budget, lock }));
+        const results = await locked(call, "ADD", (lock) => timed(call, "delegates", () => call.executor.add(plan, { budget: call.budget, lock })));
         return defaultResult(results);
       }
       try {
@@ -169,7 +198,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
 
     async status(args): Promise<void> {
       const call = setup(args, "STATUS");
-      await waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness);
+      await timed(call, "readiness", () => waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness));
       await call.executor.status(await statusDelegates(call), { budget: call.budget });
     },
 
@@ -196,31 +225,23 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     const podRef = `${podId.namespace}/${podId.name}`;
     let plan: AttachmentPlan;
     try {
-      const { pod, annotations } = await podAnnotations(call, api, podId);
-      plan = await podPlan(call, api, pod, annotations);
+      const { pod, annotations } = await timed(call, "api", () => podAnnotations(call.config.runtimeConfig, api, podId));
+      plan = await timed(call, "plan", () => podPlan(call, api, pod, annotations));
     } catch (err) {
-      await api.event(podId, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
+      await announceFailure(api, podId, toCniError(err).message);
       throw err;
     }
     const target = plan.pod ?? podId;
     return locked(call, "ADD", async (lock) => {
       let results: AttachmentResult[];
       try {
-        results = await call.executor.add(plan, { budget: call.budget, lock });
+        results = await timed(call, "delegates", () => call.executor.add(plan, { budget: call.budget, lock }));
       } catch (err) {
-        await api.event(target, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
+        await announceFailure(api, target, toCniError(err).message);
         throw err;
       }
       try {
-        const routed = plan.attachments.find((a) => a.defaultRoute !== undefined);
-        if (routed?.defaultRoute !== undefined) {
-          const gateways = routed.defaultRoute.length > 0 ? routed.defaultRoute : gatewaysOf(results.find((r) => r.attachment === routed)?.result);
-          await applyDefaultRoute({ netns: plan.netns, ifName: routed.ifName, network: routed.network, gateways });
-        }
-        const status = results.map((r) =>
-          networkStatusFromResult({ network: r.attachment.network, ifName: r.attachment.ifName, isDefault: r.attachment.isDefault, result: r.result }),
-        );
-        await api.patchNetworkStatus(target, serializeNetworkStatus(status));
+        await publishAttachments(api, target, plan, results, (phase, fn) => timed(call, phase, fn));
       } catch (err) {
         // Nothing half-done stays: the interfaces go again (with the rollback's own budget), and the
         // runtime retries the sandbox.
@@ -234,34 +255,12 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
             call.log.error({ pod: podRef, error: toCniError(e).message }, "teardown after a failed ADD failed; the runtime's DEL retries it");
           });
         }
-        await api.event(target, "Warning", "NetworkAttachmentFailed", toCniError(err).message);
+        await announceFailure(api, target, toCniError(err).message);
         throw err;
       }
-      await Promise.all(
-        results.map((r) => api.event(target, "Normal", "AddedInterface", `Add ${r.attachment.ifName} ${addressesOf(r.result)} from ${r.attachment.network}`)),
-      );
+      await announceAttachments(api, target, results);
       return defaultResult(results);
     });
-  }
-
-  /**
-   * The pod's annotations: from the runtime when it sends them (containerd, no API round trip), else
-   * from a GET. A static pod is looked up through its mirror pod, whose UID differs from the runtime's.
-   */
-  async function podAnnotations(call: Call, api: PodApi, podId: PodRef): Promise<{ pod: PodRef; annotations: Record<string, string> }> {
-    const fromRuntime = runtimeAnnotations(call.config.runtimeConfig);
-    if (fromRuntime !== undefined && podId.uid !== "" && (fromRuntime[CONFIG_SOURCE_ANNOTATION] ?? "api") === "api") {
-      return { pod: podId, annotations: fromRuntime };
-    }
-    const pod = await api.getPod(podId.namespace, podId.name);
-    const podRef = `${podId.namespace}/${podId.name}`;
-    if (pod === undefined) {
-      throw new MultusError("MULTUS_ERR_POD_NOT_FOUND", `pod ${podRef} does not exist (deleted before its sandbox was set up); nothing was attached`);
-    }
-    if (podId.uid !== "" && !podUidMatches(pod, podId.uid)) {
-      throw new MultusError("MULTUS_ERR_POD_NOT_FOUND", `pod ${podRef} was recreated: the runtime asked for UID ${podId.uid}, the API has ${pod.metadata.uid}; nothing was attached`);
-    }
-    return { pod: { ...podId, uid: pod.metadata.uid }, annotations: fromRuntime ?? pod.metadata.annotations };
   }
 
   /** What a DEL tears down (the caller holds the sandbox lock). */
@@ -275,7 +274,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         const podId = call.podId;
         if (api === undefined || podId === undefined) return configFilePlan(call);
         try {
-          const pod = await api.getPod(podId.namespace, podId.name);
+          const pod = await api.getPod(podId.namespace, podId.name, podId.uid);
           // A pod that is gone (or was recreated) still had the networks every pod gets.
           const current = pod !== undefined && (podId.uid === "" || podUidMatches(pod, podId.uid));
           return await podPlan(call, api, podId, current ? pod.metadata.annotations : {});
@@ -362,35 +361,9 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   }
 }
 
-function podIdentity(cniArgs: readonly [string, string][]): PodRef | undefined {
-  const get = (k: string): string => cniArgs.find(([key]) => key === k)?.[1] ?? "";
-  const namespace = get("K8S_POD_NAMESPACE");
-  const name = get("K8S_POD_NAME");
-  if (namespace === "" || name === "") return undefined;
-  return { namespace, name, uid: get("K8S_POD_UID") };
-}
-
-function runtimeAnnotations(runtimeConfig: Record<string, unknown>): Record<string, string> | undefined {
-  const key = Object.keys(runtimeConfig).find((k) => k.toLowerCase() === POD_ANNOTATIONS_CAPABILITY);
-  const value = key === undefined ? undefined : runtimeConfig[key];
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
-  return out;
-}
-
 function defaultResult(results: readonly AttachmentResult[]): CniResult {
   const main = results.find((r) => r.attachment.isDefault) ?? results[0];
   if (main === undefined) throw new MultusError("MULTUS_ERR_CONFIG", "no delegate produced a result");
   return main.result;
 }
 
-function gatewaysOf(result: CniResult | undefined): string[] {
-  if (result === undefined || !("ips" in result)) return [];
-  return (result.ips ?? []).flatMap((ip) => (ip.gateway === undefined ? [] : [ip.gateway]));
-}
-
-function addressesOf(result: CniResult): string {
-  const ips = "ips" in result ? (result.ips ?? []).map((ip) => ip.address) : [];
-  return `[${ips.join(" ")}]`;
-}
