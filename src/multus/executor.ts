@@ -189,6 +189,58 @@ export class Executor {
     }
   }
 
+  /**
+   * Hot-plug (the daemon's /delegate): ADD one more attachment to a sandbox whose journal exists; the
+   * caller holds its lock. Journaled as "adding" before the plugin runs and "added" after, so a crash
+   * or the sandbox's DEL still tears it down; on failure it is DELed best-effort and leaves the journal.
+   */
+  async attach(entry: JournalEntry, attachment: Omit<Attachment, "index">, ctx: OperationContext): Promise<CniResult> {
+    const { plan } = entry;
+    const clash = plan.attachments.find((a) => a.ifName === attachment.ifName && entry.states[a.index] !== "planned");
+    if (clash !== undefined) {
+      throw new MultusError("MULTUS_ERR_ALREADY_ATTACHED", `container ${plan.containerId} already has interface ${attachment.ifName} (network "${clash.network}"); detach it first or pick another interface name`);
+    }
+    const a: Attachment = { ...attachment, index: plan.attachments.length };
+    const grown: JournalEntry = { plan: { ...plan, attachments: [...plan.attachments, a] }, states: [...entry.states, "adding"] };
+    await this.#journal.write(grown);
+    try {
+      const result = await this.#runner.add(a.delegate, requestFor(grown.plan, a), ctx);
+      grown.states[a.index] = "added";
+      await this.#journal.write(grown);
+      this.#log.info({ containerId: plan.containerId, network: a.network, ifName: a.ifName }, "attachment hot-plugged");
+      return result;
+    } catch (err) {
+      const cause = toCniError(err);
+      grown.states[a.index] = "failed";
+      await this.#journal.write(grown);
+      const errors = await this.#delAll(grown.plan, [a], ctx);
+      for (const e of errors) this.#log.warn({ containerId: plan.containerId, error: e.message }, "DEL of the failed hot-plug failed");
+      await this.#journal.write(entry);
+      throw new CniError(cause.code, `network "${a.network}" (interface ${a.ifName}): ${cause.message}`, cause.details, { cause });
+    }
+  }
+
+  /** Hot-unplug: DEL the attachment on `ifName`; it leaves the journal once its DEL succeeded. */
+  async detach(entry: JournalEntry, ifName: string, ctx: OperationContext): Promise<void> {
+    const { plan, states } = entry;
+    const a = plan.attachments.find((x) => x.ifName === ifName);
+    if (a === undefined) {
+      throw new CniError(CniCode.UnknownContainer, `container ${plan.containerId} has no interface ${ifName} recorded (it has ${plan.attachments.map((x) => x.ifName).join(", ")})`);
+    }
+    if (a.isDefault) throw new MultusError("MULTUS_ERR_CONFIG", `interface ${ifName} of container ${plan.containerId} is the cluster network's; only secondary networks can be detached`);
+    states[a.index] = "deleting";
+    await this.#journal.write(entry);
+    const errors = await this.#delAll(plan, [a], ctx);
+    const first = errors[0];
+    if (first !== undefined) throw first;
+    const rest = plan.attachments.filter((x) => x !== a);
+    await this.#journal.write({
+      plan: { ...plan, attachments: rest.map((x, index) => ({ ...x, index })) },
+      states: rest.map((x) => states[x.index] ?? "added"),
+    });
+    this.#log.info({ containerId: plan.containerId, network: a.network, ifName }, "attachment hot-unplugged");
+  }
+
   /** CHECK every attachment, stopping at the first failure (CNI-R-11); only a completed ADD can be checked. */
   async check(entry: JournalEntry, ctx: OperationContext): Promise<void> {
     const incomplete = entry.plan.attachments.filter((a) => entry.states[a.index] !== "added");

@@ -1,0 +1,237 @@
+// The daemon's CNI config generator: writes the file that makes the runtime call multus-shim first.
+//
+// - The master is the alphabetically first `.conf`/`.conflist` in multusAutoconfigDir that is not ours
+//   (`00-multus.*`) and is not a Multus config under another name (Multus never nests itself as its
+//   own cluster network, multus#1108) — or `multusMasterCNI` when set. A file that does not parse yet
+//   (a primary CNI writing non-atomically) is passed over until it does.
+// - The output is `00-multus.conflist` for cniVersion ≥ 1.0.0 (a list with one `multus-shim` plugin),
+//   else `00-multus.conf`; `clusterNetwork` is the master's path, `capabilities` the union of the
+//   master's and the daemon config's, plus the daemon config's thin keys (so a DEL the shim hands to
+//   the thin plugin while the daemon is down sees the same config as the daemon).
+// - Written atomically (temp + fsync + rename), never empty, and only when the content changes.
+// - Kept true: the directory is watched (fs.watch, plus a periodic resync because inotify misses
+//   events on some filesystems and renames across directories), so a master that changes, is renamed,
+//   or is overtaken by another file is picked up, and our file is put back when something renames or
+//   deletes it (Cilium renames foreign configs to *.cilium_bak).
+// - Never deleted or emptied: not on SIGTERM (multus#1527, #1387), not when the master disappears
+//   (then the last good file stays and an error is logged; pods keep getting their secondary networks
+//   through the still-configured cluster network path until a master returns).
+import { watch, type FSWatcher } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../cni/atomic-write.ts";
+import { isRecord } from "../cni/is-record.ts";
+import { versionAtLeast } from "../cni/version.ts";
+import type { Logger } from "../util/logger.ts";
+import type { DaemonConfig } from "./daemon-config.ts";
+
+export const MULTUS_CONFIG_PREFIX = "00-multus";
+const SHIM_TYPE = "multus-shim";
+const MULTUS_TYPES = new Set(["multus", "multus-shim"]);
+
+export interface GeneratedConfig {
+  /** The file we write (00-multus.conf or .conflist). */
+  path: string;
+  /** The master's path; undefined when the config is a user-provided copy. */
+  master: string | undefined;
+  content: string;
+}
+
+export interface ConfigGeneratorOptions {
+  config: DaemonConfig;
+  log: Logger;
+  /** Periodic re-check besides fs.watch; default 2000 ms. */
+  resyncMs?: number;
+  /** Called after every write (metrics, tests). */
+  onWrite?: (g: GeneratedConfig, reason: string) => void;
+}
+
+export class ConfigGenerator {
+  readonly #opts: ConfigGeneratorOptions;
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #current: GeneratedConfig | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #pending = false;
+  #lastProblem = "";
+  #stopped = false;
+
+  constructor(opts: ConfigGeneratorOptions) {
+    this.#opts = opts;
+  }
+
+  get current(): GeneratedConfig | undefined {
+    return this.#current;
+  }
+
+  /** Writes the config once (resolves false while no master exists), then keeps it true until stop(). */
+  async start(): Promise<boolean> {
+    const dir = this.#opts.config.multusAutoconfigDir;
+    await this.sync("start-up");
+    try {
+      this.#watcher = watch(dir, { persistent: false }, () => {
+        this.#schedule("directory changed");
+      });
+      this.#watcher.on("error", (err) => {
+        this.#opts.log.warn({ dir, error: err.message }, "watching the CNI config directory failed; the periodic resync goes on");
+      });
+    } catch (err) {
+      this.#opts.log.warn({ dir, error: (err as Error).message }, "cannot watch the CNI config directory; the periodic resync keeps the config true");
+    }
+    this.#timer = setInterval(() => {
+      this.#schedule("resync");
+    }, this.#opts.resyncMs ?? 2000);
+    this.#timer.unref();
+    return this.#current !== undefined;
+  }
+
+  /** Stops watching. The file stays where it is: pods scheduled while the daemon restarts still get Multus. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#watcher?.close();
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  #schedule(reason: string): void {
+    if (this.#stopped || this.#pending) return;
+    this.#pending = true;
+    // Coalesce bursts (an editor's write + rename) into one sync.
+    setTimeout(() => {
+      this.#pending = false;
+      void this.sync(reason);
+    }, 50).unref();
+  }
+
+  /** One pass: find the master, render, write when different. Serialised; never throws. */
+  sync(reason: string): Promise<void> {
+    this.#running = this.#running.then(() => this.#syncOnce(reason)).catch((err: unknown) => {
+      this.#problem(`config generation failed: ${(err as Error).message}`);
+    });
+    return this.#running;
+  }
+
+  async #syncOnce(reason: string): Promise<void> {
+    const c = this.#opts.config;
+    const rendered = c.multusConfigFile === "auto" ? await this.#renderAuto() : await this.#renderCopy(c.multusConfigFile);
+    if (rendered === undefined) return;
+    const onDisk = await readFile(rendered.path, "utf8").catch(() => undefined);
+    if (onDisk !== rendered.content) {
+      await writeFileAtomic(rendered.path, rendered.content, { mode: 0o600 });
+      this.#opts.log.info({ path: rendered.path, master: rendered.master, reason }, onDisk === undefined ? "wrote the Multus CNI config" : "rewrote the Multus CNI config");
+      this.#opts.onWrite?.(rendered, reason);
+    }
+    // Only one config of ours may exist, or the runtime could pick the stale one.
+    const other = rendered.path.endsWith(".conflist") ? rendered.path.slice(0, -4) : `${rendered.path}list`;
+    if (await isOurs(other)) await rm(other, { force: true });
+    this.#current = rendered;
+    this.#lastProblem = "";
+  }
+
+  async #renderAuto(): Promise<GeneratedConfig | undefined> {
+    const c = this.#opts.config;
+    const master = await this.#findMaster();
+    if (master === undefined) return undefined;
+    const conflist = versionAtLeast(c.cniVersion, "1.0.0");
+    const capabilities: Record<string, boolean> = { ...capabilitiesOf(master.json), ...c.capabilities };
+    const name = c.overrideNetworkName && typeof master.json["name"] === "string" && master.json["name"] !== "" ? master.json["name"] : "multus-cni-network";
+    const plugin: Record<string, unknown> = {
+      type: SHIM_TYPE,
+      ...c.overrides,
+      clusterNetwork: master.path,
+      daemonSocketDir: c.socketDir,
+    };
+    if (Object.keys(capabilities).length > 0) plugin["capabilities"] = sortKeys(capabilities);
+    const doc = conflist ? { cniVersion: c.cniVersion, name, plugins: [plugin] } : { cniVersion: c.cniVersion, name, ...plugin };
+    const file = `${MULTUS_CONFIG_PREFIX}.${conflist ? "conflist" : "conf"}`;
+    return { path: join(c.cniConfigDir, file), master: master.path, content: `${JSON.stringify(doc, null, 2)}\n` };
+  }
+
+  async #renderCopy(source: string): Promise<GeneratedConfig | undefined> {
+    const content = await readFile(source, "utf8").catch((err: unknown) => {
+      this.#problem(`cannot read multusConfigFile ${source}: ${(err as Error).message}`);
+      return undefined;
+    });
+    if (content === undefined) return undefined;
+    if (!isRecord(safeJson(content))) {
+      this.#problem(`multusConfigFile ${source} is not a JSON object; the current config is left as it is`);
+      return undefined;
+    }
+    const base = source.split("/").pop() ?? `${MULTUS_CONFIG_PREFIX}.conf`;
+    return { path: join(this.#opts.config.cniConfigDir, base), master: undefined, content };
+  }
+
+  async #findMaster(): Promise<{ path: string; json: Record<string, unknown> } | undefined> {
+    const c = this.#opts.config;
+    const dir = c.multusAutoconfigDir;
+    let names: string[];
+    if (c.multusMasterCNI !== undefined) {
+      names = [c.multusMasterCNI];
+    } else {
+      try {
+        names = (await readdir(dir)).filter((n) => (n.endsWith(".conf") || n.endsWith(".conflist")) && !n.startsWith(MULTUS_CONFIG_PREFIX)).sort();
+      } catch (err) {
+        this.#problem(`cannot list ${dir}: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    const passed: string[] = [];
+    for (const n of names) {
+      const path = join(dir, n);
+      const json = safeJson(await readFile(path, "utf8").catch(() => ""));
+      if (!isRecord(json)) {
+        passed.push(`${n} (not a JSON object yet)`);
+        continue;
+      }
+      if (isMultusConfig(json)) {
+        passed.push(`${n} (a Multus config; Multus never delegates to itself)`);
+        continue;
+      }
+      return { path, json };
+    }
+    const kept = this.#current === undefined ? "" : `; ${this.#current.path} stays as it is`;
+    this.#problem(`no master CNI config in ${dir}${passed.length > 0 ? ` (passed over: ${passed.join(", ")})` : ""}: waiting for the cluster network to write one${kept}`);
+    return undefined;
+  }
+
+  #problem(message: string): void {
+    // Logged once per distinct problem: the resync runs every few seconds.
+    if (message === this.#lastProblem) return;
+    this.#lastProblem = message;
+    this.#opts.log.error({ dir: this.#opts.config.multusAutoconfigDir }, message);
+  }
+}
+
+function isMultusConfig(json: Record<string, unknown>): boolean {
+  if (typeof json["type"] === "string" && MULTUS_TYPES.has(json["type"])) return true;
+  const plugins = json["plugins"];
+  return Array.isArray(plugins) && plugins.some((p) => isRecord(p) && typeof p["type"] === "string" && MULTUS_TYPES.has(p["type"]));
+}
+
+async function isOurs(path: string): Promise<boolean> {
+  const json = safeJson(await readFile(path, "utf8").catch(() => ""));
+  return isRecord(json) && isMultusConfig(json);
+}
+
+/** The capabilities every plugin of the master declares as true. */
+function capabilitiesOf(json: Record<string, unknown>): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  const plugins = Array.isArray(json["plugins"]) ? (json["plugins"] as unknown[]) : [json];
+  for (const p of plugins) {
+    if (!isRecord(p) || !isRecord(p["capabilities"])) continue;
+    for (const [k, v] of Object.entries(p["capabilities"])) if (v === true) out[k] = true;
+  }
+  return out;
+}
+
+function sortKeys(o: Record<string, boolean>): Record<string, boolean> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

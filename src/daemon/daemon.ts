@@ -1,0 +1,310 @@
+// multus-daemon: one per node (thick mode). Start-up, in order:
+//   1. the daemon config (daemon-config.ts); unknown keys warned;
+//   2. the API client and the informers (this node's pods, every NAD), synced for at most 20 s
+//      (upstream's wait) — reads the caches cannot answer yet go to the API;
+//   3. the socket: `<socketDir>` 0700, `multus.sock` 0600 (a live daemon on it is waited for, a stale
+//      socket file is replaced);
+//   4. the readiness indicator file, when configured, then the CNI config (config-generator.ts);
+//   5. /readyz turns 200.
+// SIGTERM/SIGINT: /readyz turns 500 and the socket closes (new shims wait for the next daemon, and a
+// DEL runs on the host from the journal), requests in flight finish (each bounded by its budget),
+// queued events are flushed for a few seconds, and the process exits 0. The CNI config is never
+// deleted or emptied (multus#1527, #1387): pods scheduled while the daemon restarts wait in the shim
+// for the new daemon instead of starting without their secondary networks.
+import { connect } from "node:net";
+import { chmod, lstat, mkdir, rm } from "node:fs/promises";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
+import { isRecord } from "../cni/is-record.ts";
+import { parseCniArgs, splitCniPath } from "../cni/plugin-env.ts";
+import { convertResult } from "../cni/result-convert.ts";
+import { resolveClientConfig } from "../k8s/client-config.ts";
+import { Informer } from "../k8s/informer.ts";
+import { KubeClient } from "../k8s/kube-client.ts";
+import { decodePod, type Pod } from "../k8s/resources.ts";
+import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
+import type { DelegateRunner } from "../multus/executor.ts";
+import { hotplug } from "../multus/hotplug.ts";
+import { parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts";
+import { createMultusHandlers } from "../multus/multus-plugin.ts";
+import { isReady } from "../multus/readiness.ts";
+import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
+import { CachedPodApiFactory, stripNad } from "./cached-pod-api.ts";
+import { createCniServer } from "./cni-server.ts";
+import { ConfigGenerator } from "./config-generator.ts";
+import type { DaemonConfig } from "./daemon-config.ts";
+import { DaemonMetrics } from "./metrics.ts";
+import { RequestScheduler } from "./request-scheduler.ts";
+
+export const SOCKET_NAME = "multus.sock";
+const INFORMER_SYNC_MS = 20_000;
+
+export interface RunningDaemon {
+  socketPath: string;
+  /** Resolves when the daemon has shut down. */
+  done: Promise<void>;
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startDaemon(config: DaemonConfig, stderr: (line: string) => void = (l) => process.stderr.write(l)): Promise<RunningDaemon> {
+  const log = createLogger({
+    level: parseLogLevel(stringKey(config.overrides, "logLevel"), "verbose"),
+    stderr,
+    file: stringKey(config.overrides, "logFile"),
+    component: "multus-daemon",
+  });
+  for (const key of config.unknownKeys) log.warn({ field: key, config: config.source }, "unknown key in the daemon config, ignored (docs/configuration.md lists the keys)");
+  for (const key of config.ignoredKeys) log.warn({ field: key, config: config.source }, "daemon config key accepted but without effect in Multus-TS (docs/compatibility.md)");
+
+  const shutdownController = new AbortController();
+  const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
+  const clientConfig = await resolveClientConfig(stringKey(config.overrides, "kubeconfig"));
+  const client = clientConfig === undefined ? undefined : new KubeClient(clientConfig, { logger: log, userAgent: "multus-daemon", signal: shutdownController.signal });
+  const pods =
+    client === undefined
+      ? undefined
+      : new Informer<Pod>({ client, path: "/api/v1/pods", fieldSelector: `spec.nodeName=${node}`, transform: decodePod, log, name: "pods", staleAfterMs: config.informerStaleMs });
+  const nads =
+    client === undefined
+      ? undefined
+      : new Informer<unknown>({ client, path: "/apis/k8s.cni.cncf.io/v1/network-attachment-definitions", transform: stripNad, log, name: "network-attachment-definitions", staleAfterMs: config.informerStaleMs });
+  const named: { name: string; informer: Informer<Pod> | Informer<unknown> }[] = [];
+  if (pods !== undefined) named.push({ name: "pods", informer: pods });
+  if (nads !== undefined) named.push({ name: "network-attachment-definitions", informer: nads });
+  const informers = named.map((n) => n.informer);
+
+  const scheduler = new RequestScheduler({ concurrency: config.connectionLimit, queueLimit: config.queueLimit, queueTimeoutMs: 10_000, maxQueuedBytes: 64 * 1024 * 1024 });
+  const metrics = new DaemonMetrics({
+    running: () => scheduler.running,
+    queued: () => scheduler.queued,
+    informers: () => named.map(({ name, informer }) => ({ name, stalenessSeconds: informer.stalenessMs() / 1000, objects: informer.size })),
+    cniDir: () => stringKey(config.overrides, "cniDir") ?? "/var/lib/cni/multus",
+  });
+  const liveReads = new Map<string, number>();
+  const apiFactory =
+    client === undefined || pods === undefined || nads === undefined
+      ? undefined
+      : new CachedPodApiFactory({
+          client,
+          pods,
+          nads,
+          node,
+          log,
+          onLiveRead: (kind, why) => {
+            liveReads.set(`${kind}:${why}`, (liveReads.get(`${kind}:${why}`) ?? 0) + 1);
+          },
+        });
+
+  const handlers = createMultusHandlers({
+    stderr,
+    createRunner: (c, dirs, l, env) => instrumented(createConflistDelegateRunner(c, dirs, l, env), metrics),
+    createPodApi: (_config, _log, signal) => Promise.resolve(apiFactory?.forRequest(signal)),
+    observe: {
+      phase(command, phase, seconds) {
+        metrics.phaseDuration.observe({ command, phase }, seconds);
+      },
+    },
+  });
+
+  let draining = false;
+  let synced = informers.length === 0;
+  const generator = new ConfigGenerator({
+    config,
+    log,
+    onWrite: () => {
+      metrics.configWrites.inc();
+    },
+  });
+  const server = createCniServer({
+    handlers,
+    delegate: async (req) => {
+      const env = req.env;
+      const multusConfig = hotplugConfig(generator, config);
+      const runner = instrumented(createConflistDelegateRunner(multusConfig, [multusConfig.binDir, ...splitCniPath(env["CNI_PATH"] ?? "")], log, env), metrics);
+      const result = await hotplug(
+        {
+          command: env["CNI_COMMAND"] ?? "",
+          containerId: env["CNI_CONTAINERID"] ?? "",
+          netns: env["CNI_NETNS"] ?? "",
+          ifName: env["CNI_IFNAME"] ?? "",
+          cniArgs: parseCniArgs(env["CNI_ARGS"] ?? ""),
+          delegateConfig: req.config,
+          attributes: req.interfaceAttributes,
+        },
+        multusConfig,
+        runner,
+        log,
+      );
+      // Upstream's /delegate answers in CNI 1.0.0, whatever the delegate's version.
+      return result === undefined ? undefined : convertResult(result, "1.0.0");
+    },
+    scheduler,
+    metrics,
+    overrides: config.overrides,
+    log,
+    ready: () => !draining && synced && generator.current !== undefined,
+  });
+  server.maxConnections = config.connectionLimit + config.queueLimit + 64;
+
+  for (const i of informers) i.start();
+  const socketPath = join(config.socketDir, SOCKET_NAME);
+  await listenOnSocket(server, config.socketDir, socketPath, log);
+  log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit }, "multus-daemon listening");
+
+  let metricsServer: Server | undefined;
+  if (config.metricsPort !== undefined) {
+    metricsServer = createHttpServer((req, res) => {
+      if ((req.url ?? "").split("?")[0] !== "/metrics") {
+        res.writeHead(404).end();
+        return;
+      }
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
+      });
+    });
+    const ms = metricsServer;
+    await new Promise<void>((resolve, reject) => {
+      ms.once("error", reject);
+      ms.listen(config.metricsPort, config.metricsAddress, () => {
+        resolve();
+      });
+    });
+    log.info({ port: config.metricsPort, address: config.metricsAddress }, "metrics listening");
+  }
+
+  const startup = (async () => {
+    const results = await Promise.all(informers.map((i) => i.waitForSync(INFORMER_SYNC_MS)));
+    if (results.some((r) => !r)) log.error({ waitedMs: INFORMER_SYNC_MS }, "informer caches not synced yet; reads go to the API until they are");
+    synced = true;
+    await waitForIndicator(config.readinessIndicatorFile, log, shutdownController.signal);
+    if (shutdownController.signal.aborted) return;
+    if (!(await generator.start())) log.error({ dir: config.multusAutoconfigDir }, "no CNI config written yet; /readyz stays 500 until a master CNI config appears");
+  })().catch((err: unknown) => {
+    log.error({ error: toCniError(err).message }, "start-up failed");
+  });
+
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      log.info({ reason, running: scheduler.running, queued: scheduler.queued }, "shutting down: /readyz is 500, requests in flight finish, the CNI config stays");
+      const closed = new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      await closed;
+      shutdownController.abort();
+      await startup;
+      await generator.stop();
+      await Promise.all(informers.map((i) => i.stop()));
+      await Promise.race([apiFactory?.flush() ?? Promise.resolve(), sleep(5000)]);
+      client?.close();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
+      log.info({ liveReads: Object.fromEntries(liveReads) }, "multus-daemon stopped");
+      resolveDone();
+    })();
+    return stopping;
+  };
+  return { socketPath, done, shutdown };
+}
+
+/** The Multus config a hot-plug runs with: the generated file's, with the daemon's thin keys over it. */
+function hotplugConfig(generator: ConfigGenerator, config: DaemonConfig): MultusConfig {
+  const current = generator.current;
+  if (current === undefined) throw new CniError(CniCode.TryAgainLater, "multus-daemon has not written its CNI config yet: hot-plug is possible once it is ready");
+  const json: unknown = JSON.parse(current.content);
+  if (!isRecord(json)) throw new CniError(CniCode.InvalidNetworkConfig, `${current.path} is not a JSON object`);
+  const plugin = Array.isArray(json["plugins"]) && isRecord(json["plugins"][0]) ? { ...json["plugins"][0], name: json["name"], cniVersion: json["cniVersion"] } : json;
+  return parseMultusConfig({ ...plugin, ...config.overrides }, `${current.path} (for /delegate)`);
+}
+
+/** Counts and times every delegate call by its main plugin type. */
+function instrumented(runner: DelegateRunner, metrics: DaemonMetrics): DelegateRunner {
+  const time = async <T>(plugin: string, command: string, fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    let result = "error";
+    try {
+      const out = await fn();
+      result = "success";
+      return out;
+    } finally {
+      metrics.pluginExecutions.inc({ plugin, command, result });
+      metrics.pluginDuration.observe({ plugin, command }, (performance.now() - started) / 1000);
+    }
+  };
+  const typeOf = (list: { plugins: { type: string }[] }): string => list.plugins[0]?.type ?? "unknown";
+  return {
+    add: (list, req, ctx) => time(typeOf(list), "ADD", () => runner.add(list, req, ctx)),
+    del: (list, req, ctx) => time(typeOf(list), "DEL", () => runner.del(list, req, ctx)),
+    check: (list, req, ctx) => time(typeOf(list), "CHECK", () => runner.check(list, req, ctx)),
+    status: (list, ctx) => time(typeOf(list), "STATUS", () => runner.status(list, ctx)),
+    gc: (list, valid, ctx) => time(typeOf(list), "GC", () => runner.gc(list, valid, ctx)),
+    cachedAttachments: () => runner.cachedAttachments(),
+  };
+}
+
+/** Listen on the socket: dir 0700, socket 0600; waits for a live daemon on it to go, replaces a stale file. */
+async function listenOnSocket(server: Server, dir: string, path: string, log: Logger): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  for (let waited = 0; ; waited += 500) {
+    const st = await lstat(path).catch(() => undefined);
+    if (st === undefined) break;
+    if (!st.isSocket()) throw new Error(`${path} exists and is not a socket: remove it or set another socketDir`);
+    if (!(await answers(path))) {
+      await rm(path, { force: true });
+      break;
+    }
+    if (waited % 10_000 === 0) log.warn({ socket: path }, "another multus-daemon still listens on the socket; waiting for it to stop");
+    await sleep(500);
+  }
+  // The socket is created with the umask's mode: no moment with other users allowed in.
+  const previous = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previous);
+  }
+  await chmod(path, 0o600);
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => {
+      resolve(false);
+    });
+  });
+}
+
+async function waitForIndicator(file: string | undefined, log: Logger, signal: AbortSignal): Promise<void> {
+  for (let waited = 0; !signal.aborted; waited += 1000) {
+    if (await isReady(file)) return;
+    if (waited % 30_000 === 0) log.error({ file }, "waiting for the readiness indicator file before writing the CNI config (is the cluster network up?)");
+    await sleep(1000, undefined, { signal }).catch(() => undefined);
+  }
+}
+
+function stringKey(o: Record<string, unknown>, key: string): string | undefined {
+  const v = o[key];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}

@@ -1,0 +1,122 @@
+// The daemon's Prometheus metrics (prom-client, one registry per daemon). Upstream has one counter,
+// multus_server_request_total{handler,code,method}; it is kept with the same labels so existing
+// dashboards work. Ours add what an operator needs to see where time goes and what fails:
+//   multus_requests_total{command,result}                 result: success | error | refused
+//   multus_request_duration_seconds{command}              the whole request, queue wait included
+//   multus_phase_duration_seconds{command,phase}          readiness, api, plan, lock, delegates, route, status
+//   multus_cni_plugin_execution_total{plugin,command,result} and
+//   multus_cni_plugin_execution_duration_seconds{plugin,command}   per delegate call, by its main plugin type
+//   multus_requests_in_flight, multus_requests_queued
+//   multus_informer_staleness_seconds{informer}, multus_informer_objects{informer}
+//   multus_journal_entries                                sandboxes with a journal on disk
+//   multus_cni_config_writes_total                         00-multus.conf(list) (re)written
+// plus prom-client's process metrics (RSS, heap, event-loop lag).
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface MetricsSources {
+  running: () => number;
+  queued: () => number;
+  informers: () => { name: string; stalenessSeconds: number; objects: number }[];
+  cniDir: () => string;
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly serverRequests: Counter<"handler" | "code" | "method">;
+  readonly requests: Counter<"command" | "result">;
+  readonly requestDuration: Histogram<"command">;
+  readonly phaseDuration: Histogram<"command" | "phase">;
+  readonly pluginExecutions: Counter<"plugin" | "command" | "result">;
+  readonly pluginDuration: Histogram<"plugin" | "command">;
+  readonly configWrites: Counter;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.serverRequests = new Counter({
+      name: "multus_server_request_total",
+      help: "Requests to the multus-daemon socket (upstream's counter).",
+      labelNames: ["handler", "code", "method"],
+      registers,
+    });
+    this.requests = new Counter({ name: "multus_requests_total", help: "CNI requests by command and result.", labelNames: ["command", "result"], registers });
+    this.requestDuration = new Histogram({
+      name: "multus_request_duration_seconds",
+      help: "CNI request latency, queue wait included.",
+      labelNames: ["command"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.phaseDuration = new Histogram({
+      name: "multus_phase_duration_seconds",
+      help: "Time spent in each phase of a CNI request.",
+      labelNames: ["command", "phase"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.pluginExecutions = new Counter({
+      name: "multus_cni_plugin_execution_total",
+      help: "Delegate executions by main plugin type, command and result.",
+      labelNames: ["plugin", "command", "result"],
+      registers,
+    });
+    this.pluginDuration = new Histogram({
+      name: "multus_cni_plugin_execution_duration_seconds",
+      help: "Delegate execution time by main plugin type and command.",
+      labelNames: ["plugin", "command"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.configWrites = new Counter({ name: "multus_cni_config_writes_total", help: "Times the Multus CNI config file was (re)written.", registers });
+    new Gauge({
+      name: "multus_requests_in_flight",
+      help: "CNI requests executing now.",
+      registers,
+      collect() {
+        this.set(sources.running());
+      },
+    });
+    new Gauge({
+      name: "multus_requests_queued",
+      help: "CNI requests waiting for a slot.",
+      registers,
+      collect() {
+        this.set(sources.queued());
+      },
+    });
+    new Gauge({
+      name: "multus_informer_staleness_seconds",
+      help: "Seconds since the informer last heard from the API (event, bookmark or list).",
+      labelNames: ["informer"],
+      registers,
+      collect() {
+        for (const i of sources.informers()) this.set({ informer: i.name }, Number.isFinite(i.stalenessSeconds) ? i.stalenessSeconds : -1);
+      },
+    });
+    new Gauge({
+      name: "multus_informer_objects",
+      help: "Objects in the informer's cache.",
+      labelNames: ["informer"],
+      registers,
+      collect() {
+        for (const i of sources.informers()) this.set({ informer: i.name }, i.objects);
+      },
+    });
+    new Gauge({
+      name: "multus_journal_entries",
+      help: "Sandboxes with an attachment journal on disk.",
+      registers,
+      collect() {
+        try {
+          this.set(readdirSync(join(sources.cniDir(), "attachments")).filter((n) => n.endsWith(".json")).length);
+        } catch {
+          this.set(0);
+        }
+      },
+    });
+  }
+}
