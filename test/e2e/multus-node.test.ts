@@ -2,7 +2,8 @@
 // containerd 1.6 + runc (test/cluster/node/node.sh), the NAD CRD and RBAC we ship, the multus
 // ServiceAccount token, the reference CNI plugins, kubectl. containerd execs multus as the node's
 // CNI plugin (00-multus.conf in front of the `mt-podnet` bridge conflist); pods are created with
-// kubectl, run by kubelet, and looked at from inside with `kubectl exec`.
+// kubectl, run by kubelet, and looked at from inside with `kubectl exec`. The same scenarios run with
+// thick mode as the node's CNI in multus-node-thick.test.ts.
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -51,7 +52,9 @@ function inSubnet24(ip: string, prefix: string): boolean {
   return ip.startsWith(prefix);
 }
 
-describe("a pod on a real node", () => {
+const mode = process.env["MULTUS_TS_NODE_MODE"] === "thick" ? "thick" : "thin";
+
+describe(`a pod on a real node (${mode} mode)`, () => {
   test("NPWG-22 NPWG-21 a pod without annotation gets lo and eth0 on the cluster network only", async (t) => {
     const pod = await readyPod(t);
     const interfaces = await podInterfaces(pod.namespace, pod.name);

@@ -6,6 +6,12 @@
 // Pods are real API objects; no kubelet runs them, so the bed drives multus with the env and
 // CNI_ARGS a container runtime sends.
 //
+// Two modes, one set of assertions: "thin" runs dist/bin/multus per call; "thick" (MULTUS_TS_MODE=thick
+// or opts.mode) starts the real dist/bin/multus-daemon in the node namespace (its informers on the real
+// API, its socket in the state dir) and drives dist/bin/multus-shim instead, which forwards each call to
+// the daemon exactly as on a thick node. Events are sent off the daemon's critical path, so `events()`
+// waits until they stop changing.
+//
 // Exported API:
 //   createKubeBed(cluster, opts?): Promise<KubeBed>    everything created here is removed by close()
 //   useKubeBed(cluster, opts?): () => KubeBed           a fresh bed per test (beforeEach/afterEach)
@@ -20,6 +26,10 @@ import { applyYaml, kubectl, type ClusterPaths } from "../cluster/harness.ts";
 import { startApiBridge, type ApiBridge } from "./api-bridge.ts";
 import { createNetns, createVethPair, deleteNetns, execInNetns, listAddresses, listLinks, settledResidue, snapshotNode, type Netns, type NodeSnapshot } from "./netns.ts";
 import { startExecutable, type RunResult, type StartedExecutable } from "./run-executable.ts";
+import { startDaemon, type TestDaemon } from "./daemon.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export type BedMode = "thin" | "thick";
 
 export const REF_PLUGINS = "/usr/lib/cni";
 
@@ -50,6 +60,13 @@ export interface Status {
 }
 
 export interface KubeBed {
+  mode: BedMode;
+  /** Thick mode: the running daemon (tests may stop, kill or restart it). */
+  daemon: TestDaemon | undefined;
+  /** Thick mode: start a (new) daemon with the bed's daemon config plus `extra`; it becomes `daemon`. */
+  startDaemon(extra?: Record<string, unknown>): Promise<TestDaemon>;
+  /** Thick mode: the daemon's socket directory. */
+  socketDir: string;
   node: Netns;
   lan: Netns;
   state: string;
@@ -80,8 +97,9 @@ let seq = 0;
 
 export async function createKubeBed(
   cluster: ClusterPaths,
-  opts: { clusterConf?: Record<string, unknown>; prepareNode?: (node: Netns, lan: Netns) => Promise<void> } = {},
+  opts: { clusterConf?: Record<string, unknown>; prepareNode?: (node: Netns, lan: Netns) => Promise<void>; mode?: BedMode; daemonConfig?: Record<string, unknown> } = {},
 ): Promise<KubeBed> {
+  const mode: BedMode = opts.mode ?? (process.env["MULTUS_TS_MODE"] === "thick" ? "thick" : "thin");
   const created: Netns[] = [];
   const node = await createNetns("mt-knode");
   created.push(node);
@@ -97,6 +115,9 @@ export async function createKubeBed(
   const cniDir = join(state, "multus");
   const ipamDir = join(state, "ipam");
   await mkdir(confDir);
+  const socketDir = join(state, "run");
+  const generatedDir = join(state, "generated");
+  await mkdir(generatedDir);
   // The cluster network is a config file found by its CNI name in confDir (clusterNetwork).
   await writeFile(
     join(confDir, "10-cluster.conf"),
@@ -106,6 +127,23 @@ export async function createKubeBed(
   const snap: NodeSnapshot = await snapshotNode({ nodeNs: node.name });
 
   const bed: KubeBed = {
+    mode,
+    daemon: undefined,
+    socketDir,
+    async startDaemon(extra = {}) {
+      bed.daemon = await startDaemon({
+        netns: node.name,
+        dir: state,
+        nodeName: "mt-node",
+        config: {
+          socketDir, cniConfigDir: generatedDir, multusAutoconfigDir: confDir, cniVersion: "1.0.0", kubeconfig: cluster.multusKubeconfig,
+          // Thin keys of the daemon config override every request's (upstream's semantics); these two
+          // are the bed's for every request anyway, and make the generated config usable as is.
+          cniDir, confDir, logLevel: "verbose", ...opts.daemonConfig, ...extra,
+        },
+      });
+      return bed.daemon;
+    },
     node,
     lan,
     state,
@@ -114,9 +152,10 @@ export async function createKubeBed(
     ipamDir,
     confDir,
     conf(extra = {}) {
+      const thick = mode === "thick" ? { type: "multus-shim", daemonSocketDir: socketDir } : {};
       return JSON.stringify({
         cniVersion: "1.0.0", name: "multus", type: "multus", kubeconfig: cluster.multusKubeconfig,
-        clusterNetwork: "cluster-net", confDir, cniDir, binDir: REF_PLUGINS, ...extra,
+        clusterNetwork: "cluster-net", confDir, cniDir, binDir: REF_PLUGINS, ...thick, ...extra,
       });
     },
     async createPod(namespace, networks, name = "p") {
@@ -141,7 +180,7 @@ spec:
       return bed.startCni(command, p, call).done;
     },
     startCni(command, p, call) {
-      return startExecutable("multus", {
+      return startExecutable(mode === "thick" ? "multus-shim" : "multus", {
         netns: node.name,
         stdin: call.conf,
         timeoutMs: call.timeoutMs ?? 120_000,
@@ -177,15 +216,36 @@ spec:
       return JSON.parse(raw) as Status[];
     },
     async events(p) {
-      const out = await kubectl(["get", "events", "-n", p.namespace, "--field-selector", `involvedObject.name=${p.name}`, "-o", "jsonpath={range .items[*]}{.type} {.reason}: {.message}{\"\\n\"}{end}"]);
-      return out.split("\n").filter((l) => l !== "");
+      const read = async (): Promise<string[]> => {
+        const out = await kubectl(["get", "events", "-n", p.namespace, "--field-selector", `involvedObject.name=${p.name}`, "-o", "jsonpath={range .items[*]}{.type} {.reason}: {.message}{\"\\n\"}{end}"]);
+        return out.split("\n").filter((l) => l !== "");
+      };
+      if (mode === "thin") return read();
+      // The daemon sends events after answering: read until two reads agree.
+      let last = await read();
+      for (let i = 0; i < 10; i++) {
+        await sleep(300);
+        const now = await read();
+        if (now.join("\n") === last.join("\n")) return now;
+        last = now;
+      }
+      return last;
     },
     async close() {
+      await bed.daemon?.stop("SIGTERM", 10_000);
       await api.stop();
       for (const ns of created.reverse()) await deleteNetns(ns.name);
       await rm(state, { recursive: true, force: true });
     },
   };
+  if (mode === "thick") {
+    try {
+      await bed.startDaemon();
+    } catch (err) {
+      await bed.close();
+      throw err;
+    }
+  }
   return bed;
 }
 

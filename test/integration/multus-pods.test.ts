@@ -3,6 +3,8 @@
 // dist/bin/multus and the reference CNI plugins in namespaces the test creates. Pods are created
 // through the API; no kubelet runs them here, so each pod's "sandbox" is a network namespace and
 // dist/bin/multus is driven with the env and CNI_ARGS a runtime would send (test/helpers/kube-bed.ts).
+// The same suite runs in thick mode (multus-pods-thick.test.ts): dist/bin/multus-shim forwarding to a
+// real dist/bin/multus-daemon with informers on the real API; every assertion is the same.
 import assert from "node:assert/strict";
 import { beforeEach, describe, test, type TestContext } from "node:test";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
@@ -43,7 +45,9 @@ async function expectFailure(t: TestContext, p: TestPod, conf: string, message: 
   assert.deepEqual(await bed.residue(p), []);
 }
 
-describe("multus with Kubernetes: annotations, NADs, network-status", () => {
+const mode = process.env["MULTUS_TS_MODE"] === "thick" ? "thick" : "thin";
+
+describe(`multus with Kubernetes (${mode} mode): annotations, NADs, network-status`, () => {
   test("NPWG-17 NPWG-18 NPWG-19 NPWG-21 NPWG-22 bridge-net,bridge-net gives net1 and net2 with distinct addresses; network-status matches ip -json", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns));

@@ -14,6 +14,9 @@
 #   MULTUS_TS_KUBELET_PORT   kubelet's port, in the node netns and forwarded on the root
 #                            namespace's 127.0.0.1 for the apiserver (default 10250)
 #   MULTUS_TS_MULTUS_BIN     the multus executable the node's CNI config runs (default dist/bin/multus)
+#   MULTUS_TS_NODE_MODE      "thin" (default: 00-multus.conf runs dist/bin/multus) or "thick": the node
+#                            runs dist/bin/multus-daemon (in the node netns, socket $STATE/node/run/multus),
+#                            which writes 00-multus.conflist itself; containerd execs dist/bin/multus-shim
 #   MULTUS_TS_NODE_COMPONENTS  extra control-plane components to run: "kube-scheduler
 #                            kube-controller-manager" (default both; "" for none)
 #
@@ -34,6 +37,7 @@ cache_root="${MULTUS_TS_CACHE_DIR:-${HOME:-/root}/.cache/multus-ts}"
 apiserver_port="${MULTUS_TS_APISERVER_PORT:-16443}"
 kubelet_port="${MULTUS_TS_KUBELET_PORT:-10250}"
 multus_bin="${MULTUS_TS_MULTUS_BIN:-$repo_root/dist/bin/multus}"
+mode="${MULTUS_TS_NODE_MODE:-thin}"
 components="${MULTUS_TS_NODE_COMPONENTS-kube-scheduler kube-controller-manager}"
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v1\./ { print $2; exit }' "$here/../k8s-build/go.mod")"
 bin_dir="$cache_root/k8s-$k8s_version/bin"
@@ -54,7 +58,7 @@ for candidate in "$(command -v node || true)" "$cache_root"/node-24.*/node_modul
     break
   fi
 done
-readonly here repo_root state cache_root apiserver_port kubelet_port multus_bin components k8s_version \
+readonly here repo_root state cache_root apiserver_port kubelet_port multus_bin mode components k8s_version \
   bin_dir node_name node_ip node pki tag netns cgroup_name node_bin
 # kubelet sets these kernel-wide sysctls (not per namespace); `down` puts the old values back.
 sysctls=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
@@ -98,6 +102,17 @@ check_prerequisites() {
   done
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || die "no reference CNI plugins in /usr/lib/cni: apt-get install -y containernetworking-plugins"
   [[ -x "$multus_bin" ]] || die "$multus_bin not found: npm run build"
+  case "$mode" in
+    thin) ;;
+    thick)
+      local exe
+      for exe in multus-shim multus-daemon; do
+        [[ -x "$repo_root/dist/bin/$exe" ]] || die "$repo_root/dist/bin/$exe not found: npm run build"
+      done
+      command -v curl >/dev/null || die "curl not found: apt-get install -y curl"
+      ;;
+    *) die "MULTUS_TS_NODE_MODE must be thin or thick, not $mode" ;;
+  esac
   local c
   for c in $components; do
     case "$c" in
@@ -200,6 +215,11 @@ write_cni_config() {
   ]
 }
 EOF
+  printf '%s\n' "$mode" >"$node/mode"
+  if [[ "$mode" == thick ]]; then
+    write_daemon_config
+    return 0
+  fi
   # containerd loads the alphabetically first file: multus, which delegates to the bridge above
   # (clusterNetwork resolves a CNI name in confDir) and adds what the networks annotation asks for.
   cat >"$node/net.d/00-multus.conf" <<EOF
@@ -217,6 +237,37 @@ EOF
   "capabilities": { "portMappings": true, "io.kubernetes.cri.pod-annotations": true }
 }
 EOF
+}
+
+# Thick: the shim (and the thin plugin next to it, for a DEL while the daemon is down) in the bin dir;
+# the daemon finds the bridge conflist as its master and writes 00-multus.conflist in front of it.
+write_daemon_config() {
+  ln -sfn "$repo_root/dist/bin/multus-shim" "$node/cni-bin/multus-shim"
+  ln -sfn "$multus_bin" "$node/cni-bin/multus"
+  mkdir -p "$node/multus.d"
+  cat >"$node/multus.d/daemon-config.json" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "socketDir": "$node/run/multus",
+  "cniConfigDir": "$node/net.d",
+  "multusAutoconfigDir": "$node/net.d",
+  "kubeconfig": "$state/multus.kubeconfig",
+  "confDir": "$node/net.d",
+  "cniDir": "$node/multus",
+  "binDir": "$node/cni-bin",
+  "logFile": "$node/logs/multus.log",
+  "logLevel": "verbose",
+  "capabilities": { "io.kubernetes.cri.pod-annotations": true }
+}
+EOF
+}
+
+start_daemon() {
+  [[ "$mode" == thick ]] || return 0
+  start_process multus-daemon nsenter --net="/run/netns/$netns" -- env MULTUS_NODE_NAME="$node_name" \
+    "$repo_root/dist/bin/multus-daemon" --config "$node/multus.d/daemon-config.json"
+  wait_for 60 multus-daemon "multus-daemon ready" curl -sf --unix-socket "$node/run/multus/multus.sock" http://multus/readyz
+  [[ -s "$node/net.d/00-multus.conflist" ]] || die "multus-daemon is ready but wrote no $node/net.d/00-multus.conflist"
 }
 
 write_containerd_config() {
@@ -353,9 +404,11 @@ node_ready() {
 
 healthy() {
   local p
+  [[ "$(cat "$node/mode" 2>/dev/null || echo thin)" == "$mode" ]] || return 1
   for p in forward-root forward-node containerd kubelet $components; do
     owned_pid "$p" >/dev/null || return 1
   done
+  if [[ "$mode" == thick ]]; then owned_pid multus-daemon >/dev/null || return 1; fi
   node_ready
 }
 
@@ -452,6 +505,8 @@ stop_node() {
   fi
   remove_leftovers
   stop_process containerd
+  # After containerd: the last DELs of drained pods went through it.
+  stop_process multus-daemon
   stop_process forward-node
   stop_process forward-root
   remove_pod_netns
@@ -506,6 +561,7 @@ cmd_up() {
   wait_for 10 forward-node "the API forwarders" grep -qx ready "$node/logs/forward-node.log"
   wait_for 10 forward-root "the API forwarders" grep -qx ready "$node/logs/forward-root.log"
   write_cni_config
+  start_daemon
   write_containerd_config
   # nsenter --net, not `ip netns exec`: the latter remounts /sys, hiding /sys/fs/cgroup from runc.
   start_process containerd nsenter --net="/run/netns/$netns" -- containerd --config "$node/containerd.toml"

@@ -1,0 +1,314 @@
+// Thick mode's own guarantees, each a known failure of upstream's thick plugin (multus-behavior.md §6):
+// DEL with the daemon down still tears everything down (upstream's shim reports success and leaks,
+// multus#1146/#1306); kill -9 of the daemon mid-ADD, then DEL, leaves nothing; a daemon restart during
+// pod churn never lets a pod start without its secondary networks and never removes the CNI config
+// (multus#1527/#1387); a 64-pod burst gets an answer for every call and stays within the memory bound
+// (multus#1346); the generated config follows its master (renamed, replaced, a Multus config never
+// chosen, our file re-asserted) and, used as is, releases every IP lease on DEL (multus#1449).
+// Real: kube-apiserver + etcd, dist/bin/multus-daemon (informers on the API) and dist/bin/multus-shim
+// in the bed's node namespace, dist/bin/multus for the shim's local DEL, the reference bridge, macvlan
+// and host-local plugins, curl. Wrappers (slow-wrappers.ts) only delay a real plugin when told to.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { after, afterEach, before, describe, test } from "node:test";
+import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
+import { socketGet } from "../helpers/daemon.ts";
+import { createKubeBed, nadYaml, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { stdoutJson } from "../helpers/run-executable.ts";
+import { createSlowWrappers } from "../helpers/slow-wrappers.ts";
+
+const cluster = useCluster();
+const run = promisify(execFile);
+let wrappers: string;
+let bed: KubeBed | undefined;
+
+before(async () => {
+  wrappers = await createSlowWrappers(["w1-bridge", "w2-bridge"]);
+});
+after(async () => {
+  await rm(wrappers, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await bed?.close();
+  bed = undefined;
+});
+
+async function thickBed(daemonConfig: Record<string, unknown> = {}): Promise<KubeBed> {
+  bed = await createKubeBed(cluster, { mode: "thick", clusterConf: { type: "w1-bridge" }, daemonConfig });
+  return bed;
+}
+
+/** The request config: the bed's, with the wrappers as Multus's binDir (as a generated config would carry it). */
+const conf = (b: KubeBed): string => b.conf({ binDir: wrappers });
+
+function bridgeNad(b: KubeBed, ns: string): string {
+  return nadYaml(ns, "bridge-net", { cniVersion: "1.0.0", type: "w2-bridge", bridge: "mt-tbr1", ipam: { type: "host-local", subnet: "10.31.0.0/24", dataDir: b.ipamDir } });
+}
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+async function leases(b: KubeBed): Promise<string[]> {
+  const out: string[] = [];
+  for (const net of await readdir(b.ipamDir).catch(() => [])) {
+    for (const f of await readdir(join(b.ipamDir, net)).catch(() => [])) if (/^[0-9a-f.:]+$/.test(f)) out.push(`${net}/${f}`);
+  }
+  return out.sort();
+}
+
+async function generated(b: KubeBed): Promise<{ path: string; json: Record<string, unknown>; plugin: Record<string, unknown> } | undefined> {
+  const dir = join(b.state, "generated");
+  const name = (await readdir(dir)).find((n) => /^00-multus\.conf(list)?$/.test(n));
+  if (name === undefined) return undefined;
+  const text = await readFile(join(dir, name), "utf8");
+  if (text.trim() === "") throw new Error(`${name} is empty`);
+  const json = JSON.parse(text) as Record<string, unknown>;
+  const plugin = Array.isArray(json["plugins"]) ? (json["plugins"][0] as Record<string, unknown>) : json;
+  return { path: join(dir, name), json, plugin };
+}
+
+describe("multus-daemon and multus-shim (thick mode)", () => {
+  test("the socket is 0600 in a 0700 directory; curl --unix-socket answers /healthz and /readyz; /metrics shows per-phase and per-plugin figures", async (t) => {
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const sock = join(b.socketDir, "multus.sock");
+    assert.equal((await stat(b.socketDir)).mode & 0o777, 0o700);
+    assert.equal((await stat(sock)).mode & 0o777, 0o600);
+    for (const path of ["/healthz", "/readyz"]) {
+      const { stdout } = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock, `http://x${path}`]);
+      assert.equal(stdout, "200", path);
+    }
+    const p = await b.createPod(ns, "bridge-net");
+    const add = await b.cni("ADD", p, { conf: conf(b) });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+    const metrics = (await socketGet(sock, "/metrics")).body;
+    for (const phase of ["readiness", "plan", "lock", "delegates", "status"]) {
+      assert.match(metrics, new RegExp(`multus_phase_duration_seconds_count\\{command="ADD",phase="${phase}"\\} 1\\b`), `phase ${phase}`);
+    }
+    assert.match(metrics, /multus_cni_plugin_execution_total\{plugin="w2-bridge",command="ADD",result="success"\} 1\b/);
+    assert.match(metrics, /multus_cni_plugin_execution_total\{plugin="w1-bridge",command="DEL",result="success"\} 1\b/);
+    assert.match(metrics, /multus_requests_total\{command="ADD",result="success"\} 1\b/);
+    assert.match(metrics, /multus_request_duration_seconds_bucket\{le="0.5",command="DEL"\}/);
+    assert.match(metrics, /multus_server_request_total\{handler="\/cni",code="200",method="post"\} 2\b/);
+    assert.match(metrics, /multus_informer_objects\{informer="network-attachment-definitions"\} [1-9]/);
+    assert.match(metrics, /multus_journal_entries 0\b/);
+    assert.match(metrics, /process_resident_memory_bytes \d+/);
+    assert.deepEqual(await b.residue(p), []);
+  });
+
+  test("DEL with the daemon stopped is done on the host from the journal: links, leases, journal and lock all go", async (t) => {
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const p = await b.createPod(ns, "bridge-net");
+    const add = await b.cni("ADD", p, { conf: conf(b) });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.equal((await leases(b)).length, 2, "a lease on the cluster network and on bridge-net");
+    const stopped = await b.daemon?.stop("SIGTERM");
+    assert.equal(stopped?.code, 0, "the daemon exits 0 on SIGTERM");
+    const del = await b.cni("DEL", p, { conf: conf(b) });
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    assert.match(del.stderr, /multus-daemon unreachable at .*multus\.sock .*DEL runs locally/);
+    assert.deepEqual(await leases(b), [], "every IP lease released");
+    assert.deepEqual([...(await b.podInterfaces(p)).keys()], []);
+    const again = await b.cni("DEL", p, { conf: conf(b), netnsPath: "" });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.deepEqual(await b.residue(p), []);
+  });
+
+  for (const after of ["the daemon stays down", "the daemon is back"] as const) {
+    test(`kill -9 of the daemon while a delegate ADDs, then DEL (${after}): nothing is left`, async (t) => {
+      const b = await thickBed();
+      const ns = await createNamespace(t);
+      await applyYaml(bridgeNad(b, ns));
+      const p = await b.createPod(ns, "bridge-net");
+      const marks = join(b.state, "marks");
+      await mkdir(marks);
+      // The secondary's bridge plugin has acted and sleeps before reporting back: the daemon dies then.
+      const add = b.startCni("ADD", p, { conf: conf(b), env: { MT_SLOW_AT: "w2:after", MT_SLEEP: "2", MT_MARKS: marks } });
+      await waitFor("the secondary's delegate", () => exists(join(marks, `${p.containerId}.w2-bridge.started`)));
+      const daemon = b.daemon;
+      assert.ok(daemon !== undefined);
+      process.kill(daemon.pid, "SIGKILL");
+      await daemon.exited;
+      const failed = await add.done;
+      assert.equal(failed.code, 1, "the runtime is told the ADD failed");
+      t.diagnostic(String(stdoutJson(failed)["msg"]));
+      if (after === "the daemon is back") await b.startDaemon();
+      // Right away: the orphaned delegate still runs and holds the sandbox lock it inherited.
+      const del = await b.cni("DEL", p, { conf: conf(b), env: { MT_SLEEP: "0" } });
+      assert.equal(del.code, 0, del.stdout + del.stderr);
+      assert.equal(await exists(join(marks, `${p.containerId}.w2-bridge.finished`)), true, "the DEL waited for the orphaned delegate");
+      assert.equal((await b.cni("DEL", p, { conf: conf(b), netnsPath: "" })).code, 0);
+      assert.deepEqual(await leases(b), []);
+      assert.deepEqual(await b.residue(p), []);
+    });
+  }
+
+  test("a daemon restart during pod churn: every ADD gets all its networks or fails, the CNI config is never missing or empty, nothing is left", async (t) => {
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const pods: TestPod[] = [];
+    for (let i = 0; i < 12; i++) pods.push(await b.createPod(ns, "bridge-net", `churn-${String(i)}`));
+    const before = await generated(b);
+    assert.ok(before !== undefined);
+    const watching = { on: true };
+    const configProblems: string[] = [];
+    const watcher = (async () => {
+      while (watching.on) {
+        const g = await generated(b).catch((err: unknown) => {
+          configProblems.push((err as Error).message);
+          return undefined;
+        });
+        if (g === undefined) configProblems.push("no 00-multus config");
+        await sleep(5);
+      }
+    })();
+    const restarts = (async () => {
+      for (let i = 0; i < 2; i++) {
+        await sleep(400);
+        await b.daemon?.stop("SIGTERM");
+        await sleep(300);
+        await b.startDaemon();
+      }
+    })();
+    const outcomes = await Promise.all(
+      pods.map(async (p, i) => {
+        await sleep(i * 120);
+        const add = await b.cni("ADD", p, { conf: conf(b) });
+        if (add.code !== 0) return { p, ok: false, msg: String(stdoutJson(add)["msg"]) };
+        const ifaces = [...(await b.podInterfaces(p)).keys()].sort();
+        return { p, ok: true, ifaces };
+      }),
+    );
+    await restarts;
+    watching.on = false;
+    await watcher;
+    assert.deepEqual(configProblems, [], "the CNI config stays in place and whole across restarts");
+    const failed = outcomes.filter((o) => !o.ok);
+    t.diagnostic(`${String(outcomes.length - failed.length)} of ${String(outcomes.length)} ADDs succeeded across 2 restarts; failures: ${failed.map((f) => f.msg).join(" | ")}`);
+    for (const o of outcomes) if (o.ok) assert.deepEqual(o.ifaces, ["eth0", "net1"], `pod ${o.p.name} has its secondary network`);
+    // The shim waits for the next daemon instead of failing: a restart costs latency, not pods.
+    assert.equal(failed.length, 0);
+    for (const p of pods) assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+    assert.deepEqual(await leases(b), []);
+    for (const p of pods) assert.deepEqual(await b.residue(p), []);
+    assert.deepEqual((await generated(b))?.json, before.json, "the same config after the restarts");
+  });
+
+  test("a burst of 64 concurrent ADDs: every call is answered (success, or error 11 beyond connectionLimit + queueLimit), none hangs, the daemon stays under 160 MiB", async (t) => {
+    const b = await thickBed({ connectionLimit: 4, queueLimit: 24 });
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const pods: TestPod[] = [];
+    for (let i = 0; i < 64; i++) pods.push(await b.createPod(ns, "bridge-net", `burst-${String(i)}`));
+    const marks = join(b.state, "marks");
+    await mkdir(marks);
+    // Each ADD takes a second (the secondary's plugin sleeps after acting), so the burst really piles up.
+    const slow = { MT_SLOW_AT: "w2:after", MT_SLEEP: "1", MT_MARKS: marks };
+    const started = Date.now();
+    const results = await Promise.all(pods.map((p) => b.cni("ADD", p, { conf: conf(b), env: slow, timeoutMs: 90_000 })));
+    const seconds = (Date.now() - started) / 1000;
+    const codes = results.map((r) => (r.code === 0 ? 0 : Number(stdoutJson(r)["code"])));
+    const ok = codes.filter((c) => c === 0).length;
+    const refused = codes.filter((c) => c === 11).length;
+    t.diagnostic(`64 ADDs in ${seconds.toFixed(1)} s: ${String(ok)} succeeded, ${String(refused)} refused with 11`);
+    assert.equal(ok + refused, 64, `only successes and "try again later": ${JSON.stringify(results.filter((r) => r.code !== 0 && Number(stdoutJson(r)["code"]) !== 11).map((r) => r.stdout))}`);
+    assert.ok(ok >= 4 + 24, "at least every admitted request succeeds");
+    assert.ok(refused > 0, "beyond the queue the daemon refuses instead of piling up");
+    const daemon = b.daemon;
+    assert.ok(daemon !== undefined);
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${String(daemon.pid)}/status`, "utf8"))?.[1];
+    t.diagnostic(`daemon peak RSS ${String(Math.round(Number(hwm) / 1024))} MiB`);
+    assert.ok(Number(hwm) < 160 * 1024, `peak RSS ${String(hwm)} kB`);
+    // The runtime DELs every sandbox, also those whose ADD was refused.
+    const dels = await Promise.all(pods.map((p) => b.cni("DEL", p, { conf: conf(b), timeoutMs: 90_000 })));
+    const delCodes = dels.map((r) => (r.code === 0 ? 0 : Number(stdoutJson(r)["code"])));
+    // A refused DEL is retried by the runtime; do what it does.
+    for (const [i, c] of delCodes.entries()) {
+      const p = pods[i];
+      if (c !== 0 && p !== undefined) assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+    }
+    assert.deepEqual(await leases(b), []);
+    for (const p of pods) assert.deepEqual(await b.residue(p), []);
+  });
+
+  test("the generated config: master's path as clusterNetwork, union of capabilities, follows a renamed or replaced master, never a Multus config, re-asserted when removed or renamed, kept through SIGTERM", async () => {
+    const b = await thickBed({ binDir: wrappers, capabilities: { "io.kubernetes.cri.pod-annotations": true } });
+    const confDir = b.confDir;
+    const first = await generated(b);
+    assert.ok(first !== undefined);
+    assert.equal(first.path.endsWith("00-multus.conflist"), true, "a conflist for cniVersion 1.0.0");
+    assert.equal(first.plugin["type"], "multus-shim");
+    assert.equal(first.plugin["clusterNetwork"], join(confDir, "10-cluster.conf"));
+    assert.equal(first.plugin["daemonSocketDir"], b.socketDir);
+    assert.deepEqual(first.plugin["capabilities"], { "io.kubernetes.cri.pod-annotations": true });
+    const until = (what: string, ok: (g: NonNullable<Awaited<ReturnType<typeof generated>>>) => boolean): Promise<void> =>
+      waitFor(what, async () => {
+        const g = await generated(b);
+        return g !== undefined && ok(g);
+      }, 10_000);
+
+    await rename(join(confDir, "10-cluster.conf"), join(confDir, "15-cluster.conf"));
+    await until("the renamed master", (g) => g.plugin["clusterNetwork"] === join(confDir, "15-cluster.conf"));
+
+    // A Multus config under another name is never the master (multus#1108).
+    await writeFile(join(confDir, "01-old-multus.conf"), JSON.stringify({ cniVersion: "1.0.0", name: "m", type: "multus", clusterNetwork: "x" }));
+    // A primary CNI that writes its file in two steps: not JSON yet, so not chosen yet.
+    await writeFile(join(confDir, "05-primary.conflist"), '{"cniVersion": "1.0.0", "name": "primary", "plugins": [');
+    await sleep(2500);
+    assert.equal((await generated(b))?.plugin["clusterNetwork"], join(confDir, "15-cluster.conf"));
+    await writeFile(
+      join(confDir, "05-primary.conflist"),
+      JSON.stringify({ cniVersion: "1.0.0", name: "primary", plugins: [{ type: "bridge", bridge: "mt-p0", ipam: { type: "host-local", subnet: "10.77.0.0/24" } }, { type: "portmap", capabilities: { portMappings: true } }] }),
+    );
+    await until("the new master", (g) => g.plugin["clusterNetwork"] === join(confDir, "05-primary.conflist"));
+    assert.deepEqual((await generated(b))?.plugin["capabilities"], { "io.kubernetes.cri.pod-annotations": true, portMappings: true });
+
+    // Cilium renames foreign configs; deleting ours is no better.
+    const current = await generated(b);
+    assert.ok(current !== undefined);
+    await rename(current.path, `${current.path}.cilium_bak`);
+    await until("our config back after a rename", (g) => g.path === current.path);
+    await rm(current.path);
+    await until("our config back after a delete", (g) => g.path === current.path);
+    assert.deepEqual((await generated(b))?.json, current.json);
+
+    const kept = await readFile(current.path, "utf8");
+    assert.equal((await b.daemon?.stop("SIGTERM"))?.code, 0);
+    assert.equal(await readFile(current.path, "utf8"), kept, "SIGTERM leaves the config exactly as it was");
+  });
+
+  test("with the config the daemon generates (cluster network = the master's path), DEL releases every IP lease and leaves nothing (upstream v4.3.0 leaks the cluster network's, multus#1449)", async (t) => {
+    const b = await thickBed({ binDir: wrappers });
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const g = await generated(b);
+    assert.ok(g !== undefined);
+    // What the runtime sends for a conflist: the plugin's keys plus the list's name and cniVersion.
+    const conf = JSON.stringify({ ...g.plugin, name: g.json["name"], cniVersion: g.json["cniVersion"] });
+    const pods = [await b.createPod(ns, "bridge-net", "a"), await b.createPod(ns, "bridge-net,bridge-net", "b")];
+    for (const p of pods) {
+      const add = await b.cni("ADD", p, { conf });
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+    }
+    assert.equal((await leases(b)).length, 5);
+    for (const p of pods) assert.equal((await b.cni("DEL", p, { conf })).code, 0);
+    assert.deepEqual(await leases(b), [], "the cluster network's leases are released too");
+    for (const p of pods) assert.deepEqual(await b.residue(p), []);
+  });
+});
