@@ -10,6 +10,7 @@
 // and host-local plugins, curl. Wrappers (slow-wrappers.ts) only delay a real plugin when told to.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -310,5 +311,63 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     for (const p of pods) assert.equal((await b.cni("DEL", p, { conf })).code, 0);
     assert.deepEqual(await leases(b), [], "the cluster network's leases are released too");
     for (const p of pods) assert.deepEqual(await b.residue(p), []);
+  });
+});
+
+/** A POST to the daemon's socket, as multus-dynamic-networks-controller sends it. */
+function postDelegate(socketPath: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = httpRequest({ socketPath, path: "/delegate", method: "POST", headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, body: text });
+      });
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+describe("hot-plug through /delegate (multus-dynamic-networks-controller's call)", () => {
+  test("ADD attaches one more network to a running pod with the requested address; DEL detaches it; the pod's DEL would have torn it down too", async (t) => {
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const p = await b.createPod(ns, "bridge-net");
+    assert.equal((await b.cni("ADD", p, { conf: conf(b) })).code, 0);
+    const sock = join(b.socketDir, "multus.sock");
+    const macvlan = { cniVersion: "1.0.0", name: "hot-net", plugins: [{ type: "macvlan", master: "lan0", mode: "bridge", capabilities: { ips: true }, ipam: { type: "static" } }] };
+    const env = (command: string): Record<string, string> => ({
+      CNI_COMMAND: command, CNI_CONTAINERID: p.containerId, CNI_NETNS: p.netns.path, CNI_IFNAME: "net2", CNI_PATH: "/usr/lib/cni",
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${p.containerId};K8S_POD_UID=${p.uid}`,
+    });
+    const config = Buffer.from(JSON.stringify(macvlan)).toString("base64");
+    const add = await postDelegate(sock, { env: env("ADD"), config, interfaceAttributes: { ips: ["10.20.0.55/24"] } });
+    assert.equal(add.status, 200, add.body);
+    const result = (JSON.parse(add.body) as { Result: { cniVersion: string; ips: { address: string }[] } }).Result;
+    assert.equal(result.cniVersion, "1.0.0");
+    assert.deepEqual(result.ips.map((i) => i.address), ["10.20.0.55/24"]);
+    assert.deepEqual((await b.podInterfaces(p)).get("net2")?.ips, ["10.20.0.55"]);
+    const again = await postDelegate(sock, { env: env("ADD"), config, interfaceAttributes: { ips: ["10.20.0.56/24"] } });
+    assert.equal(again.status, 400);
+    assert.match((JSON.parse(again.body) as { msg: string }).msg, /already has interface net2/);
+
+    const del = await postDelegate(sock, { env: env("DEL"), config });
+    assert.equal(del.status, 200, del.body);
+    assert.deepEqual([...(await b.podInterfaces(p)).keys()].sort(), ["eth0", "net1"]);
+
+    // Plugged again, then the pod goes: its DEL tears the hot-plugged attachment down too.
+    assert.equal((await postDelegate(sock, { env: env("ADD"), config, interfaceAttributes: { ips: ["10.20.0.57/24"] } })).status, 200);
+    assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+    assert.deepEqual([...(await b.podInterfaces(p)).keys()], []);
+    assert.deepEqual(await leases(b), []);
+    assert.deepEqual(await b.residue(p), []);
+
+    const unknown = await postDelegate(sock, { env: env("ADD"), config });
+    assert.equal(unknown.status, 400);
+    assert.match((JSON.parse(unknown.body) as { msg: string }).msg, /has no attachments recorded by Multus/);
   });
 });
