@@ -49,6 +49,8 @@ export interface CniCall {
   /** Extra environment (reaches the delegates too: CNI-P-13). */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Run this executable instead of the mode's (a path: e.g. upstream's multus-shim). */
+  executable?: string;
 }
 
 export interface Status {
@@ -180,7 +182,7 @@ spec:
       return bed.startCni(command, p, call).done;
     },
     startCni(command, p, call) {
-      return startExecutable(mode === "thick" ? "multus-shim" : "multus", {
+      return startExecutable(call.executable ?? (mode === "thick" ? "multus-shim" : "multus"), {
         netns: node.name,
         stdin: call.conf,
         timeoutMs: call.timeoutMs ?? 120_000,

@@ -6,8 +6,9 @@ import { join } from "node:path";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
 
+/** dist/bin/<name>, or `name` itself when it is a path (another build, e.g. upstream's). */
 export function binPath(name: string): string {
-  const p = join(repoRoot, "dist", "bin", name);
+  const p = name.includes("/") ? name : join(repoRoot, "dist", "bin", name);
   if (!existsSync(p)) throw new Error(`${p} is missing: run "node scripts/build.ts" (scripts/test.sh does)`);
   return p;
 }

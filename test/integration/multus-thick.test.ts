@@ -21,6 +21,7 @@ import { socketGet } from "../helpers/daemon.ts";
 import { createKubeBed, nadYaml, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { stdoutJson } from "../helpers/run-executable.ts";
 import { createSlowWrappers } from "../helpers/slow-wrappers.ts";
+import { upstreamBinary } from "../helpers/upstream-build.ts";
 
 const cluster = useCluster();
 const run = promisify(execFile);
@@ -369,5 +370,25 @@ describe("hot-plug through /delegate (multus-dynamic-networks-controller's call)
     const unknown = await postDelegate(sock, { env: env("ADD"), config });
     assert.equal(unknown.status, 400);
     assert.match((JSON.parse(unknown.body) as { msg: string }).msg, /has no attachments recorded by Multus/);
+  });
+});
+
+describe("wire compatibility with upstream Multus v4.3.0", () => {
+  test("upstream's Go multus-shim against multus-daemon: ADD prints the result in the config's version, DEL tears everything down", async (t) => {
+    const shim = upstreamBinary("multus-shim");
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const p = await b.createPod(ns, "bridge-net");
+    const add = await b.cni("ADD", p, { conf: conf(b), executable: shim });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const result = stdoutJson(add);
+    assert.equal(result["cniVersion"], "1.0.0");
+    assert.deepEqual([...(await b.podInterfaces(p)).keys()].sort(), ["eth0", "net1"]);
+    assert.equal((await b.networkStatus(p)).length, 2);
+    const del = await b.cni("DEL", p, { conf: conf(b), executable: shim });
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    assert.deepEqual(await leases(b), []);
+    assert.deepEqual(await b.residue(p), []);
   });
 });
