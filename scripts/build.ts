@@ -1,6 +1,9 @@
-// Build every executable: one esbuild bundle per entry point (dist/bundle/<name>.cjs), then a Node
-// single executable application (dist/bin/<name>) for the executables a host runs, since hosts have
-// no Node. Usage: node scripts/build.ts [--bundle-only] [name...]
+// Build every executable into dist/bin, since hosts have no Node:
+// - Node single executable applications: one esbuild bundle per entry point src/cmd/<name>.ts
+//   (dist/bundle/<name>.cjs), injected into a copy of this node binary;
+// - C programs: src/shim/<name>.c, compiled with gcc and linked statically, so a host needs no library
+//   (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships").
+// Usage: node scripts/build.ts [--bundle-only] [name...]   (--bundle-only: bundles only, no C)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, chmodSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -11,33 +14,62 @@ const root = resolve(import.meta.dirname, "..");
 const bundleDir = join(root, "dist", "bundle");
 const binDir = join(root, "dist", "bin");
 
-/** Entry points built today; later issues add multus-shim, multus-daemon, multus-install, multusctl, vfioveth. */
-const EXECUTABLES = ["multus", "passthru"] as const;
+/** Node SEA executables, one per src/cmd/<name>.ts; later issues add multus-install, multusctl, vfioveth. */
+const SEA_EXECUTABLES: readonly string[] = ["multus", "passthru", "multus-daemon"];
+/** C executables, one per src/shim/<name>.c. */
+const C_EXECUTABLES: readonly string[] = ["multus-shim"];
+/** -Werror: the shim must compile clean; -static -s: no shared library on the host, no symbols. */
+const C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s"];
 
 const { values, positionals } = parseArgs({ options: { "bundle-only": { type: "boolean" } }, allowPositionals: true });
-const wanted = positionals.length > 0 ? positionals : [...EXECUTABLES];
+// A name that is not a C executable is bundled from src/cmd/<name>.ts, listed or not.
+const wanted = positionals.length > 0 ? positionals : [...SEA_EXECUTABLES, ...C_EXECUTABLES];
 
 mkdirSync(bundleDir, { recursive: true });
 mkdirSync(binDir, { recursive: true });
 
 for (const name of wanted) {
   const started = performance.now();
-  const bundle = join(bundleDir, `${name}.cjs`);
-  await build({
-    entryPoints: [join(root, "src", "cmd", `${name}.ts`)],
-    outfile: bundle,
-    bundle: true,
-    platform: "node",
-    target: "node24",
-    // SEA runs a CommonJS main script.
-    format: "cjs",
-    minify: false,
-    sourcemap: false,
-    legalComments: "none",
-    logLevel: "warning",
-  });
-  if (values["bundle-only"] !== true) buildSea(name, bundle);
+  if (C_EXECUTABLES.includes(name)) {
+    if (values["bundle-only"] === true) continue;
+    buildC(name);
+  } else {
+    const bundle = join(bundleDir, `${name}.cjs`);
+    await build({
+      entryPoints: [join(root, "src", "cmd", `${name}.ts`)],
+      outfile: bundle,
+      bundle: true,
+      platform: "node",
+      target: "node24",
+      // SEA runs a CommonJS main script.
+      format: "cjs",
+      minify: false,
+      sourcemap: false,
+      legalComments: "none",
+      logLevel: "warning",
+    });
+    if (values["bundle-only"] !== true) buildSea(name, bundle);
+  }
   console.log(`built ${name} in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** gcc, static: src/shim/<name>.c → dist/bin/<name>. */
+function buildC(name: string): void {
+  const tmp = join(binDir, `.${name}.tmp`);
+  rmSync(tmp, { force: true });
+  try {
+    execFileSync("gcc", [...C_FLAGS, "-o", tmp, join(root, "src", "shim", `${name}.c`)], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    if (err instanceof Error && "code" in err && err.code === "ENOENT") {
+      throw new Error(`gcc not found: ${name} is C and needs gcc and libc6-dev (static libc); scripts/setup.sh installs both`, { cause: err });
+    }
+    const stderr = err instanceof Error && "stderr" in err ? String(err.stderr) : "";
+    const hint = stderr.includes("cannot find -lc") ? " (no static libc: install libc6-dev)" : "";
+    throw new Error(`gcc could not build ${name}${hint}:\n${stderr}`, { cause: err });
+  }
+  // Write next to the target and rename: a running plugin keeps its old inode ("text file busy").
+  renameSync(tmp, join(binDir, name));
 }
 
 /** Node SEA: generate the blob, copy this very node binary, inject the blob (postject). */

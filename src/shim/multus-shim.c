@@ -1,0 +1,1427 @@
+/*
+ * multus-shim: the CNI plugin a container runtime executes in thick mode. It forwards the call to
+ * multus-daemon over a unix socket and prints the daemon's answer; all product logic stays in the
+ * daemon (TypeScript). Written in C so that every CNI call starts in about a millisecond and the
+ * host needs no library: it is linked statically (docs/performance.md, "multus-shim: how it ships").
+ *
+ * Input, as for any CNI plugin (CNI 1.1): CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,
+ * CNI_ARGS, CNI_PATH in the environment and the network config (JSON) on stdin, at most 4 MiB.
+ * The shim reads only these top-level config keys itself:
+ *   cniVersion                 the version its own errors are written in (default 1.1.0)
+ *   daemonSocketDir            the daemon listens on <daemonSocketDir>/multus.sock (default /run/multus/)
+ *   daemonReadyTimeoutSeconds  how long to wait for the daemon to become ready (default 60)
+ *   operationTimeoutSeconds    \ the daemon's budgets (defaults 90 and 20); the whole exchange gets
+ *   rollbackTimeoutSeconds     / their sum plus 10 s before the shim gives up on it
+ *
+ * Wire protocol (upstream Multus's thick plugin: pkg/server/api), HTTP/1.1 over the unix socket:
+ *   GET /readyz            200 once the daemon serves CNI requests (anything else: not yet)
+ *   POST /cni              body {"env":{"CNI_COMMAND":"ADD",...},"config":"<base64 of stdin>"};
+ *                          env is the shim's whole environment, config the exact stdin bytes
+ *   answer 200             {"Result":{...}}: for ADD the shim prints the Result value byte for byte
+ *                          (the daemon has converted it to the requested cniVersion); otherwise
+ *                          nothing
+ *   answer not 200         a CNI error object {"code":N,"msg":...}: printed as is, exit 1; any other
+ *                          body becomes a CNI error with code 999
+ *
+ * VERSION is answered here. ADD, CHECK, GC and STATUS first poll GET /readyz every 100 ms. DEL does
+ * not wait and never depends on the daemon (CNI 1.1: DEL must succeed whenever it can): when the
+ * daemon gives no complete answer (no socket, connection refused or reset, deadline), the DEL runs
+ * locally through the thin plugin `multus` installed next to this executable, with the same
+ * environment and stdin. A daemon that answers is authoritative, even with an error.
+ *
+ * Every error the shim makes itself is a CNI error on stdout with exit code 1, its message also on
+ * stderr. Build: gcc -std=c11 -Wall -Wextra -Werror -O2 -static -s (scripts/build.ts).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define STDIN_LIMIT ((size_t)4 * 1024 * 1024)
+#define RESPONSE_BODY_LIMIT ((size_t)64 * 1024 * 1024)
+#define HEADER_LIMIT ((size_t)64 * 1024)
+#define DETAILS_LIMIT ((size_t)4096)
+#define JSON_DEPTH_LIMIT 512
+#define READY_POLL_MS 100
+/* A readiness probe gets at least this long, even when daemonReadyTimeoutSeconds is 0. */
+#define PROBE_MIN_MS 1000
+/* Beyond the daemon's own budgets (operation + rollback): its answer still has to reach us. */
+#define EXCHANGE_SLACK_MS 10000
+#define MAX_TIMEOUT_SECONDS 3600.0
+
+#define DEFAULT_CNI_VERSION "1.1.0"
+#define DEFAULT_SOCKET_DIR "/run/multus/"
+#define SOCKET_NAME "multus.sock"
+#define THIN_PLUGIN "multus"
+#define DAEMON_HINT "check the multus DaemonSet pod on this node (kubectl -n kube-system get pods -l app=multus -o wide; its logs)"
+
+/* CNI error codes (CNI 1.1 "Error"; 999 is libcni's "internal"). */
+enum cni_code {
+	CNI_INVALID_ENV = 4,
+	CNI_IO_FAILURE = 5,
+	CNI_DECODING_FAILURE = 6,
+	CNI_INVALID_CONFIG = 7,
+	CNI_TRY_AGAIN_LATER = 11,
+	CNI_INTERNAL = 999,
+};
+
+/* The version our own errors are written in: the config's cniVersion once it is known. */
+static const char *error_cni_version = DEFAULT_CNI_VERSION;
+
+/* ------------------------------------------------------------------------------------------------
+ * Growable byte buffer, always NUL-terminated. Allocation failure ends the program (short-lived).
+ */
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+static void out_of_memory(void) __attribute__((noreturn));
+
+static void buf_reserve(struct buf *b, size_t extra)
+{
+	if (extra > SIZE_MAX - b->len - 1)
+		out_of_memory();
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	size_t cap = b->cap > 0 ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	char *data = realloc(b->data, cap);
+	if (data == NULL)
+		out_of_memory();
+	b->data = data;
+	b->cap = cap;
+}
+
+static void buf_append(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void buf_append_str(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+static void buf_append_char(struct buf *b, char c)
+{
+	buf_append(b, &c, 1);
+}
+
+static void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0) {
+		va_end(again);
+		out_of_memory();
+	}
+	buf_reserve(b, (size_t)n);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+	va_end(again);
+	b->len += (size_t)n;
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Output and errors.
+ */
+
+/* Write all of it, through partial writes and EINTR. */
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when the bytes there are not one. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp, min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3, cp = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Append s as the inside of a JSON string: quote and backslash escaped, control characters as
+ * \u00XX, valid UTF-8 as is, every byte that is not part of valid UTF-8 as \ufffd.
+ */
+static void json_escape_append(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = u[i];
+		if (c == '"' || c == '\\') {
+			buf_append_char(b, '\\');
+			buf_append_char(b, (char)c);
+			i++;
+		} else if (c < 0x20) {
+			buf_printf(b, "\\u%04x", c);
+			i++;
+		} else if (c < 0x80) {
+			buf_append_char(b, (char)c);
+			i++;
+		} else {
+			size_t len = utf8_sequence_length(u + i, n - i);
+			if (len == 0) {
+				buf_append_str(b, "\\ufffd");
+				i++;
+			} else {
+				buf_append(b, u + i, len);
+				i += len;
+			}
+		}
+	}
+}
+
+static void print_cni_error(int code, const char *msg, const char *details, size_t details_len)
+{
+	struct buf out = {0};
+	buf_append_str(&out, "{\"cniVersion\":\"");
+	json_escape_append(&out, error_cni_version, strlen(error_cni_version));
+	buf_printf(&out, "\",\"code\":%d,\"msg\":\"", code);
+	json_escape_append(&out, msg, strlen(msg));
+	buf_append_char(&out, '"');
+	if (details != NULL && details_len > 0) {
+		buf_append_str(&out, ",\"details\":\"");
+		json_escape_append(&out, details, details_len);
+		buf_append_char(&out, '"');
+	}
+	buf_append_str(&out, "}\n");
+	(void)write_all(STDOUT_FILENO, out.data, out.len);
+	buf_free(&out);
+
+	struct buf line = {0};
+	buf_printf(&line, "multus-shim: %s\n", msg);
+	(void)write_all(STDERR_FILENO, line.data, line.len);
+	buf_free(&line);
+}
+
+/* Print a CNI error made by the shim itself (stdout, and its msg on stderr) and exit 1. */
+static void fail(int code, const char *details, size_t details_len, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 4, 5)));
+
+static void fail(int code, const char *details, size_t details_len, const char *fmt, ...)
+{
+	struct buf msg = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	print_cni_error(code, msg.data, details, details_len);
+	exit(1);
+}
+
+/* No allocation here: the error is a constant. */
+static void out_of_memory(void)
+{
+	static const char out[] = "{\"cniVersion\":\"" DEFAULT_CNI_VERSION "\",\"code\":11,\"msg\":\"multus-shim: out of memory\"}\n";
+	static const char err[] = "multus-shim: out of memory\n";
+	(void)write_all(STDOUT_FILENO, out, sizeof out - 1);
+	(void)write_all(STDERR_FILENO, err, sizeof err - 1);
+	_exit(1);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Time.
+ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	/* CLOCK_MONOTONIC cannot fail on Linux; deadlines must not move with the wall clock. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+		;
+}
+
+static int64_t seconds_to_ms(double seconds)
+{
+	return (int64_t)(seconds * 1000.0 + 0.5);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * JSON: a validating scanner (RFC 8259) that records where chosen top-level members are. Nested
+ * values are checked and skipped, so a key inside a nested object never matches.
+ */
+
+enum json_type { JSON_NONE, JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL };
+
+/* A wanted top-level member: filled in when the key occurs (the last occurrence wins, as in Go). */
+struct json_member {
+	const char *name;
+	enum json_type type;
+	size_t start, end; /* the value's bytes: [start, end) */
+};
+
+struct json_parser {
+	const char *s;
+	size_t len;
+	size_t pos;
+	unsigned depth;
+	char error[200];
+};
+
+static int json_peek(const struct json_parser *p)
+{
+	return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1;
+}
+
+static bool json_error(struct json_parser *p, const char *what)
+{
+	int c = json_peek(p);
+	if (c < 0)
+		snprintf(p->error, sizeof p->error, "%s at byte %zu (the input ends there)", what, p->pos);
+	else if (c > 0x20 && c < 0x7f)
+		snprintf(p->error, sizeof p->error, "%s at byte %zu (found '%c')", what, p->pos, c);
+	else
+		snprintf(p->error, sizeof p->error, "%s at byte %zu (found byte 0x%02x)", what, p->pos, (unsigned)c);
+	return false;
+}
+
+static void json_skip_ws(struct json_parser *p)
+{
+	while (p->pos < p->len) {
+		char c = p->s[p->pos];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			return;
+		p->pos++;
+	}
+}
+
+static bool json_hex4(struct json_parser *p, uint32_t *out)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		int c = json_peek(p);
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return json_error(p, "expected 4 hex digits after \\u");
+		v = v * 16 + (uint32_t)d;
+		p->pos++;
+	}
+	*out = v;
+	return true;
+}
+
+static void utf8_append(struct buf *b, uint32_t cp)
+{
+	char u[4];
+	size_t n;
+	if (cp < 0x80) {
+		u[0] = (char)cp, n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+	}
+	buf_append(b, u, n);
+}
+
+/* A string starting at the opening quote; decoded into out (UTF-8) unless out is NULL. */
+static bool json_string(struct json_parser *p, struct buf *out)
+{
+	p->pos++;
+	for (;;) {
+		int c = json_peek(p);
+		if (c < 0)
+			return json_error(p, "unterminated string");
+		if (c == '"') {
+			p->pos++;
+			return true;
+		}
+		if (c < 0x20)
+			return json_error(p, "control character inside a string");
+		if (c != '\\') {
+			if (out != NULL)
+				buf_append_char(out, (char)c);
+			p->pos++;
+			continue;
+		}
+		p->pos++;
+		char plain;
+		switch (json_peek(p)) {
+		case '"': plain = '"'; break;
+		case '\\': plain = '\\'; break;
+		case '/': plain = '/'; break;
+		case 'b': plain = '\b'; break;
+		case 'f': plain = '\f'; break;
+		case 'n': plain = '\n'; break;
+		case 'r': plain = '\r'; break;
+		case 't': plain = '\t'; break;
+		case 'u': {
+			uint32_t cp;
+			p->pos++;
+			if (!json_hex4(p, &cp))
+				return false;
+			if (cp >= 0xd800 && cp <= 0xdbff && p->pos + 1 < p->len && p->s[p->pos] == '\\' && p->s[p->pos + 1] == 'u') {
+				size_t low_at = p->pos;
+				uint32_t low;
+				p->pos += 2;
+				if (!json_hex4(p, &low))
+					return false;
+				if (low >= 0xdc00 && low <= 0xdfff) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+				} else {
+					p->pos = low_at; /* a lone high surrogate; the next escape stands alone */
+					cp = 0xfffd;
+				}
+			} else if (cp >= 0xd800 && cp <= 0xdfff) {
+				cp = 0xfffd; /* a lone surrogate has no UTF-8 form (Go decodes it the same way) */
+			}
+			if (out != NULL)
+				utf8_append(out, cp);
+			continue;
+		}
+		default:
+			return json_error(p, "invalid escape in a string");
+		}
+		if (out != NULL)
+			buf_append_char(out, plain);
+		p->pos++;
+	}
+}
+
+static bool json_digits(struct json_parser *p, const char *what)
+{
+	int c = json_peek(p);
+	if (c < '0' || c > '9')
+		return json_error(p, what);
+	while ((c = json_peek(p)) >= '0' && c <= '9')
+		p->pos++;
+	return true;
+}
+
+static bool json_number(struct json_parser *p)
+{
+	if (json_peek(p) == '-')
+		p->pos++;
+	if (json_peek(p) == '0')
+		p->pos++;
+	else if (!json_digits(p, "expected a digit"))
+		return false;
+	if (json_peek(p) == '.') {
+		p->pos++;
+		if (!json_digits(p, "expected a digit after the decimal point"))
+			return false;
+	}
+	if (json_peek(p) == 'e' || json_peek(p) == 'E') {
+		p->pos++;
+		if (json_peek(p) == '+' || json_peek(p) == '-')
+			p->pos++;
+		if (!json_digits(p, "expected a digit in the exponent"))
+			return false;
+	}
+	return true;
+}
+
+static bool json_literal(struct json_parser *p, const char *word)
+{
+	size_t n = strlen(word);
+	if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
+		return json_error(p, "expected a JSON value");
+	p->pos += n;
+	return true;
+}
+
+static bool json_container(struct json_parser *p, struct json_member *members, size_t count);
+
+/* One value at p->pos (no leading whitespace). */
+static bool json_value(struct json_parser *p, enum json_type *type)
+{
+	int c = json_peek(p);
+	switch (c) {
+	case '{': *type = JSON_OBJECT; return json_container(p, NULL, 0);
+	case '[': *type = JSON_ARRAY; return json_container(p, NULL, 0);
+	case '"': *type = JSON_STRING; return json_string(p, NULL);
+	case 't': *type = JSON_TRUE; return json_literal(p, "true");
+	case 'f': *type = JSON_FALSE; return json_literal(p, "false");
+	case 'n': *type = JSON_NULL; return json_literal(p, "null");
+	default:
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			*type = JSON_NUMBER;
+			return json_number(p);
+		}
+		return json_error(p, "expected a JSON value");
+	}
+}
+
+/*
+ * An object or array starting at its opening bracket. For the top-level object, members lists the
+ * keys to record; nested containers pass none, so their keys are only validated.
+ */
+static bool json_container(struct json_parser *p, struct json_member *members, size_t count)
+{
+	bool object = p->s[p->pos] == '{';
+	char close = object ? '}' : ']';
+	if (++p->depth > JSON_DEPTH_LIMIT)
+		return json_error(p, "JSON nested deeper than 512 levels");
+	p->pos++;
+	json_skip_ws(p);
+	if (json_peek(p) == close) {
+		p->pos++;
+		p->depth--;
+		return true;
+	}
+	struct buf key = {0};
+	bool ok = false;
+	for (;;) {
+		struct json_member *member = NULL;
+		if (object) {
+			json_skip_ws(p);
+			if (json_peek(p) != '"') {
+				json_error(p, "expected a string key");
+				break;
+			}
+			key.len = 0;
+			if (!json_string(p, members != NULL ? &key : NULL))
+				break;
+			for (size_t i = 0; i < count; i++) {
+				if (key.len == strlen(members[i].name) && memcmp(key.data, members[i].name, key.len) == 0)
+					member = &members[i];
+			}
+			json_skip_ws(p);
+			if (json_peek(p) != ':') {
+				json_error(p, "expected ':' after an object key");
+				break;
+			}
+			p->pos++;
+		}
+		json_skip_ws(p);
+		size_t start = p->pos;
+		enum json_type type = JSON_NONE;
+		if (!json_value(p, &type))
+			break;
+		if (member != NULL) {
+			member->type = type;
+			member->start = start;
+			member->end = p->pos;
+		}
+		json_skip_ws(p);
+		int c = json_peek(p);
+		if (c == ',') {
+			p->pos++;
+			continue;
+		}
+		if (c == close) {
+			p->pos++;
+			p->depth--;
+			ok = true;
+			break;
+		}
+		json_error(p, object ? "expected ',' or '}' after an object member" : "expected ',' or ']' after an array element");
+		break;
+	}
+	buf_free(&key);
+	return ok;
+}
+
+enum json_scan { JSON_SCAN_OK, JSON_SCAN_NOT_OBJECT, JSON_SCAN_INVALID };
+
+/*
+ * Check that s is one JSON object and record the wanted top-level members (type JSON_NONE when
+ * absent). JSON_SCAN_NOT_OBJECT: some other first character; JSON_SCAN_INVALID: error says why.
+ */
+static enum json_scan json_scan_object(const char *s, size_t len, struct json_member *members, size_t count,
+				       char *error, size_t error_size)
+{
+	struct json_parser p = {.s = s, .len = len};
+	for (size_t i = 0; i < count; i++)
+		members[i].type = JSON_NONE;
+	json_skip_ws(&p);
+	if (json_peek(&p) != '{') {
+		if (json_peek(&p) < 0) {
+			snprintf(error, error_size, "it is empty");
+			return JSON_SCAN_INVALID;
+		}
+		return JSON_SCAN_NOT_OBJECT;
+	}
+	if (!json_container(&p, members, count)) {
+		snprintf(error, error_size, "%s", p.error);
+		return JSON_SCAN_INVALID;
+	}
+	json_skip_ws(&p);
+	if (p.pos != p.len) {
+		json_error(&p, "unexpected data after the JSON object");
+		snprintf(error, error_size, "%s", p.error);
+		return JSON_SCAN_INVALID;
+	}
+	return JSON_SCAN_OK;
+}
+
+/* Decode a string member that json_scan_object has already validated. */
+static void json_member_string(const char *s, const struct json_member *m, struct buf *out)
+{
+	struct json_parser p = {.s = s, .len = m->end, .pos = m->start};
+	out->len = 0;
+	buf_reserve(out, 0);
+	out->data[0] = '\0';
+	(void)json_string(&p, out);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The config on stdin.
+ */
+
+struct shim_config {
+	char *cni_version; /* NULL: the config has none */
+	char *socket_path;
+	double ready_timeout_s;
+	double operation_timeout_s;
+	double rollback_timeout_s;
+};
+
+enum { KEY_CNI_VERSION, KEY_SOCKET_DIR, KEY_READY_TIMEOUT, KEY_OPERATION_TIMEOUT, KEY_ROLLBACK_TIMEOUT, KEY_COUNT };
+
+static void read_stdin(struct buf *in)
+{
+	for (;;) {
+		buf_reserve(in, 65536);
+		ssize_t n = read(STDIN_FILENO, in->data + in->len, in->cap - in->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(CNI_IO_FAILURE, NULL, 0, "cannot read the config on stdin: %s", strerror(errno));
+		}
+		if (n == 0)
+			break;
+		in->len += (size_t)n;
+		in->data[in->len] = '\0';
+		if (in->len > STDIN_LIMIT)
+			fail(CNI_IO_FAILURE, NULL, 0, "config on stdin exceeds 4 MiB");
+	}
+}
+
+/* A number of seconds from 0 to 3600, or the default when the key is absent. */
+static bool config_seconds(const char *config, const struct json_member *m, double fallback, double *out, struct buf *problem)
+{
+	*out = fallback;
+	if (m->type == JSON_NONE)
+		return true;
+	if (m->type == JSON_NUMBER) {
+		/* The scanner checked the JSON number syntax, which strtod accepts (our locale is "C"). */
+		char text[64];
+		size_t n = m->end - m->start;
+		if (n < sizeof text) {
+			memcpy(text, config + m->start, n);
+			text[n] = '\0';
+			double v = strtod(text, NULL);
+			if (isfinite(v) && v >= 0 && v <= MAX_TIMEOUT_SECONDS) {
+				*out = v;
+				return true;
+			}
+		}
+	}
+	size_t shown = m->end - m->start > 40 ? 40 : m->end - m->start;
+	buf_printf(problem, "config key \"%s\" must be a number of seconds from 0 to %g (got %.*s)", m->name, MAX_TIMEOUT_SECONDS,
+		   (int)shown, config + m->start);
+	return false;
+}
+
+/*
+ * Parse the config. Errors are reported only after CNI_COMMAND is known (VERSION needs no config),
+ * so this returns false with a message instead of failing; *code says which CNI code applies.
+ */
+static bool parse_config(const struct buf *in, struct shim_config *c, int *code, struct buf *problem)
+{
+	struct json_member m[KEY_COUNT] = {
+		[KEY_CNI_VERSION] = {.name = "cniVersion"},
+		[KEY_SOCKET_DIR] = {.name = "daemonSocketDir"},
+		[KEY_READY_TIMEOUT] = {.name = "daemonReadyTimeoutSeconds"},
+		[KEY_OPERATION_TIMEOUT] = {.name = "operationTimeoutSeconds"},
+		[KEY_ROLLBACK_TIMEOUT] = {.name = "rollbackTimeoutSeconds"},
+	};
+	char error[256];
+	*code = CNI_DECODING_FAILURE;
+	switch (json_scan_object(in->data, in->len, m, KEY_COUNT, error, sizeof error)) {
+	case JSON_SCAN_OK:
+		break;
+	case JSON_SCAN_NOT_OBJECT:
+		buf_printf(problem, "config on stdin is not a JSON object");
+		return false;
+	case JSON_SCAN_INVALID:
+		buf_printf(problem, "config on stdin is not valid JSON: %s", error);
+		return false;
+	}
+	*code = CNI_INVALID_CONFIG;
+	for (int k = KEY_CNI_VERSION; k <= KEY_SOCKET_DIR; k++) {
+		if (m[k].type != JSON_NONE && m[k].type != JSON_STRING) {
+			buf_printf(problem, "config key \"%s\" must be a string", m[k].name);
+			return false;
+		}
+	}
+	if (m[KEY_CNI_VERSION].type == JSON_STRING) {
+		struct buf v = {0};
+		json_member_string(in->data, &m[KEY_CNI_VERSION], &v);
+		c->cni_version = v.data;
+	}
+
+	struct buf dir = {0};
+	if (m[KEY_SOCKET_DIR].type == JSON_STRING)
+		json_member_string(in->data, &m[KEY_SOCKET_DIR], &dir);
+	else
+		buf_append_str(&dir, DEFAULT_SOCKET_DIR);
+	if (dir.len == 0 || strlen(dir.data) != dir.len) {
+		buf_printf(problem, "config key \"daemonSocketDir\" must be a non-empty path without NUL characters");
+		return false;
+	}
+	/* "/run/multus/" and "/run/multus" name the same socket; "/" stays the root. */
+	while (dir.len > 1 && dir.data[dir.len - 1] == '/')
+		dir.data[--dir.len] = '\0';
+	struct buf path = {0};
+	buf_printf(&path, "%s%s%s", dir.data, dir.data[dir.len - 1] == '/' ? "" : "/", SOCKET_NAME);
+	buf_free(&dir);
+	struct sockaddr_un addr;
+	if (path.len >= sizeof addr.sun_path) {
+		buf_printf(problem, "the daemon socket path %s is %zu bytes, longer than a unix socket path can be (%zu): "
+				    "choose a shorter daemonSocketDir", path.data, path.len, sizeof addr.sun_path - 1);
+		return false;
+	}
+	c->socket_path = path.data;
+
+	return config_seconds(in->data, &m[KEY_READY_TIMEOUT], 60, &c->ready_timeout_s, problem) &&
+	       config_seconds(in->data, &m[KEY_OPERATION_TIMEOUT], 90, &c->operation_timeout_s, problem) &&
+	       config_seconds(in->data, &m[KEY_ROLLBACK_TIMEOUT], 20, &c->rollback_timeout_s, problem);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * HTTP/1.1 client over a unix socket, every wait bounded by a deadline.
+ */
+
+enum http_progress { HTTP_INCOMPLETE, HTTP_COMPLETE, HTTP_MALFORMED };
+enum http_framing { FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_EOF };
+
+struct http_response {
+	struct buf raw;        /* bytes as received (an interim 1xx response removed) */
+	size_t scanned;        /* raw bytes already searched for the end of the header block */
+	size_t head_end;       /* 0 until the header block is complete, then where the body starts */
+	int status;
+	enum http_framing framing;
+	size_t content_length;
+	size_t chunk_pos;      /* chunked: where the next chunk-size line starts in raw */
+	struct buf chunked;    /* chunked: the decoded body */
+	const char *body;      /* once complete */
+	size_t body_len;
+	char error[160];
+};
+
+static enum http_progress http_malformed(struct http_response *r, const char *what)
+{
+	snprintf(r->error, sizeof r->error, "%s", what);
+	return HTTP_MALFORMED;
+}
+
+static bool name_is(const char *name, size_t len, const char *want)
+{
+	return len == strlen(want) && strncasecmp(name, want, len) == 0;
+}
+
+/* The status line and header fields in raw[0, end), end being where "\r\n\r\n" starts. */
+static bool http_parse_head(struct http_response *r, size_t end)
+{
+	const char *s = r->raw.data;
+	const char *stop = s + end + 2; /* past the CRLF of the last line */
+	const char *eol = memmem(s, end + 2, "\r\n", 2);
+	size_t n = (size_t)(eol - s);
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' || s[7] > '9' || s[8] != ' ' || s[9] < '1' || s[9] > '5' ||
+	    s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9' || (n > 12 && s[12] != ' ')) {
+		http_malformed(r, "the status line is not HTTP/1.x");
+		return false;
+	}
+	r->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+
+	bool have_length = false, transfer_encoding = false, chunked = false;
+	size_t length = 0;
+	for (const char *line = eol + 2; line < stop; line = eol + 2) {
+		eol = memmem(line, (size_t)(stop - line), "\r\n", 2);
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon == NULL || colon == line || memchr(line, ' ', (size_t)(colon - line)) != NULL ||
+		    memchr(line, '\t', (size_t)(colon - line)) != NULL) {
+			http_malformed(r, "a header line is not \"name: value\"");
+			return false;
+		}
+		const char *v = colon + 1, *v_end = eol;
+		while (v < v_end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
+			v_end--;
+		size_t name_len = (size_t)(colon - line);
+		if (name_is(line, name_len, "content-length")) {
+			size_t value = 0;
+			if (v == v_end) {
+				http_malformed(r, "an empty Content-Length");
+				return false;
+			}
+			for (const char *d = v; d < v_end; d++) {
+				if (*d < '0' || *d > '9' || value > RESPONSE_BODY_LIMIT) {
+					http_malformed(r, *d < '0' || *d > '9' ? "Content-Length is not a number" : "the body exceeds 64 MiB");
+					return false;
+				}
+				value = value * 10 + (size_t)(*d - '0');
+			}
+			if (value > RESPONSE_BODY_LIMIT || (have_length && value != length)) {
+				http_malformed(r, value > RESPONSE_BODY_LIMIT ? "the body exceeds 64 MiB" : "conflicting Content-Length headers");
+				return false;
+			}
+			have_length = true;
+			length = value;
+		} else if (name_is(line, name_len, "transfer-encoding")) {
+			/* The body is chunked when chunked is the last coding (RFC 9112 section 6.3). */
+			const char *last = v;
+			for (const char *d = v; d < v_end; d++)
+				if (*d == ',')
+					last = d + 1;
+			while (last < v_end && (*last == ' ' || *last == '\t'))
+				last++;
+			transfer_encoding = true;
+			chunked = name_is(last, (size_t)(v_end - last), "chunked");
+		}
+	}
+	if (r->status < 200 || r->status == 204 || r->status == 304)
+		r->framing = FRAMING_NONE;
+	else if (transfer_encoding)
+		r->framing = chunked ? FRAMING_CHUNKED : FRAMING_EOF;
+	else if (have_length)
+		r->framing = FRAMING_LENGTH;
+	else
+		r->framing = FRAMING_EOF;
+	r->content_length = length;
+	return true;
+}
+
+static enum http_progress http_advance_chunks(struct http_response *r)
+{
+	for (;;) {
+		const char *s = r->raw.data + r->chunk_pos;
+		size_t avail = r->raw.len - r->chunk_pos;
+		const char *eol = memmem(s, avail, "\r\n", 2);
+		if (eol == NULL)
+			return avail > 1024 ? http_malformed(r, "a chunk-size line is too long") : HTTP_INCOMPLETE;
+		size_t line = (size_t)(eol - s), size = 0, i = 0;
+		for (; i < line; i++) {
+			char c = s[i];
+			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			if (d < 0)
+				break;
+			if (size > RESPONSE_BODY_LIMIT)
+				return http_malformed(r, "the body exceeds 64 MiB");
+			size = size * 16 + (size_t)d;
+		}
+		if (i == 0 || (i < line && s[i] != ';' && s[i] != ' ' && s[i] != '\t'))
+			return http_malformed(r, "a chunk-size line is not hexadecimal");
+		size_t data = r->chunk_pos + line + 2;
+		if (size == 0) {
+			/* The last chunk; then trailer fields, if any, and an empty line. */
+			const char *t = r->raw.data + data;
+			size_t t_avail = r->raw.len - data;
+			bool done = (t_avail >= 2 && t[0] == '\r' && t[1] == '\n') || memmem(t, t_avail, "\r\n\r\n", 4) != NULL;
+			if (!done)
+				return t_avail > HEADER_LIMIT ? http_malformed(r, "the trailer exceeds 64 KiB") : HTTP_INCOMPLETE;
+			r->body = r->chunked.len > 0 ? r->chunked.data : "";
+			r->body_len = r->chunked.len;
+			return HTTP_COMPLETE;
+		}
+		if (size > RESPONSE_BODY_LIMIT - r->chunked.len)
+			return http_malformed(r, "the body exceeds 64 MiB");
+		if (r->raw.len - data < size + 2)
+			return HTTP_INCOMPLETE;
+		if (r->raw.data[data + size] != '\r' || r->raw.data[data + size + 1] != '\n')
+			return http_malformed(r, "a chunk is not followed by CRLF");
+		buf_append(&r->chunked, r->raw.data + data, size);
+		r->chunk_pos = data + size + 2;
+	}
+}
+
+/* Parse what has arrived; eof: the peer has closed, nothing more will. */
+static enum http_progress http_advance(struct http_response *r, bool eof)
+{
+	while (r->head_end == 0) {
+		size_t from = r->scanned > 3 ? r->scanned - 3 : 0;
+		const char *hit = r->raw.len < 4 ? NULL : memmem(r->raw.data + from, r->raw.len - from, "\r\n\r\n", 4);
+		if (hit == NULL) {
+			r->scanned = r->raw.len;
+			return r->raw.len > HEADER_LIMIT ? http_malformed(r, "the header block exceeds 64 KiB") : HTTP_INCOMPLETE;
+		}
+		size_t end = (size_t)(hit - r->raw.data);
+		if (!http_parse_head(r, end))
+			return HTTP_MALFORMED;
+		if (r->status < 200) {
+			/* An interim response (100 Continue): drop it, the final one follows. */
+			size_t drop = end + 4;
+			memmove(r->raw.data, r->raw.data + drop, r->raw.len - drop);
+			r->raw.len -= drop;
+			r->raw.data[r->raw.len] = '\0';
+			r->scanned = 0;
+			continue;
+		}
+		r->head_end = end + 4;
+		r->chunk_pos = r->head_end;
+	}
+	size_t have = r->raw.len - r->head_end;
+	switch (r->framing) {
+	case FRAMING_NONE:
+		r->body = r->raw.data + r->head_end;
+		r->body_len = 0;
+		return HTTP_COMPLETE;
+	case FRAMING_LENGTH:
+		if (have < r->content_length)
+			return HTTP_INCOMPLETE;
+		r->body = r->raw.data + r->head_end;
+		r->body_len = r->content_length;
+		return HTTP_COMPLETE;
+	case FRAMING_EOF:
+		if (have > RESPONSE_BODY_LIMIT)
+			return http_malformed(r, "the body exceeds 64 MiB");
+		if (!eof)
+			return HTTP_INCOMPLETE;
+		r->body = r->raw.data + r->head_end;
+		r->body_len = have;
+		return HTTP_COMPLETE;
+	case FRAMING_CHUNKED:
+		return http_advance_chunks(r);
+	}
+	return http_malformed(r, "unknown framing");
+}
+
+static void http_response_free(struct http_response *r)
+{
+	buf_free(&r->raw);
+	buf_free(&r->chunked);
+}
+
+/* Wait for events on fd until the deadline: 1 ready, 0 deadline passed, -1 poll failed (errno). */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* A connected non-blocking socket, or -1 with the reason. */
+static int connect_unix(const char *path, int64_t deadline, char *reason, size_t reason_size)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	memcpy(addr.sun_path, path, strlen(path) + 1); /* the length was checked with the config */
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(reason, reason_size, "socket: %s", strerror(errno));
+			return -1;
+		}
+		if (connect(fd, (const struct sockaddr *)&addr, sizeof addr) == 0)
+			return fd;
+		int err = errno;
+		if (err == EINPROGRESS) {
+			int ready = wait_fd(fd, POLLOUT, deadline);
+			socklen_t len = sizeof err;
+			if (ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+				return fd;
+			if (ready == 0)
+				err = ETIMEDOUT;
+			else if (ready < 0)
+				err = errno;
+		}
+		close(fd);
+		/* EAGAIN: the daemon's accept backlog is full; EINTR: a signal. Both are worth a retry. */
+		if ((err == EAGAIN || err == EINTR) && now_ms() + 10 < deadline) {
+			sleep_ms(10);
+			continue;
+		}
+		snprintf(reason, reason_size, "connect: %s", strerror(err));
+		return -1;
+	}
+}
+
+/*
+ * Send the request and read one complete response before the deadline. False: no complete answer
+ * (connect failed, the connection closed or reset first, a malformed answer, the deadline), with
+ * the reason.
+ */
+static bool http_exchange(const char *socket_path, const struct buf *request, int64_t deadline, double budget_s,
+			  struct http_response *r, char *reason, size_t reason_size)
+{
+	int fd = connect_unix(socket_path, deadline, reason, reason_size);
+	if (fd < 0)
+		return false;
+
+	char send_error[96] = "";
+	for (size_t off = 0; off < request->len;) {
+		int ready = wait_fd(fd, POLLOUT, deadline);
+		if (ready <= 0) {
+			if (ready == 0)
+				snprintf(reason, reason_size, "no complete answer within %g s (the request was not even sent)", budget_s);
+			else
+				snprintf(reason, reason_size, "poll: %s", strerror(errno));
+			close(fd);
+			return false;
+		}
+		ssize_t w = send(fd, request->data + off, request->len - off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			/* The daemon may have answered and closed early: read what it said. */
+			snprintf(send_error, sizeof send_error, "; send: %s", strerror(errno));
+			break;
+		}
+		off += (size_t)w;
+	}
+
+	char chunk[65536];
+	for (;;) {
+		int ready = wait_fd(fd, POLLIN, deadline);
+		if (ready <= 0) {
+			if (ready == 0)
+				snprintf(reason, reason_size, "no complete answer within %g s", budget_s);
+			else
+				snprintf(reason, reason_size, "poll: %s", strerror(errno));
+			close(fd);
+			return false;
+		}
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		bool eof = n == 0, reset = false;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno != ECONNRESET) {
+				snprintf(reason, reason_size, "read: %s", strerror(errno));
+				close(fd);
+				return false;
+			}
+			eof = reset = true;
+		} else if (n > 0) {
+			buf_append(&r->raw, chunk, (size_t)n);
+		}
+		enum http_progress progress = http_advance(r, eof);
+		if (progress == HTTP_COMPLETE) {
+			close(fd);
+			return true;
+		}
+		if (progress == HTTP_MALFORMED) {
+			snprintf(reason, reason_size, "malformed HTTP response: %s", r->error);
+			close(fd);
+			return false;
+		}
+		if (eof) {
+			snprintf(reason, reason_size, "connection %s before a complete HTTP response, %zu bytes received%s",
+				 reset ? "reset" : "closed", r->raw.len, send_error);
+			close(fd);
+			return false;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The commands.
+ */
+
+static void print_version(void)
+{
+	static const char out[] = "{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"0.1.0\",\"0.2.0\",\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n";
+	if (!write_all(STDOUT_FILENO, out, sizeof out - 1))
+		fail(CNI_IO_FAILURE, NULL, 0, "cannot write the answer to stdout: %s", strerror(errno));
+}
+
+/* ADD, CHECK, GC, STATUS: wait until GET /readyz answers 200, polling every 100 ms. */
+static void wait_until_ready(const struct shim_config *c)
+{
+	static const char probe[] = "GET /readyz HTTP/1.1\r\nHost: multus\r\nConnection: close\r\n\r\n";
+	struct buf request = {0};
+	buf_append(&request, probe, sizeof probe - 1);
+	int64_t deadline = now_ms() + seconds_to_ms(c->ready_timeout_s);
+	char last[320];
+	for (;;) {
+		int64_t started = now_ms();
+		int64_t probe_deadline = deadline > started + PROBE_MIN_MS ? deadline : started + PROBE_MIN_MS;
+		struct http_response r = {0};
+		char reason[256];
+		bool answered = http_exchange(c->socket_path, &request, probe_deadline, (double)(probe_deadline - started) / 1000, &r,
+					      reason, sizeof reason);
+		int status = r.status;
+		http_response_free(&r);
+		if (answered && status == 200) {
+			buf_free(&request);
+			return;
+		}
+		if (answered)
+			snprintf(last, sizeof last, "GET /readyz answered HTTP %d", status);
+		else
+			snprintf(last, sizeof last, "%s", reason);
+		int64_t now = now_ms();
+		if (now >= deadline)
+			break;
+		int64_t next = started + READY_POLL_MS;
+		sleep_ms((next < deadline ? next : deadline) - now);
+	}
+	fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon is not ready at %s after %g s (last: %s): " DAEMON_HINT, c->socket_path,
+	     c->ready_timeout_s, last);
+}
+
+static void build_cni_request(const struct buf *config, struct buf *request)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct buf body = {0};
+	buf_append_str(&body, "{\"env\":{");
+	bool first = true;
+	for (char **e = environ; *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		if (eq == NULL || eq == *e)
+			continue; /* not NAME=VALUE: upstream skips these too */
+		if (!first)
+			buf_append_char(&body, ',');
+		first = false;
+		buf_append_char(&body, '"');
+		json_escape_append(&body, *e, (size_t)(eq - *e));
+		buf_append_str(&body, "\":\"");
+		json_escape_append(&body, eq + 1, strlen(eq + 1));
+		buf_append_char(&body, '"');
+	}
+	/* config: []byte in upstream's Go request, hence standard base64 with padding. */
+	buf_append_str(&body, "},\"config\":\"");
+	const unsigned char *in = (const unsigned char *)config->data;
+	buf_reserve(&body, (config->len + 2) / 3 * 4 + 2);
+	for (size_t i = 0; i < config->len; i += 3) {
+		size_t n = config->len - i < 3 ? config->len - i : 3;
+		uint32_t v = (uint32_t)in[i] << 16 | (n > 1 ? (uint32_t)in[i + 1] << 8 : 0) | (n > 2 ? in[i + 2] : 0);
+		char quad[4] = {alphabet[v >> 18 & 63], alphabet[v >> 12 & 63], n > 1 ? alphabet[v >> 6 & 63] : '=', n > 2 ? alphabet[v & 63] : '='};
+		buf_append(&body, quad, 4);
+	}
+	buf_append_str(&body, "\"}");
+
+	buf_printf(request, "POST /cni HTTP/1.1\r\nHost: multus\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			    "Connection: close\r\n\r\n", body.len);
+	buf_append(request, body.data, body.len);
+	buf_free(&body);
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* The daemon answered: its answer decides, whatever it is. Does not return. */
+static void pass_answer_through(const char *command, const struct http_response *r) __attribute__((noreturn));
+
+static void pass_answer_through(const char *command, const struct http_response *r)
+{
+	const char *body = r->body;
+	size_t len = r->body_len;
+	size_t details_len = len < DETAILS_LIMIT ? len : DETAILS_LIMIT;
+	char error[256];
+
+	if (r->status == 200) {
+		/* CNI 1.1: only ADD prints a result; DEL, CHECK, GC and STATUS print nothing on success. */
+		if (strcmp(command, "ADD") != 0 || is_blank(body, len))
+			exit(0);
+		struct json_member result = {.name = "Result"};
+		enum json_scan scan = json_scan_object(body, len, &result, 1, error, sizeof error);
+		if (scan != JSON_SCAN_OK)
+			fail(CNI_INTERNAL, body, details_len, "multus-daemon answered HTTP 200 for %s with a body that is not a JSON object%s%s",
+			     command, scan == JSON_SCAN_INVALID ? ": " : "", scan == JSON_SCAN_INVALID ? error : "");
+		/* Go's Response{Result *current.Result} encodes a missing result as null. */
+		if (result.type == JSON_NONE || result.type == JSON_NULL)
+			exit(0);
+		if (!write_all(STDOUT_FILENO, body + result.start, result.end - result.start) || !write_all(STDOUT_FILENO, "\n", 1))
+			fail(CNI_IO_FAILURE, NULL, 0, "cannot write the result to stdout: %s", strerror(errno));
+		exit(0);
+	}
+
+	struct json_member m[2] = {{.name = "code"}, {.name = "msg"}};
+	if (json_scan_object(body, len, m, 2, error, sizeof error) == JSON_SCAN_OK && m[0].type == JSON_NUMBER && m[1].type == JSON_STRING) {
+		/* A CNI error from the daemon: the runtime gets it verbatim. */
+		bool ok = write_all(STDOUT_FILENO, body, len) && (body[len - 1] == '\n' || write_all(STDOUT_FILENO, "\n", 1));
+		struct buf msg = {0}, line = {0};
+		json_member_string(body, &m[1], &msg);
+		buf_printf(&line, "multus-shim: multus-daemon answered HTTP %d for %s: %s\n", r->status, command, msg.data);
+		(void)write_all(STDERR_FILENO, line.data, line.len);
+		if (!ok)
+			fail(CNI_IO_FAILURE, NULL, 0, "cannot write the error to stdout: %s", strerror(errno));
+		exit(1);
+	}
+	fail(CNI_INTERNAL, body, details_len, "multus-daemon answered HTTP %d for %s", r->status, command);
+}
+
+/* The directory this executable is in, from /proc/self/exe (argv[0] may be anything); NULL: why. */
+static char *own_directory(const char **why)
+{
+	struct buf self = {0};
+	for (size_t size = 256;; size *= 2) {
+		buf_reserve(&self, size);
+		ssize_t n = readlink("/proc/self/exe", self.data, size);
+		if (n < 0) {
+			*why = strerror(errno);
+			buf_free(&self);
+			return NULL;
+		}
+		if ((size_t)n < size) {
+			self.len = (size_t)n;
+			self.data[n] = '\0';
+			break;
+		}
+		if (size > 65536) {
+			*why = "the path is too long";
+			buf_free(&self);
+			return NULL;
+		}
+	}
+	char *slash = strrchr(self.data, '/');
+	if (slash == NULL) {
+		*why = "the path has no directory";
+		buf_free(&self);
+		return NULL;
+	}
+	*(slash == self.data ? slash + 1 : slash) = '\0';
+	return self.data;
+}
+
+/*
+ * DEL without the daemon: run the thin plugin next to this executable with our environment and
+ * stdin; its stdout and stderr are ours, its exit status becomes ours. Does not return.
+ */
+static void run_local_del(const char *argv0, const struct shim_config *c, const struct buf *config, const char *why)
+	__attribute__((noreturn));
+
+static void run_local_del(const char *argv0, const struct shim_config *c, const struct buf *config, const char *why)
+{
+	const char *dir_problem = "";
+	char *dir = own_directory(&dir_problem);
+	if (dir == NULL)
+		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon unreachable at %s (%s), and the DEL cannot run locally: readlink /proc/self/exe: %s",
+		     c->socket_path, why, dir_problem);
+	struct buf plugin = {0};
+	buf_printf(&plugin, "%s%s" THIN_PLUGIN, dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
+	free(dir);
+	struct stat st;
+	const char *unusable = NULL;
+	if (stat(plugin.data, &st) != 0)
+		unusable = errno == ENOENT ? "missing" : strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		unusable = "not a regular file";
+	else if (access(plugin.data, X_OK) != 0)
+		unusable = "not executable";
+	if (unusable != NULL)
+		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon unreachable at %s (%s), and the DEL cannot run locally: %s is %s: "
+		     "install the thin multus binary next to multus-shim", c->socket_path, why, plugin.data, unusable);
+
+	struct buf line = {0};
+	buf_printf(&line, "multus-shim: multus-daemon unreachable at %s (%s); DEL runs locally through %s\n", c->socket_path, why, plugin.data);
+	(void)write_all(STDERR_FILENO, line.data, line.len);
+	buf_free(&line);
+
+	/* argv[0] in our style: /opt/cni/bin/multus-shim runs /opt/cni/bin/multus as ".../multus". */
+	struct buf name = {0};
+	const char *base = strrchr(argv0, '/');
+	buf_append(&name, argv0, base == NULL ? 0 : (size_t)(base - argv0 + 1));
+	buf_append_str(&name, THIN_PLUGIN);
+	char *child_argv[] = {name.data, NULL};
+
+	int stdin_pipe[2];
+	if (pipe2(stdin_pipe, O_CLOEXEC) != 0)
+		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "cannot run %s for the DEL: pipe: %s", plugin.data, strerror(errno));
+	int64_t deadline = now_ms() + seconds_to_ms(c->operation_timeout_s + c->rollback_timeout_s) + EXCHANGE_SLACK_MS;
+	pid_t pid = fork();
+	if (pid < 0)
+		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "cannot run %s for the DEL: fork: %s", plugin.data, strerror(errno));
+	if (pid == 0) {
+		/* Its own process group, so that the deadline can kill the plugin's children with it. */
+		(void)setpgid(0, 0);
+		/* An ignored signal stays ignored across exec: give the plugin the default back. */
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(stdin_pipe[0], STDIN_FILENO) < 0)
+			fail(CNI_TRY_AGAIN_LATER, NULL, 0, "cannot run %s for the DEL: dup2: %s", plugin.data, strerror(errno));
+		execve(plugin.data, child_argv, environ);
+		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "cannot run %s for the DEL: exec: %s", plugin.data, strerror(errno));
+	}
+	(void)setpgid(pid, pid); /* also here: whichever of the two runs first */
+	close(stdin_pipe[0]);
+
+	/* Feed stdin without blocking: a plugin that never reads it must not hang us. */
+	int flags = fcntl(stdin_pipe[1], F_GETFL);
+	if (flags >= 0)
+		(void)fcntl(stdin_pipe[1], F_SETFL, flags | O_NONBLOCK);
+	for (size_t off = 0; off < config->len;) {
+		if (wait_fd(stdin_pipe[1], POLLOUT, deadline) != 1)
+			break;
+		ssize_t w = write(stdin_pipe[1], config->data + off, config->len - off);
+		if (w < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			break; /* EPIPE: the plugin exited or closed stdin; its exit status tells */
+		}
+		off += (size_t)w;
+	}
+	close(stdin_pipe[1]);
+
+	/* Wait with the same deadline; a pidfd makes the wait pollable (Linux 5.3+, else wait plainly). */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		int ready = wait_fd(pidfd, POLLIN, deadline);
+		close(pidfd);
+		if (ready == 0) {
+			/* The group: a delegate still holding our stdout would keep the runtime waiting. */
+			if (kill(-pid, SIGKILL) != 0)
+				kill(pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			fail(CNI_INTERNAL, NULL, 0, "the local DEL through %s did not finish within %g s and was killed", plugin.data,
+			     c->operation_timeout_s + c->rollback_timeout_s + EXCHANGE_SLACK_MS / 1000.0);
+		}
+	}
+	int status;
+	pid_t done;
+	while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (done < 0)
+		fail(CNI_INTERNAL, NULL, 0, "the local DEL through %s: waitpid: %s", plugin.data, strerror(errno));
+	if (WIFEXITED(status))
+		exit(WEXITSTATUS(status));
+	fail(CNI_INTERNAL, NULL, 0, "the local DEL through %s was killed by signal %d (%s)", plugin.data, WTERMSIG(status),
+	     strsignal(WTERMSIG(status)));
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	/* A daemon that closes early must give us EPIPE, not kill us. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fail(CNI_INTERNAL, NULL, 0, "cannot ignore SIGPIPE: %s", strerror(errno));
+
+	struct buf config = {0};
+	read_stdin(&config);
+	struct shim_config c = {0};
+	struct buf problem = {0};
+	int problem_code = 0;
+	bool config_ok = parse_config(&config, &c, &problem_code, &problem);
+	if (c.cni_version != NULL)
+		error_cni_version = c.cni_version; /* set only when the config is valid JSON */
+
+	const char *command = getenv("CNI_COMMAND");
+	if (command == NULL || command[0] == '\0')
+		fail(CNI_INVALID_ENV, NULL, 0, "required env variables [CNI_COMMAND] missing");
+	if (strcmp(command, "VERSION") == 0) {
+		print_version();
+		return 0;
+	}
+	bool del = strcmp(command, "DEL") == 0;
+	if (!del && strcmp(command, "ADD") != 0 && strcmp(command, "CHECK") != 0 && strcmp(command, "GC") != 0 &&
+	    strcmp(command, "STATUS") != 0)
+		fail(CNI_INVALID_ENV, NULL, 0, "unknown CNI_COMMAND: %s", command);
+	if (!config_ok)
+		fail(problem_code, NULL, 0, "%s", problem.data);
+
+	/* CNI 1.1 DEL must succeed whenever it can, so it never waits for the daemon's readiness. */
+	if (!del)
+		wait_until_ready(&c);
+
+	struct buf request = {0};
+	build_cni_request(&config, &request);
+	double budget_s = c.operation_timeout_s + c.rollback_timeout_s + EXCHANGE_SLACK_MS / 1000.0;
+	int64_t deadline = now_ms() + seconds_to_ms(budget_s);
+	struct http_response r = {0};
+	char reason[320];
+	if (http_exchange(c.socket_path, &request, deadline, budget_s, &r, reason, sizeof reason))
+		pass_answer_through(command, &r);
+	if (del)
+		run_local_del(argv[0] != NULL ? argv[0] : THIN_PLUGIN, &c, &config, reason);
+	fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon at %s did not answer the %s (%s): " DAEMON_HINT, c.socket_path, command, reason);
+}
