@@ -1119,12 +1119,17 @@ static void print_version(void)
 		fail(CNI_IO_FAILURE, NULL, 0, "cannot write the answer to stdout: %s", strerror(errno));
 }
 
-/* ADD, CHECK, GC, STATUS: wait until GET /readyz answers 200, polling every 100 ms. */
+/*
+ * ADD, CHECK, GC, STATUS: wait until GET /readyz answers 200, polling every 100 ms. A daemon that
+ * answers 404 there is upstream's (v4.x serves /healthz only): from then on /healthz is the probe.
+ */
 static void wait_until_ready(const struct shim_config *c)
 {
-	static const char probe[] = "GET /readyz HTTP/1.1\r\nHost: multus\r\nConnection: close\r\n\r\n";
+	static const char readyz[] = "GET /readyz HTTP/1.1\r\nHost: multus\r\nConnection: close\r\n\r\n";
+	static const char healthz[] = "GET /healthz HTTP/1.1\r\nHost: multus\r\nConnection: close\r\n\r\n";
+	const char *path = "/readyz";
 	struct buf request = {0};
-	buf_append(&request, probe, sizeof probe - 1);
+	buf_append(&request, readyz, sizeof readyz - 1);
 	int64_t deadline = now_ms() + seconds_to_ms(c->ready_timeout_s);
 	char last[320];
 	for (;;) {
@@ -1140,8 +1145,14 @@ static void wait_until_ready(const struct shim_config *c)
 			buf_free(&request);
 			return;
 		}
+		if (answered && status == 404 && strcmp(path, "/readyz") == 0) {
+			path = "/healthz";
+			request.len = 0;
+			buf_append(&request, healthz, sizeof healthz - 1);
+			continue;
+		}
 		if (answered)
-			snprintf(last, sizeof last, "GET /readyz answered HTTP %d", status);
+			snprintf(last, sizeof last, "GET %s answered HTTP %d", path, status);
 		else
 			snprintf(last, sizeof last, "%s", reason);
 		int64_t now = now_ms();

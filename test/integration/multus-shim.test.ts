@@ -268,6 +268,27 @@ test("ADD polls /readyz until the daemon is ready (here after 500 ms), then succ
   }
 });
 
+test("a daemon without /readyz (upstream's v4.x answers 404 there) is probed on /healthz instead", async () => {
+  const daemon = await startFakeDaemon(
+    (r, res) => {
+      if (r.url === "/healthz") res.end();
+      else res.end('{"Result":{"cniVersion":"1.0.0"}}');
+    },
+    (_r, res) => {
+      res.statusCode = 404;
+      res.end();
+    },
+  );
+  try {
+    const r = await runShim({ env: { CNI_COMMAND: "ADD", ...cniEnv }, stdin: conf({ daemonSocketDir: daemon.dir }) });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, '{"cniVersion":"1.0.0"}\n');
+    assert.deepEqual(daemon.received.map((x) => x.url), ["/readyz", "/healthz", "/cni"]);
+  } finally {
+    await daemon.close();
+  }
+});
+
 test("no daemon within daemonReadyTimeoutSeconds is code 11 naming the socket and what to check", async () => {
   const dir = await mkdtemp(join(tmpdir(), "mt-shim-"));
   try {
