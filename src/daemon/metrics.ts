@@ -10,10 +10,12 @@
 //   multus_informer_staleness_seconds{informer}, multus_informer_objects{informer}
 //   multus_journal_entries                                sandboxes with a journal on disk
 //   multus_cni_config_writes_total                         00-multus.conf(list) (re)written
-// plus prom-client's process metrics (RSS, heap, event-loop lag).
+//   process_resident_memory_bytes, process_heap_bytes, process_cpu_seconds_total, process_start_time_seconds
+// (prom-client's names; its collectDefaultMetrics is not loaded: prom.ts says why).
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Counter as CounterT, Histogram as HistogramT } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -26,17 +28,50 @@ export interface MetricsSources {
 
 export class DaemonMetrics {
   readonly registry = new Registry();
-  readonly serverRequests: Counter<"handler" | "code" | "method">;
-  readonly requests: Counter<"command" | "result">;
-  readonly requestDuration: Histogram<"command">;
-  readonly phaseDuration: Histogram<"command" | "phase">;
-  readonly pluginExecutions: Counter<"plugin" | "command" | "result">;
-  readonly pluginDuration: Histogram<"plugin" | "command">;
-  readonly configWrites: Counter;
+  readonly serverRequests: CounterT<"handler" | "code" | "method">;
+  readonly requests: CounterT<"command" | "result">;
+  readonly requestDuration: HistogramT<"command">;
+  readonly phaseDuration: HistogramT<"command" | "phase">;
+  readonly pluginExecutions: CounterT<"plugin" | "command" | "result">;
+  readonly pluginDuration: HistogramT<"plugin" | "command">;
+  readonly configWrites: CounterT;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    const started = Date.now() / 1000;
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers,
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+    new Gauge({
+      name: "process_heap_bytes",
+      help: "V8 heap in use, in bytes.",
+      registers,
+      collect() {
+        this.set(process.memoryUsage().heapUsed);
+      },
+    });
+    new Gauge({
+      name: "process_cpu_seconds_total",
+      help: "User and system CPU time spent, in seconds.",
+      registers,
+      collect() {
+        const u = process.cpuUsage();
+        this.set((u.user + u.system) / 1e6);
+      },
+    });
+    new Gauge({
+      name: "process_start_time_seconds",
+      help: "Start time of the process since the Unix epoch, in seconds.",
+      registers,
+      collect() {
+        this.set(started);
+      },
+    });
     this.serverRequests = new Counter({
       name: "multus_server_request_total",
       help: "Requests to the multus-daemon socket (upstream's counter).",
