@@ -226,12 +226,13 @@ async function burstThrough(bed: KubeBed, label: string, conf: string, daemonPid
     return { wall: performance.now() - started, each, failed };
   };
   const add = await timed("ADD");
+  const anonAfterAdd = await rss(daemonPid, "RssAnon");
   const del = await timed("DEL");
   const peak = await rss(daemonPid, "VmHWM");
   return [
     `burst of 64, ${label}: ADD all in ${(add.wall / 1000).toFixed(2)} s (${String(add.failed)} failed), each ${fmt(add.each)}`,
     `${" ".repeat(12)}DEL all in ${(del.wall / 1000).toFixed(2)} s (${String(del.failed)} failed), each ${fmt(del.each)}`,
-    `${" ".repeat(12)}daemon RSS: ${String(rssBefore)} MiB before, ${String(peak)} MiB peak`,
+    `${" ".repeat(12)}daemon RSS: ${String(rssBefore)} MiB before, ${String(peak)} MiB peak; anonymous (heap) after the ADDs: ${String(anonAfterAdd)} MiB`,
   ].join("\n");
 }
 

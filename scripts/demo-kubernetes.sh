@@ -4,6 +4,9 @@
 # and annotated with the JSON selection below; its sandbox is a network namespace, and dist/bin/multus
 # is run exactly as a runtime would run it, inside a throw-away node namespace. We print the pod's
 # interfaces and its network-status annotation, ping over each interface, DEL, and clean up.
+# Part 3, thick mode: dist/bin/multus-daemon in the node namespace writes its CNI config, the same pod
+# is set up again through dist/bin/multus-shim, then the daemon is stopped — its config stays — and
+# the DEL still cleans up (the shim hands it to the thin plugin).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$MULTUS_TS_ROOT"
@@ -21,8 +24,10 @@ NODE="mtdemo-knode-$id"; POD="mtdemo-kpod-$id"; LAN="mtdemo-klan-$id"; NS="multu
 STATE=$(mktemp -d /tmp/multus-ts-kdemo.XXXXXX)
 CID="kdemo-$id"
 BRIDGE_PID=""
+DAEMON_PID=""
 
 cleanup() {
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
   [ -n "$BRIDGE_PID" ] && kill "$BRIDGE_PID" 2>/dev/null && wait "$BRIDGE_PID" 2>/dev/null || true
   for ns in "$POD" "$LAN" "$NODE"; do ip netns del "$ns" 2>/dev/null || true; done
   k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
@@ -115,6 +120,45 @@ run ip netns exec "$POD" ping -c 1 -W 2 -I net3 10.20.0.1
 say "CNI DEL (twice, as containerd does)"
 cni DEL "/run/netns/$POD"
 cni DEL ""
+links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
+leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
+records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' | wc -l)
+echo "pod links: $links  host-local leases: $leases  records/caches: $records"
+if [ "$links" = "lo " ] && [ "$leases" = 0 ] && [ "$records" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
+
+say "part 3, thick mode: multus-daemon in the node namespace (informers on the API, socket in $STATE/run)"
+mkdir -p "$STATE/gen"
+cat >"$STATE/daemon-config.json" <<JSON
+{"cniVersion":"1.0.0","socketDir":"$STATE/run","cniConfigDir":"$STATE/gen","multusAutoconfigDir":"$STATE/net.d",
+ "kubeconfig":"$MULTUS","confDir":"$STATE/net.d","cniDir":"$STATE/multus","binDir":"/usr/lib/cni","logLevel":"error"}
+JSON
+cat "$STATE/daemon-config.json"
+ip netns exec "$NODE" env MULTUS_NODE_NAME=demo-node "$MULTUS_TS_ROOT/dist/bin/multus-daemon" --config "$STATE/daemon-config.json" 2>"$STATE/daemon.log" &
+DAEMON_PID=$!
+for _ in $(seq 100); do curl -sf --unix-socket "$STATE/run/multus.sock" http://x/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+run curl -s --unix-socket "$STATE/run/multus.sock" http://x/readyz
+say "the CNI config the daemon wrote in front of the master (10-cluster.conf)"
+cat "$STATE/gen/00-multus.conflist"
+# What a runtime passes for a conflist's plugin: its keys plus the list's name and cniVersion.
+jq -c '.plugins[0] + {name, cniVersion}' "$STATE/gen/00-multus.conflist" >"$STATE/shim.conf"
+CID="kdemo-thick-$id"
+shim() {
+  ip netns exec "$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="$CID" CNI_NETNS="$2" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$NS;K8S_POD_NAME=demo;K8S_POD_INFRA_CONTAINER_ID=$CID;K8S_POD_UID=$UID_" \
+    "$MULTUS_TS_ROOT/dist/bin/multus-shim" <"$STATE/shim.conf"
+}
+say "CNI ADD through dist/bin/multus-shim → the daemon"
+shim ADD "/run/netns/$POD" >/dev/null
+run ip -n "$POD" -br addr
+run ip netns exec "$POD" ping -c 1 -W 2 -I data0 10.30.0.1
+say "the daemon's metrics: time per phase of that ADD"
+curl -s --unix-socket "$STATE/run/multus.sock" http://x/metrics | grep -E '^multus_phase_duration_seconds_sum\{command="ADD"' || true
+say "SIGTERM to the daemon: /readyz turns 500, requests in flight finish, the CNI config stays"
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=""
+run ls -l "$STATE/gen"
+say "CNI DEL with the daemon gone: the shim runs the thin plugin on the host, from the journal"
+shim DEL "/run/netns/$POD"
+shim DEL ""
 links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
 leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
 records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' | wc -l)

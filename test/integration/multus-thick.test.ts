@@ -19,6 +19,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
 import { socketGet } from "../helpers/daemon.ts";
 import { createKubeBed, nadYaml, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { execInNetns } from "../helpers/netns.ts";
 import { stdoutJson } from "../helpers/run-executable.ts";
 import { createSlowWrappers } from "../helpers/slow-wrappers.ts";
 import { upstreamBinary } from "../helpers/upstream-build.ts";
@@ -81,8 +82,9 @@ async function generated(b: KubeBed): Promise<{ path: string; json: Record<strin
 }
 
 describe("multus-daemon and multus-shim (thick mode)", () => {
-  test("the socket is 0600 in a 0700 directory; curl --unix-socket answers /healthz and /readyz; /metrics shows per-phase and per-plugin figures", async (t) => {
-    const b = await thickBed();
+  test("the socket is 0600 in a 0700 directory; curl --unix-socket answers /healthz and /readyz; /metrics (socket and metricsPort) shows per-phase and per-plugin figures", async (t) => {
+    // The node namespace is the test's own: its loopback port cannot clash with the machine's.
+    const b = await thickBed({ metricsPort: 19091, metricsAddress: "127.0.0.1" });
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(b, ns));
     const sock = join(b.socketDir, "multus.sock");
@@ -108,6 +110,8 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     assert.match(metrics, /multus_informer_objects\{informer="network-attachment-definitions"\} [1-9]/);
     assert.match(metrics, /multus_journal_entries 0\b/);
     assert.match(metrics, /process_resident_memory_bytes \d+/);
+    const overTcp = await execInNetns(b.node.name, ["curl", "-sf", "http://127.0.0.1:19091/metrics"]);
+    assert.match(overTcp.stdout, /multus_requests_total\{command="ADD",result="success"\} 1\b/);
     assert.deepEqual(await b.residue(p), []);
   });
 
