@@ -16,7 +16,9 @@ import { createKubeBed, nadYaml, REF_PLUGINS, type KubeBed, type TestPod } from 
 import { run } from "../test/helpers/netns.ts";
 import { upstreamBinary } from "../test/helpers/upstream-build.ts";
 
-const iterations = Number(process.argv[2] ?? "30");
+const iterations = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? "30");
+/** `--burst-only[=NODE_OPTIONS]`: just the 64-pod burst through our daemon (memory experiments). */
+const burstOnly = process.argv.find((a) => a.startsWith("--burst-only"));
 delete process.env["NODE_EXTRA_CA_CERTS"];
 
 const { paths } = await startCluster();
@@ -25,6 +27,11 @@ const ns = `bench-thick-${String(process.pid)}`;
 await applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: { name: default, namespace: ${ns} }\n`);
 const results: string[] = [];
 try {
+  if (burstOnly !== undefined) {
+    const opts = burstOnly.includes("=") ? burstOnly.slice(burstOnly.indexOf("=") + 1) : undefined;
+    console.log(await burst(opts));
+    process.exit(0);
+  }
   results.push(await floor());
   for (const mode of ["thin", "thick"] as const) results.push(await scenario(mode, `Multus-TS ${mode}`));
   results.push(await scenario("thin", "upstream v4.3.0 thin", upstreamBinary("multus")));
@@ -197,12 +204,13 @@ async function floor(): Promise<string> {
 }
 
 /** 64 ADDs at once through the daemon (default limits), then 64 DELs at once; the daemon's peak RSS. */
-async function burst(): Promise<string> {
-  const bed = await bedFor("thick");
+async function burst(nodeOptions?: string): Promise<string> {
+  const bed = await createKubeBed(paths, { mode: "thick", ...(nodeOptions === undefined ? {} : { daemonEnv: { NODE_OPTIONS: nodeOptions } }) });
+  await applyYaml(nadYaml(ns, "bridge-net", { cniVersion: "1.0.0", type: "bridge", bridge: "mtb-sec", ipam: { type: "host-local", subnet: "10.31.0.0/16", dataDir: bed.ipamDir } }));
   try {
     const daemon = bed.daemon;
     if (daemon === undefined) throw new Error("no daemon");
-    return await burstThrough(bed, "Multus-TS thick (connectionLimit 32)", confFor(bed), daemon.pid);
+    return await burstThrough(bed, `Multus-TS thick (connectionLimit 32${nodeOptions === undefined ? "" : `, NODE_OPTIONS=${nodeOptions}`})`, confFor(bed), daemon.pid);
   } finally {
     await bed.close();
   }

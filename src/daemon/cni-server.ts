@@ -50,15 +50,16 @@ interface ShimRequest {
 }
 
 export function createCniServer(o: CniServerOptions): Server {
-  const server = createServer({ keepAlive: false }, (req, res) => {
+  const server = createServer((req, res) => {
     void route(o, req, res).catch((err: unknown) => {
       o.log.error({ path: req.url, error: toCniError(err).message }, "request handling failed");
       if (!res.headersSent) reply(res, 500, "text/plain", "internal error\n");
     });
   });
-  // A stuck client cannot hold a connection forever; CNI requests themselves are bounded by their budget.
+  // A stuck client cannot hold a connection forever: the request must arrive within 30 s (the CNI
+  // work that follows is bounded by its own budget; every answer closes the connection).
   server.headersTimeout = 10_000;
-  server.requestTimeout = 0;
+  server.requestTimeout = 30_000;
   return server;
 }
 

@@ -21,6 +21,8 @@ export interface TestDaemonOptions {
   dir: string;
   config: Record<string, unknown>;
   nodeName: string;
+  /** More environment (e.g. NODE_OPTIONS). */
+  env?: Record<string, string>;
   /** Wait for /readyz 200 (default true). */
   waitReady?: boolean;
   readyTimeoutMs?: number;
@@ -50,7 +52,7 @@ export async function startDaemon(o: TestDaemonOptions): Promise<TestDaemon> {
   const [cmd, args] = o.netns === undefined ? [bin, ["--config", configPath]] : ["ip", ["netns", "exec", o.netns, bin, "--config", configPath]];
   const logFd = openSync(logPath, "a");
   const child = spawn(cmd, args, {
-    env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", MULTUS_NODE_NAME: o.nodeName },
+    env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", MULTUS_NODE_NAME: o.nodeName, ...o.env },
     stdio: ["ignore", logFd, logFd],
   });
   closeSync(logFd);

@@ -99,7 +99,7 @@ let seq = 0;
 
 export async function createKubeBed(
   cluster: ClusterPaths,
-  opts: { clusterConf?: Record<string, unknown>; prepareNode?: (node: Netns, lan: Netns) => Promise<void>; mode?: BedMode; daemonConfig?: Record<string, unknown> } = {},
+  opts: { clusterConf?: Record<string, unknown>; prepareNode?: (node: Netns, lan: Netns) => Promise<void>; mode?: BedMode; daemonConfig?: Record<string, unknown>; daemonEnv?: Record<string, string> } = {},
 ): Promise<KubeBed> {
   const mode: BedMode = opts.mode ?? (process.env["MULTUS_TS_MODE"] === "thick" ? "thick" : "thin");
   const created: Netns[] = [];
@@ -137,6 +137,7 @@ export async function createKubeBed(
         netns: node.name,
         dir: state,
         nodeName: "mt-node",
+        ...(opts.daemonEnv === undefined ? {} : { env: opts.daemonEnv }),
         config: {
           socketDir, cniConfigDir: generatedDir, multusAutoconfigDir: confDir, cniVersion: "1.0.0", kubeconfig: cluster.multusKubeconfig,
           // Thin keys of the daemon config override every request's (upstream's semantics); these two
