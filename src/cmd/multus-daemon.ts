@@ -28,8 +28,10 @@ function main(): void {
       });
     },
     (err: unknown) => {
+      // Whatever started before the failure (informers, the socket) must not keep a half-started
+      // daemon alive: it exits, and the DaemonSet's restart policy shows the problem.
       process.stderr.write(`multus-daemon: ${toCniError(err).message}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

@@ -46,8 +46,15 @@ export interface CniServerOptions {
 interface ShimRequest {
   env: Record<string, string>;
   config: Buffer;
-  raw: Record<string, unknown>;
+  /** The config's cniVersion (for error replies), when it has one. */
+  cniVersion: string | undefined;
+  interfaceAttributes: unknown;
+  /** The request body's size: what the request holds while it waits. */
+  bytes: number;
 }
+
+/** Metric labels take only these (a client's CNI_COMMAND is not trusted to be one). */
+const COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"]);
 
 export function createCniServer(o: CniServerOptions): Server {
   const server = createServer((req, res) => {
@@ -110,15 +117,16 @@ async function handleCni(o: CniServerOptions, path: string, req: IncomingMessage
   try {
     shim = decodeRequest(await readBody(req));
     if (path === "/cni") shim = { ...shim, config: applyOverrides(shim.config, o.overrides) };
-    command = shim.env["CNI_COMMAND"] ?? "UNKNOWN";
+    const c = shim.env["CNI_COMMAND"] ?? "";
+    command = COMMANDS.has(c) ? c : "UNKNOWN";
   } catch (err) {
     o.metrics.requests.inc({ command, result: "error" });
     return { code: 400, body: JSON.stringify(toCniError(err).toErrorJson()) };
   }
   const key = command === "GC" || command === "STATUS" ? "" : (shim.env["CNI_CONTAINERID"] ?? "");
-  const cniVersion = typeof shim.raw["cniVersion"] === "string" ? shim.raw["cniVersion"] : undefined;
+  const cniVersion = shim.cniVersion;
   try {
-    const out = await o.scheduler.run({ command, key, bytes: shim.config.length }, () =>
+    const out = await o.scheduler.run({ command, key, bytes: shim.bytes }, () =>
       path === "/cni" ? runCni(o, shim) : runDelegate(o, shim),
     );
     o.metrics.requests.inc({ command, result: out.code === 200 ? "success" : "error" });
@@ -154,8 +162,7 @@ async function runCni(o: CniServerOptions, shim: ShimRequest): Promise<{ code: n
 
 async function runDelegate(o: CniServerOptions, shim: ShimRequest): Promise<{ code: number; body: string }> {
   try {
-    const attrs = shim.raw["interfaceAttributes"];
-    const result = await o.delegate({ env: shim.env, config: shim.config, interfaceAttributes: decodeAttributes(attrs) });
+    const result = await o.delegate({ env: shim.env, config: shim.config, interfaceAttributes: decodeAttributes(shim.interfaceAttributes) });
     return result === undefined ? { code: 200, body: "" } : { code: 200, body: JSON.stringify({ Result: result }) };
   } catch (err) {
     return { code: 400, body: JSON.stringify(toCniError(err).toErrorJson()) };
@@ -174,7 +181,8 @@ function decodeRequest(body: Buffer): ShimRequest {
   for (const [k, v] of Object.entries(raw["env"])) if (typeof v === "string") env[k] = v;
   if (typeof raw["config"] !== "string") throw new CniError(CniCode.DecodingFailure, 'the request to multus-daemon has no base64 "config"');
   const config = Buffer.from(raw["config"], "base64");
-  return { env, config, raw: { ...raw, cniVersion: cniVersionOf(config) } };
+  // Only what is used is kept (not the base64 text): queued requests hold this.
+  return { env, config, cniVersion: cniVersionOf(config), interfaceAttributes: raw["interfaceAttributes"], bytes: body.length };
 }
 
 /** The config with the daemon's overrides, when it is a JSON object (else as sent: the skeleton reports it). */

@@ -2,12 +2,15 @@
 //
 // - The master is the alphabetically first `.conf`/`.conflist` in multusAutoconfigDir that is not ours
 //   (`00-multus.*`) and is not a Multus config under another name (Multus never nests itself as its
-//   own cluster network, multus#1108) — or `multusMasterCNI` when set. A file that does not parse yet
-//   (a primary CNI writing non-atomically) is passed over until it does.
+//   own cluster network, multus#1108) — or `multusMasterCNI` when set. When that file does not parse
+//   (a primary CNI writing non-atomically) nothing changes until it does: the next file in line is
+//   never taken instead, which would give pods the wrong cluster network for a moment.
 // - The output is `00-multus.conflist` for cniVersion ≥ 1.0.0 (a list with one `multus-shim` plugin),
-//   else `00-multus.conf`; `clusterNetwork` is the master's path, `capabilities` the union of the
-//   master's and the daemon config's, plus the daemon config's thin keys (so a DEL the shim hands to
-//   the thin plugin while the daemon is down sees the same config as the daemon).
+//   else `00-multus.conf` (cniVersion: the daemon config's, else the master's); `clusterNetwork` is the
+//   master's path, `capabilities` the union of the master's and the daemon config's, plus the daemon
+//   config's thin keys (so a DEL the shim hands to the thin plugin while the daemon is down sees the
+//   same config as the daemon). A user-provided `multusConfigFile` is copied with those keys laid over
+//   it, for the same reason.
 // - Written atomically (temp + fsync + rename), never empty, and only when the content changes.
 // - Kept true: the directory is watched (fs.watch, plus a periodic resync because inotify misses
 //   events on some filesystems and renames across directories), so a master that changes, is renamed,
@@ -66,6 +69,7 @@ export class ConfigGenerator {
 
   /** Writes the config once (resolves false while no master exists), then keeps it true until stop(). */
   async start(): Promise<boolean> {
+    if (this.#stopped) return false;
     const dir = this.#opts.config.multusAutoconfigDir;
     await this.sync("start-up");
     try {
@@ -105,7 +109,7 @@ export class ConfigGenerator {
 
   /** One pass: find the master, render, write when different. Serialised; never throws. */
   sync(reason: string): Promise<void> {
-    this.#running = this.#running.then(() => this.#syncOnce(reason)).catch((err: unknown) => {
+    this.#running = this.#running.then(() => (this.#stopped ? undefined : this.#syncOnce(reason))).catch((err: unknown) => {
       this.#problem(`config generation failed: ${(err as Error).message}`);
     });
     return this.#running;
@@ -132,7 +136,9 @@ export class ConfigGenerator {
     const c = this.#opts.config;
     const master = await this.#findMaster();
     if (master === undefined) return undefined;
-    const conflist = versionAtLeast(c.cniVersion, "1.0.0");
+    const masterVersion = typeof master.json["cniVersion"] === "string" && master.json["cniVersion"] !== "" ? master.json["cniVersion"] : "1.0.0";
+    const cniVersion = c.cniVersion ?? masterVersion;
+    const conflist = versionAtLeast(cniVersion, "1.0.0");
     const capabilities: Record<string, boolean> = { ...capabilitiesOf(master.json), ...c.capabilities };
     const name = c.overrideNetworkName && typeof master.json["name"] === "string" && master.json["name"] !== "" ? master.json["name"] : "multus-cni-network";
     const plugin: Record<string, unknown> = {
@@ -142,7 +148,7 @@ export class ConfigGenerator {
       daemonSocketDir: c.socketDir,
     };
     if (Object.keys(capabilities).length > 0) plugin["capabilities"] = sortKeys(capabilities);
-    const doc = conflist ? { cniVersion: c.cniVersion, name, plugins: [plugin] } : { cniVersion: c.cniVersion, name, ...plugin };
+    const doc = conflist ? { cniVersion, name, plugins: [plugin] } : { cniVersion, name, ...plugin };
     const file = `${MULTUS_CONFIG_PREFIX}.${conflist ? "conflist" : "conf"}`;
     return { path: join(c.cniConfigDir, file), master: master.path, content: `${JSON.stringify(doc, null, 2)}\n` };
   }
@@ -153,12 +159,17 @@ export class ConfigGenerator {
       return undefined;
     });
     if (content === undefined) return undefined;
-    if (!isRecord(safeJson(content))) {
+    const json = safeJson(content);
+    if (!isRecord(json)) {
       this.#problem(`multusConfigFile ${source} is not a JSON object; the current config is left as it is`);
       return undefined;
     }
+    const overrides = this.#opts.config.overrides;
+    const plugins: unknown[] = Array.isArray(json["plugins"]) ? (json["plugins"] as unknown[]) : [];
+    const first = plugins[0];
+    const doc = isRecord(first) ? { ...json, plugins: [{ ...first, ...overrides }, ...plugins.slice(1)] } : { ...json, ...overrides };
     const base = source.split("/").pop() ?? `${MULTUS_CONFIG_PREFIX}.conf`;
-    return { path: join(this.#opts.config.cniConfigDir, base), master: undefined, content };
+    return { path: join(this.#opts.config.cniConfigDir, base), master: undefined, content: `${JSON.stringify(doc, null, 2)}\n` };
   }
 
   async #findMaster(): Promise<{ path: string; json: Record<string, unknown> } | undefined> {
@@ -180,8 +191,10 @@ export class ConfigGenerator {
       const path = join(dir, n);
       const json = safeJson(await readFile(path, "utf8").catch(() => ""));
       if (!isRecord(json)) {
-        passed.push(`${n} (not a JSON object yet)`);
-        continue;
+        // Not the next file instead: this one is first in line, and is probably being written.
+        const kept = this.#current === undefined ? "nothing written yet" : `${this.#current.path} stays as it is`;
+        this.#problem(`the master CNI config ${path} is not a JSON object (being written?): ${kept} until it parses`);
+        return undefined;
       }
       if (isMultusConfig(json)) {
         passed.push(`${n} (a Multus config; Multus never delegates to itself)`);

@@ -64,7 +64,8 @@ export interface DaemonConfig {
   cniConfigDir: string;
   /** A fixed master config file name in multusAutoconfigDir; undefined: the alphabetically first. */
   multusMasterCNI: string | undefined;
-  cniVersion: string;
+  /** Of the generated config; undefined: the master's. */
+  cniVersion: string | undefined;
   forceCNIVersion: boolean;
   overrideNetworkName: boolean;
   /** Capabilities the generated config declares besides the master's. */
@@ -130,7 +131,7 @@ export function parseDaemonConfig(json: unknown, source: string): DaemonConfig {
     multusAutoconfigDir: nonEmpty(c.multusAutoconfigDir) ?? cniConfigDir,
     cniConfigDir,
     multusMasterCNI: nonEmpty(c.multusMasterCNI),
-    cniVersion: nonEmpty(c.cniVersion) ?? "1.1.0",
+    cniVersion: nonEmpty(c.cniVersion),
     forceCNIVersion: c.forceCNIVersion ?? false,
     overrideNetworkName: c.overrideNetworkName ?? false,
     capabilities: c.capabilities ?? {},

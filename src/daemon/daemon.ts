@@ -83,7 +83,6 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
     informers: () => named.map(({ name, informer }) => ({ name, stalenessSeconds: informer.stalenessMs() / 1000, objects: informer.size })),
     cniDir: () => stringKey(config.overrides, "cniDir") ?? "/var/lib/cni/multus",
   });
-  const liveReads = new Map<string, number>();
   const apiFactory =
     client === undefined || pods === undefined || nads === undefined
       ? undefined
@@ -93,15 +92,16 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
           nads,
           node,
           log,
-          onLiveRead: (kind, why) => {
-            liveReads.set(`${kind}:${why}`, (liveReads.get(`${kind}:${why}`) ?? 0) + 1);
+          onLiveRead: (kind, reason) => {
+            metrics.liveReads.inc({ kind, reason });
           },
         });
 
   const handlers = createMultusHandlers({
     stderr,
     createRunner: (c, dirs, l, env) => instrumented(createConflistDelegateRunner(c, dirs, l, env), metrics),
-    createPodApi: (_config, _log, signal) => Promise.resolve(apiFactory?.forRequest(signal)),
+    // The daemon's caches when it has API access; else the request's own kubeconfig, as in thin mode.
+    createPodApi: async (c, l, signal) => apiFactory?.forRequest(signal) ?? (await import("../multus/kube-pod-api.ts")).createPodApi(c, l, signal),
     observe: {
       phase(command, phase, seconds) {
         metrics.phaseDuration.observe({ command, phase }, seconds);
@@ -161,9 +161,14 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
         res.writeHead(404).end();
         return;
       }
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
-      });
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500).end(`${toCniError(err).message}\n`);
+        },
+      );
     });
     const ms = metricsServer;
     await new Promise<void>((resolve, reject) => {
@@ -195,21 +200,27 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
     stopping ??= (async () => {
       draining = true;
       log.info({ reason, running: scheduler.running, queued: scheduler.queued }, "shutting down: /readyz is 500, requests in flight finish, the CNI config stays");
+      // First the generator (the file stays as it is): the next daemon may already be starting, and
+      // two generators must never take turns on one file.
+      await generator.stop();
+      // Requests not started yet are refused (error 11: the runtime retries, against the next daemon,
+      // or the shim's DEL runs on the host); those in flight finish within their budget.
+      scheduler.drain("multus-daemon is shutting down");
       const closed = new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
         });
       });
       await closed;
+      // Events queued by the last requests go out before the client is cancelled.
+      await Promise.race([apiFactory?.flush() ?? Promise.resolve(), sleep(5000)]);
       shutdownController.abort();
       await startup;
-      await generator.stop();
       await Promise.all(informers.map((i) => i.stop()));
-      await Promise.race([apiFactory?.flush() ?? Promise.resolve(), sleep(5000)]);
       client?.close();
       metricsServer?.close();
       metricsServer?.closeAllConnections();
-      log.info({ liveReads: Object.fromEntries(liveReads) }, "multus-daemon stopped");
+      log.info({}, "multus-daemon stopped");
       resolveDone();
     })();
     return stopping;

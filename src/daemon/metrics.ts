@@ -10,6 +10,7 @@
 //   multus_informer_staleness_seconds{informer}, multus_informer_objects{informer}
 //   multus_journal_entries                                sandboxes with a journal on disk
 //   multus_cni_config_writes_total                         00-multus.conf(list) (re)written
+//   multus_api_live_reads_total{kind,reason}              reads the caches could not answer (a miss, a stale cache, another UID)
 //   process_resident_memory_bytes, process_heap_bytes, process_cpu_seconds_total, process_start_time_seconds
 // (prom-client's names; its collectDefaultMetrics is not loaded: prom.ts says why).
 import { readdirSync } from "node:fs";
@@ -35,6 +36,7 @@ export class DaemonMetrics {
   readonly pluginExecutions: CounterT<"plugin" | "command" | "result">;
   readonly pluginDuration: HistogramT<"plugin" | "command">;
   readonly configWrites: CounterT;
+  readonly liveReads: CounterT<"kind" | "reason">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -107,6 +109,12 @@ export class DaemonMetrics {
       registers,
     });
     this.configWrites = new Counter({ name: "multus_cni_config_writes_total", help: "Times the Multus CNI config file was (re)written.", registers });
+    this.liveReads = new Counter({
+      name: "multus_api_live_reads_total",
+      help: "Reads the informer caches could not answer, by kind (pod, nad) and reason (missing, stale, uid).",
+      labelNames: ["kind", "reason"],
+      registers,
+    });
     new Gauge({
       name: "multus_requests_in_flight",
       help: "CNI requests executing now.",

@@ -5,8 +5,11 @@
 //     sandbox-locks.ts enforce it across processes too, this keeps the daemon from parking workers on them);
 //   - DEL goes first among the runnable requests: it frees IPs and is what a node under pressure needs;
 //   - at most `queueLimit` requests (and `maxQueuedBytes` of request bodies) wait; beyond that, or after
-//     `queueTimeoutMs` in the queue, a request is refused with CNI error 11 ("try again later") — the
-//     runtime retries — instead of growing memory without bound.
+//     `queueTimeoutMs` waiting for a slot, a request is refused with CNI error 11 ("try again later") —
+//     the runtime retries — instead of growing memory without bound. Waiting behind an earlier request
+//     for the same sandbox is not waiting for a slot: that may last `sandboxWaitMs` (the thin plugin
+//     would wait as long on the sandbox's lock);
+//   - drain() (shutdown) refuses every request not started yet, with error 11.
 import { CniCode, CniError } from "../cni/cni-error.ts";
 
 export interface SchedulerOptions {
@@ -14,6 +17,8 @@ export interface SchedulerOptions {
   queueLimit: number;
   queueTimeoutMs: number;
   maxQueuedBytes: number;
+  /** How long a request may wait behind an earlier one for the same sandbox; default queueTimeoutMs. */
+  sandboxWaitMs?: number;
 }
 
 export interface JobInfo {
@@ -29,13 +34,16 @@ interface Waiting {
   seq: number;
   enqueuedAt: number;
   start: () => void;
+  reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
 export class RequestScheduler {
   readonly #opts: SchedulerOptions;
   readonly #waiting: Waiting[] = [];
-  readonly #busyKeys = new Set<string>();
+  /** Sandboxes with a request running, and that request's command. */
+  readonly #busyKeys = new Map<string, string>();
+  #draining: string | undefined;
   #running = 0;
   #queuedBytes = 0;
   #seq = 0;
@@ -64,7 +72,17 @@ export class RequestScheduler {
     }
   }
 
+  /** Refuses every waiting request, and every later one, with CNI error 11 naming `reason`. */
+  drain(reason: string): void {
+    this.#draining = reason;
+    for (const w of [...this.#waiting]) {
+      this.#remove(w);
+      w.reject(new CniError(CniCode.TryAgainLater, `${reason}: ${w.info.command} was not started; try again`));
+    }
+  }
+
   #admit(info: JobInfo): Promise<void> {
+    if (this.#draining !== undefined) return Promise.reject(new CniError(CniCode.TryAgainLater, `${this.#draining}: ${info.command} refused; try again`));
     if (this.#runnable(info, this.#waiting.length) && this.#running < this.#opts.concurrency) {
       this.#take(info);
       return Promise.resolve();
@@ -84,15 +102,9 @@ export class RequestScheduler {
         seq: this.#seq++,
         enqueuedAt: Date.now(),
         start: resolve,
+        reject,
         timer: setTimeout(() => {
-          this.#remove(entry);
-          reject(
-            new CniError(
-              CniCode.TryAgainLater,
-              `${info.command} waited ${String(this.#opts.queueTimeoutMs)} ms in multus-daemon's queue without a free slot: try again later`,
-            ),
-          );
-          this.#dispatch();
+          this.#expire(entry);
         }, this.#opts.queueTimeoutMs),
       };
       entry.timer.unref();
@@ -101,17 +113,52 @@ export class RequestScheduler {
     });
   }
 
+  /** A waiting request's timer fired: refuse it, unless it only waits for its own sandbox and may go on. */
+  #expire(entry: Waiting): void {
+    const waited = Date.now() - entry.enqueuedAt;
+    const position = this.#waiting.indexOf(entry);
+    if (position < 0) return;
+    const behind = this.#blockedBy(entry.info, position);
+    const sandboxWaitMs = this.#opts.sandboxWaitMs ?? this.#opts.queueTimeoutMs;
+    if (behind !== undefined && waited < sandboxWaitMs) {
+      entry.timer = setTimeout(() => {
+        this.#expire(entry);
+      }, Math.min(this.#opts.queueTimeoutMs, sandboxWaitMs - waited));
+      entry.timer.unref();
+      return;
+    }
+    this.#remove(entry);
+    entry.reject(
+      new CniError(
+        CniCode.TryAgainLater,
+        behind !== undefined
+          ? `${entry.info.command} for container ${entry.info.key} waited ${String(waited)} ms behind the ${behind} still running for it: try again later`
+          : `${entry.info.command} waited ${String(waited)} ms in multus-daemon's queue without a free slot (${String(this.#running)} running): try again later`,
+      ),
+    );
+    this.#dispatch();
+  }
+
+  /** The command this request waits behind for its sandbox (running, or queued before it); undefined if none. */
+  #blockedBy(info: JobInfo, position: number): string | undefined {
+    if (info.key === "") return undefined;
+    const running = this.#busyKeys.get(info.key);
+    if (running !== undefined) return running;
+    for (let i = 0; i < position; i++) {
+      const w = this.#waiting[i];
+      if (w?.info.key === info.key) return `${w.info.command} queued before it`;
+    }
+    return undefined;
+  }
+
   /** Whether a request may start: its sandbox is idle and no earlier waiting request is for the same sandbox. */
   #runnable(info: JobInfo, position: number): boolean {
-    if (info.key === "") return true;
-    if (this.#busyKeys.has(info.key)) return false;
-    for (let i = 0; i < position; i++) if (this.#waiting[i]?.info.key === info.key) return false;
-    return true;
+    return this.#blockedBy(info, position) === undefined;
   }
 
   #take(info: JobInfo): void {
     this.#running++;
-    if (info.key !== "") this.#busyKeys.add(info.key);
+    if (info.key !== "") this.#busyKeys.set(info.key, info.command);
   }
 
   #remove(entry: Waiting): void {

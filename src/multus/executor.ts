@@ -203,21 +203,37 @@ export class Executor {
     const a: Attachment = { ...attachment, index: plan.attachments.length };
     const grown: JournalEntry = { plan: { ...plan, attachments: [...plan.attachments, a] }, states: [...entry.states, "adding"] };
     await this.#journal.write(grown);
+    let result: CniResult;
     try {
-      const result = await this.#runner.add(a.delegate, requestFor(grown.plan, a), ctx);
-      grown.states[a.index] = "added";
-      await this.#journal.write(grown);
-      this.#log.info({ containerId: plan.containerId, network: a.network, ifName: a.ifName }, "attachment hot-plugged");
-      return result;
+      result = await this.#runner.add(a.delegate, requestFor(grown.plan, a), ctx);
     } catch (err) {
-      const cause = toCniError(err);
       grown.states[a.index] = "failed";
-      await this.#journal.write(grown);
-      const errors = await this.#delAll(grown.plan, [a], ctx);
-      for (const e of errors) this.#log.warn({ containerId: plan.containerId, error: e.message }, "DEL of the failed hot-plug failed");
-      await this.#journal.write(entry);
-      throw new CniError(cause.code, `network "${a.network}" (interface ${a.ifName}): ${cause.message}`, cause.details, { cause });
+      throw await this.#undoAttach(entry, grown, a, toCniError(err), ctx);
     }
+    grown.states[a.index] = "added";
+    await this.#journal.write(grown);
+    // As for an ADD: requests no plugin declares must show in the result, or the attachment goes.
+    const unconfirmed = unconfirmedRequests(a, result);
+    if (unconfirmed !== undefined) throw await this.#undoAttach(entry, grown, a, unconfirmed, ctx);
+    this.#log.info({ containerId: plan.containerId, network: a.network, ifName: a.ifName }, "attachment hot-plugged");
+    return result;
+  }
+
+  /**
+   * A hot-plug that failed: DEL it with a rollback budget of its own (the ADD's may be what ran out).
+   * It leaves the journal only when that DEL succeeded; otherwise the sandbox's DEL retries it.
+   */
+  async #undoAttach(entry: JournalEntry, grown: JournalEntry, a: Attachment, cause: CniError, addCtx: OperationContext): Promise<CniError> {
+    const budget = new Budget("rollback of the hot-plug", this.#rollbackMs, "rollbackTimeoutSeconds");
+    const ctx: OperationContext = addCtx.lock === undefined ? { budget } : { budget, lock: addCtx.lock };
+    const added = grown.states[a.index] === "added";
+    grown.states[a.index] = added ? "deleting" : "failed";
+    await this.#journal.write(grown);
+    const errors = await this.#delAll(grown.plan, [a], ctx);
+    for (const e of errors) this.#log.warn({ containerId: grown.plan.containerId, error: e.message }, "DEL of the failed hot-plug failed; the sandbox's DEL retries it");
+    if (errors.length === 0) await this.#journal.write(entry);
+    const suffix = errors.length === 0 ? "" : `; its teardown also failed and is retried by the sandbox's DEL: ${errors.map((e) => e.message).join("; ")}`;
+    return new CniError(cause.code, `network "${a.network}" (interface ${a.ifName}): ${cause.message}${suffix}`, cause.details, { cause });
   }
 
   /** Hot-unplug: DEL the attachment on `ifName`; it leaves the journal once its DEL succeeded. */

@@ -55,7 +55,8 @@ export async function hotplug(req: HotplugRequest, config: MultusConfig, runner:
         return await executor.attach({ ...entry, plan: { ...entry.plan, netns } }, attachment, ctx);
       }
       case "DEL":
-        await executor.detach({ ...entry, plan: { ...entry.plan, netns: req.netns } }, req.ifName, ctx);
+        // The request's netns for the plugin; the journal keeps the one it has when the request has none.
+        await executor.detach({ ...entry, plan: { ...entry.plan, netns: req.netns !== "" ? req.netns : entry.plan.netns } }, req.ifName, ctx);
         return undefined;
       case "CHECK": {
         const a = entry.plan.attachments.find((x) => x.ifName === req.ifName);

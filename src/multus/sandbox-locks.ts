@@ -12,7 +12,7 @@
 // command, deadline, running delegates), so that a waiter can say whom it waits for and, once the killed
 // holder's deadline has passed, SIGKILL its orphaned delegates.
 // The container lock file is removed (under the lock) when the sandbox has no journal left.
-import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { isRecord } from "../cni/is-record.ts";
 import type { Budget } from "../util/budget.ts";
@@ -33,7 +33,21 @@ interface HolderNote {
   /** Epoch ms after which the holder's delegates have overstayed their budget. */
   deadline: number;
   delegates: { pid: number; start: string; plugin: string }[];
+  /**
+   * The holder's PID namespace (`pid:[inode]`): its PIDs mean nothing in another one (a daemon in a
+   * container without hostPID, and the thin plugin on the host). Absent in notes of older releases.
+   */
+  pidns?: string;
 }
+
+/** This process's PID namespace, as /proc names it; "" when it cannot be read. */
+const OWN_PIDNS = ((): string => {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
+})();
 
 /** What a held sandbox lock gives the executor: descriptors for the delegates and PID bookkeeping. */
 export interface DelegateLockContext {
@@ -209,7 +223,7 @@ export class SandboxLocks {
   }
 
   #noteFor(command: string, containerId: string, budget: Budget): HolderNote {
-    return { pid: process.pid, start: processStart(process.pid) ?? "", command, containerId, since: new Date().toISOString(), deadline: budget.deadline, delegates: [] };
+    return { pid: process.pid, start: processStart(process.pid) ?? "", command, containerId, since: new Date().toISOString(), deadline: budget.deadline, delegates: [], pidns: OWN_PIDNS };
   }
 
   async #acquire(path: string, mode: "shared" | "exclusive", budget: Budget, onBusy: () => void, what: string): Promise<FileLock> {
@@ -255,6 +269,17 @@ export class SandboxLocks {
     const note = readNote(path);
     if (note === undefined) return;
     const key = `${path}:${String(note.pid)}:${note.since}`;
+    if (!samePidns(note)) {
+      // Its PIDs are another namespace's: nothing can be told about them, and nothing is killed.
+      if (!this.#announced.has(key)) {
+        this.#announced.add(key);
+        this.#log.warn(
+          { containerId: note.containerId, holderPid: note.pid, command: note.command, pidns: note.pidns, ownPidns: OWN_PIDNS },
+          "the lock is held by a multus in another PID namespace (run multus-daemon with hostPID); waiting for the lock only",
+        );
+      }
+      return;
+    }
     if (isAlive(note.pid, note.start)) {
       if (!this.#announced.has(key)) {
         this.#announced.add(key);
@@ -262,7 +287,8 @@ export class SandboxLocks {
       }
       return;
     }
-    const orphans = note.delegates.filter((d) => isAlive(d.pid, d.start));
+    // A delegate whose start time was not recorded could be a reused PID: never killed.
+    const orphans = note.delegates.filter((d) => d.start !== "" && isAlive(d.pid, d.start));
     if (orphans.length === 0) return;
     if (Date.now() < note.deadline) {
       if (!this.#announced.has(key)) {
@@ -303,7 +329,7 @@ function readNote(path: string): HolderNote | undefined {
     return undefined;
   }
   if (!isRecord(v)) return undefined;
-  const { pid, start, command, containerId, since, deadline, delegates } = v;
+  const { pid, start, command, containerId, since, deadline, delegates, pidns } = v;
   if (typeof pid !== "number" || typeof start !== "string" || typeof command !== "string" || typeof containerId !== "string") return undefined;
   if (typeof since !== "string" || typeof deadline !== "number" || !Array.isArray(delegates)) return undefined;
   return {
@@ -316,11 +342,18 @@ function readNote(path: string): HolderNote | undefined {
     delegates: delegates.flatMap((d: unknown) =>
       isRecord(d) && typeof d["pid"] === "number" && typeof d["start"] === "string" && typeof d["plugin"] === "string" ? [{ pid: d["pid"], start: d["start"], plugin: d["plugin"] }] : [],
     ),
+    ...(typeof pidns === "string" ? { pidns } : {}),
   };
+}
+
+/** Whether the note's PIDs are ours to look at (notes without a namespace come from this release's predecessor, on the host). */
+function samePidns(note: HolderNote): boolean {
+  return note.pidns === undefined || note.pidns === "" || OWN_PIDNS === "" || note.pidns === OWN_PIDNS;
 }
 
 function describeHolder(note: HolderNote | undefined): string {
   if (note === undefined) return "";
+  if (!samePidns(note)) return `, held by ${note.command} of a multus in another PID namespace (pid ${String(note.pid)} there) since ${note.since}`;
   const alive = isAlive(note.pid, note.start);
   const delegates = note.delegates.filter((d) => isAlive(d.pid, d.start)).map((d) => `${d.plugin} (pid ${String(d.pid)})`);
   const who = `${note.command} by multus pid ${String(note.pid)} since ${note.since}`;

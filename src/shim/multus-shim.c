@@ -11,7 +11,7 @@
  *   daemonSocketDir            the daemon listens on <daemonSocketDir>/multus.sock (default /run/multus/)
  *   daemonReadyTimeoutSeconds  how long to wait for the daemon to become ready (default 60)
  *   operationTimeoutSeconds    \ the daemon's budgets (defaults 90 and 20); the whole exchange gets
- *   rollbackTimeoutSeconds     / their sum plus 10 s before the shim gives up on it
+ *   rollbackTimeoutSeconds     / their sum plus 20 s before the shim gives up on it
  *
  * Wire protocol (upstream Multus's thick plugin: pkg/server/api), HTTP/1.1 over the unix socket:
  *   GET /readyz            200 once the daemon serves CNI requests (anything else: not yet)
@@ -64,8 +64,8 @@ extern char **environ;
 #define READY_POLL_MS 100
 /* A readiness probe gets at least this long, even when daemonReadyTimeoutSeconds is 0. */
 #define PROBE_MIN_MS 1000
-/* Beyond the daemon's own budgets (operation + rollback): its answer still has to reach us. */
-#define EXCHANGE_SLACK_MS 10000
+/* Beyond operation + rollback: the daemon's queue wait (up to 10 s) and the answer's way back. */
+#define EXCHANGE_SLACK_MS 20000
 #define MAX_TIMEOUT_SECONDS 3600.0
 
 #define DEFAULT_CNI_VERSION "1.1.0"
@@ -1292,24 +1292,42 @@ static char *own_directory(const char **why)
 static void run_local_del(const char *argv0, const struct shim_config *c, const struct buf *config, const char *why)
 	__attribute__((noreturn));
 
+/* Why `path` cannot be run as the thin plugin; NULL when it can. */
+static const char *unusable_plugin(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? "missing" : strerror(errno);
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (access(path, X_OK) != 0)
+		return "not executable";
+	return NULL;
+}
+
 static void run_local_del(const char *argv0, const struct shim_config *c, const struct buf *config, const char *why)
 {
-	const char *dir_problem = "";
-	char *dir = own_directory(&dir_problem);
-	if (dir == NULL)
-		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon unreachable at %s (%s), and the DEL cannot run locally: readlink /proc/self/exe: %s",
-		     c->socket_path, why, dir_problem);
 	struct buf plugin = {0};
-	buf_printf(&plugin, "%s%s" THIN_PLUGIN, dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
-	free(dir);
-	struct stat st;
-	const char *unusable = NULL;
-	if (stat(plugin.data, &st) != 0)
-		unusable = errno == ENOENT ? "missing" : strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		unusable = "not a regular file";
-	else if (access(plugin.data, X_OK) != 0)
-		unusable = "not executable";
+	const char *unusable = "missing";
+	/* The directory the runtime ran us from (argv[0], e.g. /opt/cni/bin/multus-shim, a symlink or not). */
+	const char *slash = strrchr(argv0, '/');
+	if (slash != NULL) {
+		buf_append(&plugin, argv0, (size_t)(slash - argv0 + 1));
+		buf_append_str(&plugin, THIN_PLUGIN);
+		unusable = unusable_plugin(plugin.data);
+	}
+	/* Else the directory of the executable itself (where a symlinked shim really is). */
+	if (unusable != NULL) {
+		const char *dir_problem = "";
+		char *dir = own_directory(&dir_problem);
+		if (dir == NULL)
+			fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon unreachable at %s (%s), and the DEL cannot run locally: readlink /proc/self/exe: %s",
+			     c->socket_path, why, dir_problem);
+		plugin.len = 0;
+		buf_printf(&plugin, "%s%s" THIN_PLUGIN, dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
+		free(dir);
+		unusable = unusable_plugin(plugin.data);
+	}
 	if (unusable != NULL)
 		fail(CNI_TRY_AGAIN_LATER, NULL, 0, "multus-daemon unreachable at %s (%s), and the DEL cannot run locally: %s is %s: "
 		     "install the thin multus binary next to multus-shim", c->socket_path, why, plugin.data, unusable);

@@ -224,12 +224,12 @@ spec:
         return out.split("\n").filter((l) => l !== "");
       };
       if (mode === "thin") return read();
-      // The daemon sends events after answering: read until two reads agree.
+      // The daemon sends events after answering: read until some have arrived and two reads agree.
       let last = await read();
-      for (let i = 0; i < 10; i++) {
-        await sleep(300);
+      for (let i = 0; i < 15; i++) {
+        await sleep(200);
         const now = await read();
-        if (now.join("\n") === last.join("\n")) return now;
+        if (now.length > 0 && now.join("\n") === last.join("\n")) return now;
         last = now;
       }
       return last;

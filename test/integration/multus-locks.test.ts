@@ -6,12 +6,13 @@
 // that sleeps before the real plugin, so an operation is reliably in flight while another starts.
 // Config-file mode (no API needed).
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
-import { createNetns, deleteNetns, listLinks, settledResidue, snapshotNode, type Netns, type NodeSnapshot } from "../helpers/netns.ts";
+import { createNetns, deleteNetns, listLinks, run, settledResidue, snapshotNode, type Netns, type NodeSnapshot } from "../helpers/netns.ts";
 import { startExecutable, type RunResult } from "../helpers/run-executable.ts";
 import { createSlowWrappers } from "../helpers/slow-wrappers.ts";
 
@@ -205,3 +206,54 @@ describe("a GC killed mid-way", () => {
 function startCommandDone(command: string, s: Sandbox): Promise<RunResult> {
   return start(command, s).done;
 }
+
+describe("a lock note from another PID namespace", () => {
+  /** /proc/<pid>/stat field 22: what a holder note records to recognise a process. */
+  async function startTime(pid: number): Promise<string> {
+    const stat = await readFile(`/proc/${String(pid)}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  }
+
+  for (const foreign of [true, false]) {
+    test(`a holder gone past its deadline whose delegate still holds the lock: ${foreign ? "its PIDs are another namespace's, so nothing is killed and the DEL waits for the lock only" : "(same namespace) the orphan is killed and the DEL goes on"}`, async () => {
+      const s = await sandbox();
+      const locks = join(state, "multus", "locks");
+      await mkdir(locks, { recursive: true, mode: 0o700 });
+      const lockFile = join(locks, `${s.id}.lock`);
+      // A process that holds the sandbox's lock, standing for a delegate a killed multus left behind
+      // (its own process group, as delegates are started).
+      await writeFile(lockFile, "");
+      const holder = spawn("flock", ["-x", lockFile, "sleep", "30"], { detached: true, stdio: "ignore" });
+      const holderPid = holder.pid ?? 0;
+      await waitFor("the holder to take the lock", async () => (await run(["flock", "-n", "-x", lockFile, "true"]).then(() => false, () => true)));
+      const ownPidns = await readlink("/proc/self/ns/pid");
+      await writeFile(lockFile, JSON.stringify({
+        pid: 2 ** 22 + 1, start: "1", command: "ADD", containerId: s.id, since: new Date(Date.now() - 60_000).toISOString(), deadline: Date.now() - 1000,
+        delegates: [{ pid: holderPid, start: await startTime(holderPid), plugin: "bridge" }], pidns: foreign ? "pid:[1]" : ownPidns,
+      }));
+      const exited = new Promise<void>((resolve) => {
+        holder.once("exit", () => {
+          resolve();
+        });
+      });
+      try {
+        const del = await start("DEL", s, { stdin: JSON.stringify({ ...JSON.parse(conf()) as Record<string, unknown>, operationTimeoutSeconds: 3 }) }).done;
+        if (foreign) {
+          assert.equal(del.code, 1, del.stdout + del.stderr);
+          assert.match(del.stdout, /held by ADD of a multus in another PID namespace/);
+          assert.equal(await startTime(holderPid).then(() => true, () => false), true, "the process the note names was not killed");
+        } else {
+          assert.equal(del.code, 0, del.stdout + del.stderr);
+          await exited;
+        }
+      } finally {
+        try {
+          process.kill(-holderPid, "SIGKILL");
+        } catch {
+          // Already gone (the same-namespace case kills it).
+        }
+        await exited;
+      }
+    });
+  }
+});

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -337,6 +337,26 @@ test("DEL with no daemon socket runs the thin multus next to the shim: same env 
     }
   } finally {
     await rm(bin.dir, { recursive: true, force: true });
+    await rm(sockDir, { recursive: true, force: true });
+  }
+});
+
+test("a shim installed as a symlink runs the multus next to the symlink (where the runtime ran it from), not next to its target", async () => {
+  const bin = await shimWithLocalMultus(true);
+  const real = await mkdtemp(join(tmpdir(), "mt-shim-real-"));
+  const sockDir = await mkdtemp(join(tmpdir(), "mt-shim-"));
+  try {
+    // The shim's real file sits in a directory without `multus`; the runtime's bin dir has a symlink.
+    await rm(bin.shim);
+    copyFileSync(binPath("multus-shim"), join(real, "multus-shim"));
+    chmodSync(join(real, "multus-shim"), 0o755);
+    await symlink(join(real, "multus-shim"), bin.shim);
+    const r = await runShim({ bin: bin.shim, env: { CNI_COMMAND: "DEL", ...cniEnv, MT_OUT: bin.out }, stdin: conf({ daemonSocketDir: sockDir }) });
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`DEL runs locally through ${bin.dir}/multus\n$`));
+  } finally {
+    await rm(bin.dir, { recursive: true, force: true });
+    await rm(real, { recursive: true, force: true });
     await rm(sockDir, { recursive: true, force: true });
   }
 });

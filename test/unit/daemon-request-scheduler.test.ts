@@ -110,7 +110,7 @@ describe("RequestScheduler", () => {
         ran = true;
         return Promise.resolve();
       }),
-      (err: unknown) => err instanceof CniError && err.code === 11 && /waited 50 ms/.test(err.message),
+      (err: unknown) => err instanceof CniError && err.code === 11 && /waited \d+ ms in multus-daemon.s queue without a free slot/.test(err.message),
     );
     assert.equal(s.queued, 0);
     block.open();
@@ -122,5 +122,46 @@ describe("RequestScheduler", () => {
     const s = new RequestScheduler({ ...opts, concurrency: 1 });
     await assert.rejects(s.run({ command: "ADD", key: "k", bytes: 1 }, () => Promise.reject(new Error("boom"))), /boom/);
     assert.equal(await s.run({ command: "DEL", key: "k", bytes: 1 }, () => Promise.resolve("ok")), "ok");
+  });
+});
+
+describe("RequestScheduler: waiting behind the same sandbox, and draining", () => {
+  test("a request behind its sandbox's running request may wait past queueTimeoutMs, up to sandboxWaitMs, and the refusal names what it waited for", async () => {
+    const s = new RequestScheduler({ ...opts, concurrency: 4, queueTimeoutMs: 30, sandboxWaitMs: 200 });
+    const slow = gate();
+    const add = s.run({ command: "ADD", key: "c1", bytes: 1 }, () => slow.promise);
+    const del = s.run({ command: "DEL", key: "c1", bytes: 1 }, () => Promise.resolve("deleted"));
+    await sleep(80);
+    slow.open();
+    await add;
+    assert.equal(await del, "deleted", "still waiting after 80 ms > queueTimeoutMs: it waits for its sandbox, not for a slot");
+
+    const stuck = gate();
+    const add2 = s.run({ command: "ADD", key: "c2", bytes: 1 }, () => stuck.promise);
+    await assert.rejects(s.run({ command: "DEL", key: "c2", bytes: 1 }, () => Promise.resolve()), (err: unknown) => {
+      assert.ok(err instanceof CniError);
+      assert.equal(err.code, 11);
+      assert.match(err.message, /DEL for container c2 waited \d+ ms behind the ADD still running for it/);
+      return true;
+    });
+    stuck.open();
+    await add2;
+  });
+
+  test("drain() refuses every request not started yet, and every later one, with error 11; running ones finish", async () => {
+    const s = new RequestScheduler({ ...opts, concurrency: 1 });
+    const block = gate();
+    let finished = false;
+    const running = s.run({ command: "ADD", key: "a", bytes: 1 }, async () => {
+      await block.promise;
+      finished = true;
+    });
+    const waiting = s.run({ command: "ADD", key: "b", bytes: 1 }, () => Promise.resolve());
+    s.drain("multus-daemon is shutting down");
+    await assert.rejects(waiting, (err: unknown) => err instanceof CniError && err.code === 11 && /shutting down: ADD was not started/.test(err.message));
+    await assert.rejects(s.run({ command: "DEL", key: "c", bytes: 1 }, () => Promise.resolve()), { code: 11 });
+    block.open();
+    await running;
+    assert.equal(finished, true);
   });
 });
