@@ -61,6 +61,9 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
 
   const shutdownController = new AbortController();
   const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
+  if (process.env["MULTUS_NODE_NAME"] === undefined) {
+    log.warn({ node }, "MULTUS_NODE_NAME is not set (the downward API's spec.nodeName): this node's pods are selected by the host name, and if that is not the node's name every pod read goes to the API");
+  }
   const clientConfig = await resolveClientConfig(stringKey(config.overrides, "kubeconfig"));
   const client = clientConfig === undefined ? undefined : new KubeClient(clientConfig, { logger: log, userAgent: "multus-daemon", signal: shutdownController.signal });
   const pods =

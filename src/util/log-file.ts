@@ -4,11 +4,16 @@
 // `compress` is set, and backups beyond `maxBackups` or older than `maxAge` days are deleted (0 means
 // no limit). Many short-lived processes append to the same file, so the size is re-read before
 // rotating: a process that saw a stale size does not rotate a file another process just started.
-// Writes are synchronous appends (O_APPEND: lines from concurrent processes never interleave).
+// Writes are synchronous appends (O_APPEND: lines from concurrent processes never interleave); the
+// gzip of a rotated file runs off the event loop (the daemon keeps serving meanwhile).
 // Logging never fails a CNI operation: errors are swallowed here.
-import { appendFileSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { readFile, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+
+const gzipAsync = promisify(gzip);
 
 export interface LogRotationOptions {
   /** Rotate before the file would exceed this many megabytes (0 here: never; the config maps lumberjack's 0 to 100). */
@@ -62,15 +67,21 @@ export class RotatingLogFile {
       return;
     }
     this.#size = 0;
-    if (this.#opts.compress) {
+    if (!this.#opts.compress) {
+      this.#prune();
+      return;
+    }
+    // Compressed off the event loop (100 MB take seconds to gzip, and the daemon serves requests
+    // meanwhile); a short-lived process still waits for it before exiting, as Node does for zlib work.
+    void (async () => {
       try {
-        writeFileSync(`${backup}.gz`, gzipSync(readFileSync(backup)), { mode: 0o600 });
-        unlinkSync(backup);
+        await writeFile(`${backup}.gz`, await gzipAsync(await readFile(backup)), { mode: 0o600 });
+        await unlink(backup);
       } catch {
         // The uncompressed backup stays.
       }
-    }
-    this.#prune();
+      this.#prune();
+    })();
   }
 
   #prune(): void {
