@@ -1,8 +1,10 @@
 // The engine's PodApi in the daemon: reads come from the informer caches (this node's pods, every
 // NAD), so the ADD path has no API round trip; a live GET is made only when the cache cannot be
-// trusted for that read — the object is missing (a pod or NAD created a moment ago), the cached pod has
-// another UID (a pod recreated under the same name), or the informer is stale (no event or bookmark
-// for informerStaleSeconds). Writes (the network-status patch) go to the API within the request's
+// trusted for that read — a pod that is missing (created a moment ago) or has another UID (recreated
+// under the same name), or an informer that is stale (no event or bookmark for informerStaleSeconds).
+// A NAD missing from a fresh cache does not exist: the cluster network named like a NAD but found as
+// a file (the usual set-up) would otherwise cost a GET on every ADD. A NAD created after the pod's
+// sandbox started may thus be reported missing for the watch's latency; the runtime retries the ADD. Writes (the network-status patch) go to the API within the request's
 // budget. Events are queued and sent off the critical path: they are informational, and a slow or
 // failing events API must not delay a pod.
 import type { Informer } from "../k8s/informer.ts";
@@ -67,9 +69,8 @@ export class CachedPodApiFactory {
         return unlessNotFound(getPod(o.client, namespace, name, { signal }));
       },
       getNad: async (namespace, name) => {
-        const cached = o.nads.get(namespace, name);
-        if (cached !== undefined && o.nads.fresh()) return cached;
-        o.onLiveRead?.("nad", cached === undefined ? "missing" : "stale");
+        if (o.nads.fresh()) return o.nads.get(namespace, name);
+        o.onLiveRead?.("nad", "stale");
         return unlessNotFound(getNetworkAttachmentDefinition(o.client, namespace, name, { signal }));
       },
       patchNetworkStatus: async (pod, json) => {

@@ -115,6 +115,41 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     assert.deepEqual(await b.residue(p), []);
   });
 
+  test("the ADD path reads the pod and its NADs from the informer caches (no API read once synced); with a stale cache it reads the API, and still succeeds", async (t) => {
+    const metricOf = async (b: KubeBed, pattern: RegExp): Promise<number> => Number(pattern.exec((await socketGet(join(b.socketDir, "multus.sock"), "/metrics")).body)?.[1] ?? "0");
+    const live = /multus_api_live_reads_total\{kind="(?:pod|nad)",reason="\w+"\} (\d+)/g;
+    const liveReads = async (b: KubeBed): Promise<number> => {
+      const text = (await socketGet(join(b.socketDir, "multus.sock"), "/metrics")).body;
+      return [...text.matchAll(live)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    {
+      const b = await thickBed();
+      const ns = await createNamespace(t);
+      await applyYaml(bridgeNad(b, ns));
+      const p = await b.createPod(ns, "bridge-net");
+      await waitFor("the caches to hold the pod and the NAD", async () =>
+        (await metricOf(b, /multus_informer_objects\{informer="pods"\} (\d+)/)) >= 1 && (await metricOf(b, /multus_informer_objects\{informer="network-attachment-definitions"\} (\d+)/)) >= 1);
+      assert.equal((await b.cni("ADD", p, { conf: conf(b) })).code, 0);
+      assert.equal(await liveReads(b), 0, "no read went to the API");
+      assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+      assert.deepEqual(await b.residue(p), []);
+      await b.close();
+      bed = undefined;
+    }
+    // A watchdog of 1 s: without an event or bookmark for that long, the caches count as stale.
+    const b = await thickBed({ informerStaleSeconds: 1 });
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const p = await b.createPod(ns, "bridge-net");
+    await sleep(2500);
+    const add = await b.cni("ADD", p, { conf: conf(b) });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.ok((await liveReads(b)) >= 1, "the stale caches were not trusted");
+    assert.deepEqual([...(await b.podInterfaces(p)).keys()].sort(), ["eth0", "net1"]);
+    assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+    assert.deepEqual(await b.residue(p), []);
+  });
+
   test("DEL with the daemon stopped is done on the host from the journal: links, leases, journal and lock all go", async (t) => {
     const b = await thickBed();
     const ns = await createNamespace(t);
