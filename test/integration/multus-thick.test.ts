@@ -150,6 +150,26 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     assert.deepEqual(await b.residue(p), []);
   });
 
+  test("CNI-R-12 STATUS and GC through the shim: STATUS answers, GC tears down the sandbox the runtime no longer lists and keeps the other", async (t) => {
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const keep = await b.createPod(ns, "bridge-net", "keep");
+    const gone = await b.createPod(ns, "bridge-net", "gone");
+    for (const p of [keep, gone]) assert.equal((await b.cni("ADD", p, { conf: conf(b) })).code, 0);
+    const v11 = (extra: Record<string, unknown> = {}): string => JSON.stringify({ ...(JSON.parse(conf(b)) as Record<string, unknown>), cniVersion: "1.1.0", ...extra });
+    const status = await b.cni("STATUS", keep, { conf: v11() });
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    const gc = await b.cni("GC", keep, { conf: v11({ "cni.dev/valid-attachments": [{ containerID: keep.containerId, ifname: "eth0" }] }) });
+    assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+    assert.deepEqual([...(await b.podInterfaces(gone)).keys()], [], "the unlisted sandbox is torn down");
+    assert.deepEqual([...(await b.podInterfaces(keep)).keys()].sort(), ["eth0", "net1"], "the listed one keeps everything");
+    assert.equal((await b.cni("DEL", keep, { conf: conf(b) })).code, 0);
+    assert.equal((await b.cni("DEL", gone, { conf: conf(b) })).code, 0);
+    assert.deepEqual(await leases(b), []);
+    for (const p of [keep, gone]) assert.deepEqual(await b.residue(p), []);
+  });
+
   test("DEL with the daemon stopped is done on the host from the journal: links, leases, journal and lock all go", async (t) => {
     const b = await thickBed();
     const ns = await createNamespace(t);
