@@ -97,10 +97,22 @@ JSON
 say "Multus config: clusterNetwork from confDir, the multus ServiceAccount's kubeconfig (real RBAC)"
 cat "$STATE/00-multus.conf"
 
-cni() {
-  ip netns exec "$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="$CID" CNI_NETNS="$2" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+# cni_call EXECUTABLE CONFIG COMMAND NETNS: one CNI call for the demo pod's sandbox $CID, as a runtime makes it.
+cni_call() {
+  ip netns exec "$NODE" env CNI_COMMAND="$3" CNI_CONTAINERID="$CID" CNI_NETNS="$4" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
     CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$NS;K8S_POD_NAME=demo;K8S_POD_INFRA_CONTAINER_ID=$CID;K8S_POD_UID=$UID_" \
-    "$MULTUS_TS_ROOT/dist/bin/multus" <"$STATE/00-multus.conf"
+    "$MULTUS_TS_ROOT/dist/bin/$1" <"$2"
+}
+cni() { cni_call multus "$STATE/00-multus.conf" "$@"; }
+
+# Nothing of the pod may be left: links, host-local leases, journals and caches.
+check_residue() {
+  local links leases records
+  links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
+  leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
+  records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' | wc -l)
+  echo "pod links: $links  host-local leases: $leases  records/caches: $records"
+  if [ "$links" = "lo " ] && [ "$leases" = 0 ] && [ "$records" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
 }
 
 say "CNI ADD"
@@ -120,11 +132,7 @@ run ip netns exec "$POD" ping -c 1 -W 2 -I net3 10.20.0.1
 say "CNI DEL (twice, as containerd does)"
 cni DEL "/run/netns/$POD"
 cni DEL ""
-links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
-leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
-records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' | wc -l)
-echo "pod links: $links  host-local leases: $leases  records/caches: $records"
-if [ "$links" = "lo " ] && [ "$leases" = 0 ] && [ "$records" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
+check_residue
 
 say "part 3, thick mode: multus-daemon in the node namespace (informers on the API, socket in $STATE/run)"
 mkdir -p "$STATE/gen"
@@ -142,11 +150,7 @@ cat "$STATE/gen/00-multus.conflist"
 # What a runtime passes for a conflist's plugin: its keys plus the list's name and cniVersion.
 jq -c '.plugins[0] + {name, cniVersion}' "$STATE/gen/00-multus.conflist" >"$STATE/shim.conf"
 CID="kdemo-thick-$id"
-shim() {
-  ip netns exec "$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID="$CID" CNI_NETNS="$2" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=$NS;K8S_POD_NAME=demo;K8S_POD_INFRA_CONTAINER_ID=$CID;K8S_POD_UID=$UID_" \
-    "$MULTUS_TS_ROOT/dist/bin/multus-shim" <"$STATE/shim.conf"
-}
+shim() { cni_call multus-shim "$STATE/shim.conf" "$@"; }
 say "CNI ADD through dist/bin/multus-shim → the daemon"
 shim ADD "/run/netns/$POD" >/dev/null
 run ip -n "$POD" -br addr
@@ -159,8 +163,4 @@ run ls -l "$STATE/gen"
 say "CNI DEL with the daemon gone: the shim runs the thin plugin on the host, from the journal"
 shim DEL "/run/netns/$POD"
 shim DEL ""
-links=$(ip -n "$POD" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')
-leases=$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l)
-records=$(find "$STATE/multus" -type f ! -path '*/locks/.node.lock' | wc -l)
-echo "pod links: $links  host-local leases: $leases  records/caches: $records"
-if [ "$links" = "lo " ] && [ "$leases" = 0 ] && [ "$records" = 0 ]; then say "nothing left behind"; else say "RESIDUE FOUND"; exit 1; fi
+check_residue

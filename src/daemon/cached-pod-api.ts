@@ -8,10 +8,9 @@
 // budget. Events are queued and sent off the critical path: they are informational, and a slow or
 // failing events API must not delay a pod.
 import type { Informer } from "../k8s/informer.ts";
-import { isNotFound } from "../k8s/kube-api-error.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
 import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
-import type { PodApi } from "../multus/kube-pod-api.ts";
+import { unlessNotFound, type PodApi } from "../multus/kube-pod-api.ts";
 import type { PodRef } from "../multus/attachment-plan.ts";
 import { isRecord } from "../cni/is-record.ts";
 import type { Logger } from "../util/logger.ts";
@@ -123,14 +122,5 @@ export class CachedPodApiFactory {
     } finally {
       this.#sending = false;
     }
-  }
-}
-
-async function unlessNotFound<T>(request: Promise<T>): Promise<T | undefined> {
-  try {
-    return await request;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
   }
 }

@@ -61,7 +61,7 @@ export async function createPodApi(config: MultusConfig, log: Logger, signal: Ab
 }
 
 /** The object, or undefined when the API answers 404. */
-async function unlessNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+export async function unlessNotFound<T>(request: Promise<T>): Promise<T | undefined> {
   try {
     return await request;
   } catch (err) {
