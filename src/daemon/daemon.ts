@@ -79,7 +79,15 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   if (nads !== undefined) named.push({ name: "network-attachment-definitions", informer: nads });
   const informers = named.map((n) => n.informer);
 
-  const scheduler = new RequestScheduler({ concurrency: config.connectionLimit, queueLimit: config.queueLimit, queueTimeoutMs: 10_000, maxQueuedBytes: 64 * 1024 * 1024 });
+  // Waiting behind the same sandbox's running request may last as long as the thin plugin would
+  // wait on its lock: an operation's default budget.
+  const scheduler = new RequestScheduler({
+    concurrency: config.connectionLimit,
+    queueLimit: config.queueLimit,
+    queueTimeoutMs: 10_000,
+    maxQueuedBytes: 64 * 1024 * 1024,
+    sandboxWaitMs: 90_000,
+  });
   const metrics = new DaemonMetrics({
     running: () => scheduler.running,
     queued: () => scheduler.queued,
