@@ -432,6 +432,33 @@ describe("hot-plug through /delegate (multus-dynamic-networks-controller's call)
   });
 });
 
+describe("hot-plug requests no plugin applies", () => {
+  test("NPWG-09 a hot-plugged mac that no plugin applies (ptp reads no MAC=) is refused naming the capability, and the attachment is rolled back", async (t) => {
+    const b = await thickBed();
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(b, ns));
+    const p = await b.createPod(ns, "bridge-net");
+    assert.equal((await b.cni("ADD", p, { conf: conf(b) })).code, 0);
+    const ptp = { cniVersion: "1.0.0", name: "plain-ptp", type: "ptp", ipam: { type: "host-local", subnet: "10.33.0.0/24", dataDir: b.ipamDir } };
+    const r = await postDelegate(join(b.socketDir, "multus.sock"), {
+      env: {
+        CNI_COMMAND: "ADD", CNI_CONTAINERID: p.containerId, CNI_NETNS: p.netns.path, CNI_IFNAME: "net2", CNI_PATH: "/usr/lib/cni",
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=${p.containerId};K8S_POD_UID=${p.uid}`,
+      },
+      config: Buffer.from(JSON.stringify(ptp)).toString("base64"),
+      interfaceAttributes: { mac: "02:00:00:00:33:01" },
+    });
+    assert.equal(r.status, 400, r.body);
+    const err = JSON.parse(r.body) as { msg: string; details?: string };
+    assert.equal(err.details, "MULTUS_ERR_CAPABILITY_MISSING");
+    assert.match(err.msg, /the result lacks the requested MAC 02:00:00:00:33:01/);
+    assert.deepEqual([...(await b.podInterfaces(p)).keys()].sort(), ["eth0", "net1"], "the hot-plugged interface went again");
+    assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+    assert.deepEqual(await leases(b), [], "the rolled-back attachment's lease was released");
+    assert.deepEqual(await b.residue(p), []);
+  });
+});
+
 describe("wire compatibility with upstream Multus v4.3.0", () => {
   test("upstream's Go multus-shim against multus-daemon: ADD prints the result in the config's version, DEL tears everything down", async (t) => {
     const shim = upstreamBinary("multus-shim");
