@@ -17,8 +17,8 @@ import { Informer } from "../../src/k8s/informer.ts";
 import type { InformerEvent, InformerOptions } from "../../src/k8s/informer.ts";
 import { KubeClient } from "../../src/k8s/kube-client.ts";
 import { decodePod, nadPath } from "../../src/k8s/resources.ts";
-import type { Logger } from "../../src/util/logger.ts";
 import { applyYaml, createNamespace, kubectl, repoRoot, run, uniqueName, useCluster } from "../cluster/harness.ts";
+import { memoryLogger, type LogLine } from "../helpers/memory-logger.ts";
 
 const cluster = useCluster();
 const NAD = "network-attachment-definitions.k8s.cni.cncf.io";
@@ -34,18 +34,6 @@ after(() => {
   admin.close();
 });
 
-interface LogLine {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-function memoryLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (fields: Record<string, unknown>, msg: string): void => {
-    lines.push({ level, fields, msg });
-  };
-  return { log: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") }, lines };
-}
 
 /** What the NAD informer keeps: transform's whole output, nothing of the raw object. */
 interface NadView {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Informer } from "../../src/k8s/informer.ts";
 import type { InformerEvent, InformerOptions } from "../../src/k8s/informer.ts";
 import { KubeClient } from "../../src/k8s/kube-client.ts";
-import type { Logger } from "../../src/util/logger.ts";
+import { memoryLogger, type LogLine } from "../helpers/memory-logger.ts";
 
 interface Obj {
   metadata: { name: string; namespace?: string; resourceVersion: string };
@@ -68,18 +68,6 @@ async function fakeApi(replies: Reply[]): Promise<FakeApi> {
   };
 }
 
-interface LogLine {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-function memoryLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (fields: Record<string, unknown>, msg: string): void => {
-    lines.push({ level, fields, msg });
-  };
-  return { log: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") }, lines };
-}
 
 interface Stripped {
   name: string;

@@ -16,8 +16,8 @@ import type { ClientConfig } from "../../src/k8s/client-config.ts";
 import { isAlreadyExists, isConflict, isForbidden, isGone, isNotFound, isWatchIdle, KubeApiError } from "../../src/k8s/kube-api-error.ts";
 import { KubeClient } from "../../src/k8s/kube-client.ts";
 import type { KubeClientOptions, WatchEvent } from "../../src/k8s/kube-client.ts";
-import type { Logger } from "../../src/util/logger.ts";
 import { MultusError } from "../../src/util/multus-error.ts";
+import { memoryLogger } from "../helpers/memory-logger.ts";
 
 const execFileP = promisify(execFile);
 
@@ -88,18 +88,6 @@ function client(server: Loopback, config: Partial<ClientConfig> = {}, options: K
   return new KubeClient({ server: new URL(server.url), insecureSkipTlsVerify: false, token: "t0", ...config }, options);
 }
 
-interface LogLine {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-function memoryLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (fields: Record<string, unknown>, msg: string): void => {
-    lines.push({ level, fields, msg });
-  };
-  return { logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") }, lines };
-}
 
 let dir = "";
 before(async () => {
@@ -278,7 +266,7 @@ describe("retries", () => {
       if (i === 0) json(res, 503, status(503, "ServiceUnavailable", "etcd is down"));
       else json(res, 200, POD);
     });
-    const { logger, lines } = memoryLogger();
+    const { log: logger, lines } = memoryLogger();
     const c = client(srv, {}, { ...fast, logger, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 } });
     try {
       const t0 = performance.now();
