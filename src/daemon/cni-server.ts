@@ -48,6 +48,8 @@ interface ShimRequest {
   config: Buffer;
   /** The config's cniVersion (for error replies), when it has one. */
   cniVersion: string | undefined;
+  /** The config decoded, when it is a JSON object (else the skeleton reports what is wrong with it). */
+  parsedConfig: Record<string, unknown> | undefined;
   interfaceAttributes: unknown;
   /** The request body's size: what the request holds while it waits. */
   bytes: number;
@@ -116,7 +118,9 @@ async function handleCni(o: CniServerOptions, path: string, req: IncomingMessage
   let shim: ShimRequest;
   try {
     shim = decodeRequest(await readBody(req));
-    if (path === "/cni") shim = { ...shim, config: applyOverrides(shim.config, o.overrides) };
+    if (path === "/cni" && shim.parsedConfig !== undefined && Object.keys(o.overrides).length > 0) {
+      shim = { ...shim, config: Buffer.from(JSON.stringify(withOverrides(shim.parsedConfig, o.overrides))) };
+    }
     const c = shim.env["CNI_COMMAND"] ?? "";
     command = COMMANDS.has(c) ? c : "UNKNOWN";
   } catch (err) {
@@ -181,26 +185,16 @@ function decodeRequest(body: Buffer): ShimRequest {
   for (const [k, v] of Object.entries(raw["env"])) if (typeof v === "string") env[k] = v;
   if (typeof raw["config"] !== "string") throw new CniError(CniCode.DecodingFailure, 'the request to multus-daemon has no base64 "config"');
   const config = Buffer.from(raw["config"], "base64");
+  const parsedConfig = jsonObject(config);
+  const cniVersion = typeof parsedConfig?.["cniVersion"] === "string" ? parsedConfig["cniVersion"] : undefined;
   // Only what is used is kept (not the base64 text): queued requests hold this.
-  return { env, config, cniVersion: cniVersionOf(config), interfaceAttributes: raw["interfaceAttributes"], bytes: body.length };
+  return { env, config, cniVersion, parsedConfig, interfaceAttributes: raw["interfaceAttributes"], bytes: body.length };
 }
 
-/** The config with the daemon's overrides, when it is a JSON object (else as sent: the skeleton reports it). */
-export function applyOverrides(config: Buffer, overrides: Record<string, unknown>): Buffer {
-  if (Object.keys(overrides).length === 0) return config;
+function jsonObject(bytes: Buffer): Record<string, unknown> | undefined {
   try {
-    const parsed: unknown = JSON.parse(config.toString("utf8"));
-    if (!isRecord(parsed)) return config;
-    return Buffer.from(JSON.stringify(withOverrides(parsed, overrides)));
-  } catch {
-    return config;
-  }
-}
-
-function cniVersionOf(config: Buffer): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(config.toString("utf8"));
-    return isRecord(parsed) && typeof parsed["cniVersion"] === "string" ? parsed["cniVersion"] : undefined;
+    const parsed: unknown = JSON.parse(bytes.toString("utf8"));
+    return isRecord(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
