@@ -5,7 +5,7 @@
 //   (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships").
 // Usage: node scripts/build.ts [--bundle-only] [name...]   (--bundle-only: bundles only, no C)
 import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bundle, makeSea } from "./sea.ts";
@@ -14,14 +14,13 @@ const root = resolve(import.meta.dirname, "..");
 const bundleDir = join(root, "dist", "bundle");
 const binDir = join(root, "dist", "bin");
 
-/** Node SEA executables, one per src/cmd/<name>.ts; later issues add multus-install, multusctl, vfioveth. */
-const SEA_EXECUTABLES: readonly string[] = ["multus", "passthru", "multus-daemon"];
 /**
- * Node flags baked into a SEA. The daemon lives long and allocates in small bursts: a 1 MiB young
- * generation keeps its heap ≈ 9 MiB smaller after a 64-pod burst at no measurable cost
- * (docs/performance.md, "Thick mode").
+ * One multi-call Node SEA, dist/bin/multus (src/cmd/dispatch.ts: the command is the program's name),
+ * and the other TypeScript commands as hard links to it: a SEA embeds the Node runtime (≈ 120 MiB),
+ * so one file instead of four (docs/install.md, "Host footprint"). Later issues add multusctl, vfioveth.
  */
-const EXEC_ARGV: Readonly<Record<string, readonly string[]>> = { "multus-daemon": ["--max-semi-space-size=1"] };
+const MULTI_CALL = "multus";
+const ALIASES: readonly string[] = ["passthru", "multus-daemon", "multus-install"];
 /** C executables, one per src/shim/<name>.c. */
 const C_EXECUTABLES: readonly string[] = ["multus-shim"];
 /** -Werror: the shim must compile clean; -static -s: no shared library on the host, no symbols. */
@@ -29,7 +28,7 @@ const C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-
 
 const { values, positionals } = parseArgs({ options: { "bundle-only": { type: "boolean" } }, allowPositionals: true });
 // A name that is not a C executable is bundled from src/cmd/<name>.ts, listed or not.
-const wanted = positionals.length > 0 ? positionals : [...SEA_EXECUTABLES, ...C_EXECUTABLES];
+const wanted = positionals.length > 0 ? positionals : [MULTI_CALL, ...C_EXECUTABLES];
 
 mkdirSync(bundleDir, { recursive: true });
 mkdirSync(binDir, { recursive: true });
@@ -39,12 +38,28 @@ for (const name of wanted) {
   if (C_EXECUTABLES.includes(name)) {
     if (values["bundle-only"] === true) continue;
     buildC(name);
+  } else if (name === MULTI_CALL) {
+    const bundlePath = join(bundleDir, `${name}.cjs`);
+    await bundle(join(root, "src", "cmd", "dispatch.ts"), bundlePath);
+    if (values["bundle-only"] !== true) {
+      makeSea(bundlePath, join(binDir, name), bundleDir);
+      for (const alias of ALIASES) hardLink(join(binDir, name), join(binDir, alias));
+    }
   } else {
+    // Any other src/cmd/<name>.ts on its own (benchmarks compare single-command bundles).
     const bundlePath = join(bundleDir, `${name}.cjs`);
     await bundle(join(root, "src", "cmd", `${name}.ts`), bundlePath);
-    if (values["bundle-only"] !== true) makeSea(bundlePath, join(binDir, name), bundleDir, EXEC_ARGV[name] ?? []);
+    if (values["bundle-only"] !== true) makeSea(bundlePath, join(binDir, name), bundleDir);
   }
   console.log(`built ${name} in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** `alias` becomes a hard link to `target`, by link-to-temp + rename (a running alias keeps its inode). */
+function hardLink(target: string, alias: string): void {
+  const tmp = `${alias}.tmp-link`;
+  rmSync(tmp, { force: true });
+  linkSync(target, tmp);
+  renameSync(tmp, alias);
 }
 
 /** gcc, static: src/shim/<name>.c → dist/bin/<name>. */
