@@ -23,6 +23,10 @@
 //   Error codes: libcni returns plain Go errors here, which a Go plugin (Multus) reports as 999. We keep
 //   999 for "not found", exec failures, timeouts and the fallback texts, and use 7 for an unusable
 //   `type` (a configuration error). A plugin's own error object keeps whatever code it carries.
+//   setPluginRoot(root: string | undefined, chroot?: string)
+//     Process-wide (the thick daemon's `chrootDir`): plugins are found under `<root>/<dir>` and run as
+//     `chroot <root> <dir>/<type>`, so a daemon in a container runs the host's plugins with the host's
+//     tools (iptables, …) and paths, as upstream's daemon does.
 //   probeVersion(pluginPath: string, opts: ProbeVersionOptions): Promise<VersionInfo>
 //     CNI-R-14: VERSION with stdin {"cniVersion":"1.1.0"} and CNI_NETNS/IFNAME/PATH = "dummy";
 //     `unknown CNI_COMMAND: VERSION` ⇒ ["0.1.0"]; a "0.2.0" reply without a list ⇒ ["0.1.0","0.2.0"].
@@ -66,6 +70,13 @@ function goQuote(s: string): string {
   return out + '"';
 }
 
+let pluginRoot: { root: string; chroot: string } | undefined;
+
+/** Run every plugin inside `root` (see the header); undefined: no chroot. */
+export function setPluginRoot(root: string | undefined, chroot = "chroot"): void {
+  pluginRoot = root === undefined || root === "" || root === "/" ? undefined : { root, chroot };
+}
+
 export async function findPlugin(type: string, dirs: readonly string[]): Promise<string> {
   // libcni invoke.FindInPath wording; a bad `type` is a configuration error.
   if (type === "") throw new CniError(CniCode.InvalidNetworkConfig, "no plugin name provided");
@@ -73,12 +84,13 @@ export async function findPlugin(type: string, dirs: readonly string[]): Promise
   if (dirs.length === 0) throw new CniError(CniCode.Internal, "no paths provided");
   for (const dir of dirs) {
     const full = join(dir, type);
+    const seen = pluginRoot === undefined ? full : join(pluginRoot.root, full);
     try {
-      const st = await stat(full);
+      const st = await stat(seen);
       if (!st.isFile()) continue;
       // Skip a non-executable file instead of failing later with "permission denied" (libcni would
       // pick it): a later directory may hold the real plugin.
-      await access(full, constants.X_OK);
+      await access(seen, constants.X_OK);
       return full;
     } catch {
       continue;
@@ -336,7 +348,7 @@ function runOnce(o: RunOnceOptions): Promise<Attempt> {
 
 export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
   const env = buildPluginEnv(req.env ?? process.env, req);
-  const launcher = req.launcher ?? [];
+  const launcher = [...(pluginRoot === undefined ? [] : [pluginRoot.chroot, pluginRoot.root]), ...(req.launcher ?? [])];
   const file = launcher[0] ?? req.pluginPath;
   const argv = launcher.length > 0 ? [...launcher.slice(1), req.pluginPath] : [];
   const start = Date.now();

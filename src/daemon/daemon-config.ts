@@ -48,6 +48,8 @@ export interface DaemonConfig {
   /** Where it was read from (errors and logs name it). */
   source: string;
   socketDir: string;
+  /** Delegates run chrooted here (the host's root mounted into the daemon's container); undefined: no chroot. */
+  chrootDir: string | undefined;
   /** The Prometheus listener; undefined: none (metrics are also served on the socket at /metrics). */
   metricsPort: number | undefined;
   metricsAddress: string;
@@ -114,7 +116,6 @@ export function parseDaemonConfig(json: unknown, source: string): DaemonConfig {
     else unknownKeys.push(key);
   }
   const ignoredKeys: string[] = [];
-  if (nonEmpty(c.chrootDir) !== undefined) ignoredKeys.push("chrootDir");
   if (c.enablePprof === true) ignoredKeys.push("enablePprof");
   if (c.perNodeCertificate?.enabled === true) ignoredKeys.push("perNodeCertificate");
   // Delegates get their own cniVersion; the primary's file is never rewritten.
@@ -122,6 +123,7 @@ export function parseDaemonConfig(json: unknown, source: string): DaemonConfig {
   return {
     source,
     socketDir: c.socketDir ?? "/run/multus",
+    chrootDir: nonEmpty(c.chrootDir) === "/" ? undefined : nonEmpty(c.chrootDir),
     metricsPort: c.metricsPort,
     metricsAddress: c.metricsAddress ?? "0.0.0.0",
     connectionLimit,

@@ -12,12 +12,14 @@
 // deleted or emptied (multus#1527, #1387): pods scheduled while the daemon restarts wait in the shim
 // for the new daemon instead of starting without their secondary networks.
 import { connect } from "node:net";
-import { chmod, lstat, mkdir, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, lstat, mkdir, rm, stat } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
+import { setPluginRoot } from "../cni/exec-plugin.ts";
 import { isRecord } from "../cni/is-record.ts";
 import { parseCniArgs, splitCniPath } from "../cni/plugin-env.ts";
 import { convertResult } from "../cni/result-convert.ts";
@@ -32,9 +34,10 @@ import { parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
 import { isReady } from "../multus/readiness.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
+import { MultusError } from "../util/multus-error.ts";
 import { CachedPodApiFactory, stripNad } from "./cached-pod-api.ts";
 import { createCniServer } from "./cni-server.ts";
-import { ConfigGenerator } from "./config-generator.ts";
+import { ConfigGenerator } from "../install/config-generator.ts";
 import type { DaemonConfig } from "./daemon-config.ts";
 import { DaemonMetrics } from "./metrics.ts";
 import { RequestScheduler } from "./request-scheduler.ts";
@@ -58,6 +61,15 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   });
   for (const key of config.unknownKeys) log.warn({ field: key, config: config.source }, "unknown key in the daemon config, ignored (docs/configuration.md lists the keys)");
   for (const key of config.ignoredKeys) log.warn({ field: key, config: config.source }, "daemon config key accepted but without effect in Multus-TS (docs/compatibility.md)");
+
+  if (config.chrootDir !== undefined) {
+    const st = await stat(config.chrootDir).catch(() => undefined);
+    if (st?.isDirectory() !== true) {
+      throw new MultusError("MULTUS_ERR_CONFIG", `chrootDir ${config.chrootDir} (daemon config ${config.source}) is not a directory: mount the host's / there (hostPath "/") or remove the key`);
+    }
+    setPluginRoot(config.chrootDir, findChroot());
+    log.info({ chrootDir: config.chrootDir }, "delegate plugins run chrooted in the host's root");
+  }
 
   const shutdownController = new AbortController();
   const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
@@ -129,6 +141,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
       metrics.configWrites.inc();
     },
   });
+  const ready = (): boolean => !draining && synced && generator.current !== undefined;
   const server = createCniServer({
     handlers,
     delegate: async (req) => {
@@ -156,7 +169,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
     metrics,
     overrides: config.overrides,
     log,
-    ready: () => !draining && synced && generator.current !== undefined,
+    ready,
   });
   server.maxConnections = config.connectionLimit + config.queueLimit + 64;
 
@@ -168,7 +181,18 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   let metricsServer: Server | undefined;
   if (config.metricsPort !== undefined) {
     metricsServer = createHttpServer((req, res) => {
-      if ((req.url ?? "").split("?")[0] !== "/metrics") {
+      const path = (req.url ?? "").split("?")[0];
+      // The kubelet's probes (a hostNetwork pod's httpGet reaches 127.0.0.1 here; the socket it cannot).
+      if (path === "/healthz") {
+        res.writeHead(200).end("ok\n");
+        return;
+      }
+      if (path === "/readyz") {
+        const ok = ready();
+        res.writeHead(ok ? 200 : 500).end(ok ? "ok\n" : "not ready\n");
+        return;
+      }
+      if (path !== "/metrics") {
         res.writeHead(404).end();
         return;
       }
@@ -324,6 +348,12 @@ async function waitForIndicator(file: string | undefined, log: Logger, signal: A
     if (waited % 30_000 === 0) log.error({ file }, "waiting for the readiness indicator file before writing the CNI config (is the cluster network up?)");
     await sleep(1000, undefined, { signal }).catch(() => undefined);
   }
+}
+
+/** coreutils' chroot (the image has it at /usr/sbin/chroot), else whatever PATH finds. */
+function findChroot(): string {
+  for (const p of ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot", "/bin/chroot"]) if (existsSync(p)) return p;
+  return "chroot";
 }
 
 function stringKey(o: Record<string, unknown>, key: string): string | undefined {
