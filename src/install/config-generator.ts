@@ -1,4 +1,5 @@
-// The daemon's CNI config generator: writes the file that makes the runtime call multus-shim first.
+// The CNI config generator of the daemon (type multus-shim) and of multus-install's thin mode (type
+// multus): writes the file that makes the runtime call Multus first.
 //
 // - The master is the alphabetically first `.conf`/`.conflist` in multusAutoconfigDir that is not ours
 //   (`00-multus.*`) and is not a Multus config under another name (Multus never nests itself as its
@@ -26,7 +27,6 @@ import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
 import { versionAtLeast } from "../cni/version.ts";
 import type { Logger } from "../util/logger.ts";
-import type { DaemonConfig } from "./daemon-config.ts";
 
 export const MULTUS_CONFIG_PREFIX = "00-multus";
 const SHIM_TYPE = "multus-shim";
@@ -40,11 +40,32 @@ export interface GeneratedConfig {
   content: string;
 }
 
+/** The keys the generator reads (the daemon's DaemonConfig has them all; multus-install builds them from its flags). */
+export interface GeneratorConfig {
+  /** "auto": from the master config; else a file to copy. */
+  multusConfigFile: string;
+  multusAutoconfigDir: string;
+  cniConfigDir: string;
+  multusMasterCNI: string | undefined;
+  cniVersion: string | undefined;
+  overrideNetworkName: boolean;
+  capabilities: Record<string, boolean>;
+  /** Thin Multus keys written into the generated config. */
+  overrides: Record<string, unknown>;
+  /** The daemon's socket directory (only for pluginType multus-shim). */
+  socketDir: string;
+}
+
 export interface ConfigGeneratorOptions {
-  config: DaemonConfig;
+  config: GeneratorConfig;
   log: Logger;
   /** Periodic re-check besides fs.watch; default 2000 ms. */
   resyncMs?: number;
+  /**
+   * The plugin the generated config runs: "multus-shim" (thick, the daemon's; default) or "multus"
+   * (thin: multus-install writes it, and it carries no daemonSocketDir).
+   */
+  pluginType?: "multus-shim" | "multus";
   /** Called after every write (metrics, tests). */
   onWrite?: (g: GeneratedConfig, reason: string) => void;
 }
@@ -141,12 +162,9 @@ export class ConfigGenerator {
     const conflist = versionAtLeast(cniVersion, "1.0.0");
     const capabilities: Record<string, boolean> = { ...capabilitiesOf(master.json), ...c.capabilities };
     const name = c.overrideNetworkName && typeof master.json["name"] === "string" && master.json["name"] !== "" ? master.json["name"] : "multus-cni-network";
-    const plugin: Record<string, unknown> = {
-      type: SHIM_TYPE,
-      ...c.overrides,
-      clusterNetwork: master.path,
-      daemonSocketDir: c.socketDir,
-    };
+    const type = this.#opts.pluginType ?? SHIM_TYPE;
+    const plugin: Record<string, unknown> = { type, ...c.overrides, clusterNetwork: master.path };
+    if (type === SHIM_TYPE) plugin["daemonSocketDir"] = c.socketDir;
     if (Object.keys(capabilities).length > 0) plugin["capabilities"] = sortKeys(capabilities);
     const doc = conflist ? { cniVersion, name, plugins: [plugin] } : { cniVersion, name, ...plugin };
     const file = `${MULTUS_CONFIG_PREFIX}.${conflist ? "conflist" : "conf"}`;

@@ -1,4 +1,4 @@
-// The daemon's CNI config generator (src/daemon/config-generator.ts) on temp directories: the master
+// The daemon's CNI config generator (src/install/config-generator.ts) on temp directories: the master
 // choice (alphabetically first, never a Multus config, never the next file while the first is being
 // written), the generated file (conflist for ≥ 1.0.0, cniVersion from the master by default, the union
 // of capabilities, the daemon's thin keys), and copy mode carrying those keys too. The watching,
@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { ConfigGenerator } from "../../src/daemon/config-generator.ts";
+import { ConfigGenerator } from "../../src/install/config-generator.ts";
 import { parseDaemonConfig } from "../../src/daemon/daemon-config.ts";
 import { createLogger } from "../../src/util/logger.ts";
 

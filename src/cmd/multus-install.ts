@@ -1,0 +1,147 @@
+// multus-install: the DaemonSet's installer (initContainer, and the thin DaemonSet's long-running
+// container). Flags follow upstream's thin entrypoint and install_multus where they exist
+// (docs/install.md lists them all); paths are the host's, mounted at the same paths in the pod.
+//
+//   multus-install --type thick                      copy multus-shim + multus to /opt/cni/bin, exit
+//   multus-install --type thin [--skip-config-watch] executables, kubeconfig, 00-multus.conf; watch
+//   multus-install --type thin --move-original-config   seed 004: master → /etc/cni/multus/net.d + NAD
+//   multus-install uninstall                          put the node back as it was
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { SERVICE_ACCOUNT_DIR } from "../k8s/client-config.ts";
+import { install, uninstall, type InstallOptions } from "../install/installer.ts";
+import { createLogger, parseLogLevel } from "../util/logger.ts";
+
+const VERSION = "multus-ts 0.1.0";
+
+const OPTIONS = {
+  type: { type: "string", short: "t" },
+  "source-dir": { type: "string" },
+  "cni-bin-dir": { type: "string" },
+  "dest-dir": { type: "string", short: "d" },
+  "cni-conf-dir": { type: "string" },
+  "multus-cni-conf-dir": { type: "string" },
+  "multus-conf-file": { type: "string" },
+  "multus-autoconfig-dir": { type: "string" },
+  "multus-master-cni-file-name": { type: "string" },
+  "multus-kubeconfig-file-host": { type: "string" },
+  "skip-multus-binary-copy": { type: "boolean" },
+  "skip-config-watch": { type: "boolean" },
+  "move-original-config": { type: "boolean" },
+  "rename-conf-file": { type: "boolean" },
+  "cleanup-config-on-exit": { type: "boolean" },
+  "override-network-name": { type: "boolean" },
+  "namespace-isolation": { type: "boolean" },
+  "global-namespaces": { type: "string" },
+  "readiness-indicator-file": { type: "string" },
+  "additional-bin-dir": { type: "string" },
+  "cni-version": { type: "string" },
+  "force-cni-version": { type: "boolean" },
+  "skip-tls-verify": { type: "boolean" },
+  "multus-log-level": { type: "string" },
+  "multus-log-file": { type: "string" },
+  "multus-log-to-stderr": { type: "boolean" },
+  "nad-namespace": { type: "string" },
+  "state-file": { type: "string" },
+  "service-account-dir": { type: "string" },
+  "resync-seconds": { type: "string" },
+  version: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function fail(message: string): never {
+  process.stderr.write(`multus-install: ${message}\n`);
+  process.exit(1);
+}
+
+function main(): void {
+  let parsed;
+  try {
+    parsed = parseArgs({ options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    fail(`${(err as Error).message} (multus-install --help lists the flags)`);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.version === true) {
+    process.stdout.write(`multus-install: ${VERSION}\n`);
+    return;
+  }
+  if (v.help === true) {
+    process.stdout.write(`usage: multus-install --type thick|thin [flags] | multus-install uninstall [--cni-conf-dir DIR]\nflags: ${Object.keys(OPTIONS).map((k) => `--${k}`).join(" ")}\nsee docs/install.md\n`);
+    return;
+  }
+  const cniConfDir = v["cni-conf-dir"] ?? "/etc/cni/net.d";
+  const statePath = v["state-file"] ?? join(cniConfDir, "multus.d", "install-state.json");
+  const saDir = v["service-account-dir"] ?? SERVICE_ACCOUNT_DIR;
+  const log = createLogger({ level: parseLogLevel(v["multus-log-level"], "verbose"), stderr: (l) => process.stderr.write(l), component: "multus-install" });
+  const command = positionals[0] ?? "install";
+  if (command === "uninstall") {
+    void uninstall({ statePath, saDir, env: process.env, log }).then(
+      () => undefined,
+      (err: unknown) => {
+        fail(`uninstall failed: ${(err as Error).message}`);
+      },
+    );
+    return;
+  }
+  if (command !== "install") fail(`unknown command "${command}": install (the default) or uninstall`);
+  const type = v.type;
+  if (type !== "thick" && type !== "thin") fail(`--type must be thick or thin${type === undefined ? "" : `, not "${type}"`}`);
+  if (v["move-original-config"] === true && type !== "thin") fail("--move-original-config is a thin-mode install (the daemon of thick mode generates its own config)");
+  if (v["move-original-config"] === true && v["rename-conf-file"] === true) fail("--move-original-config and --rename-conf-file both move the master config: choose one");
+  const resync = v["resync-seconds"] === undefined ? 5 : Number(v["resync-seconds"]);
+  if (!Number.isFinite(resync) || resync <= 0) fail(`--resync-seconds must be a positive number, not "${v["resync-seconds"] ?? ""}"`);
+  const kubeconfigHostPath = v["multus-kubeconfig-file-host"] ?? join(cniConfDir, "multus.d", "multus.kubeconfig");
+  const thinKeys: Record<string, unknown> = {};
+  if (v["namespace-isolation"] === true) thinKeys["namespaceIsolation"] = true;
+  if (v["global-namespaces"] !== undefined) thinKeys["globalNamespaces"] = v["global-namespaces"];
+  if (v["readiness-indicator-file"] !== undefined) thinKeys["readinessindicatorfile"] = v["readiness-indicator-file"];
+  if (v["additional-bin-dir"] !== undefined) thinKeys["binDir"] = v["additional-bin-dir"];
+  if (v["multus-log-level"] !== undefined) thinKeys["logLevel"] = v["multus-log-level"];
+  if (v["multus-log-file"] !== undefined) thinKeys["logFile"] = v["multus-log-file"];
+  if (v["multus-log-to-stderr"] === true) thinKeys["logToStderr"] = true;
+  const opts: InstallOptions = {
+    type,
+    sourceDir: v["source-dir"] ?? dirname(process.execPath),
+    cniBinDir: v["cni-bin-dir"] ?? v["dest-dir"] ?? "/opt/cni/bin",
+    cniConfDir,
+    multusCniConfDir: v["multus-cni-conf-dir"] ?? "/etc/cni/multus/net.d",
+    multusConfFile: v["multus-conf-file"] ?? "auto",
+    multusAutoconfigDir: v["multus-autoconfig-dir"] ?? cniConfDir,
+    multusMasterCniFileName: v["multus-master-cni-file-name"],
+    kubeconfigHostPath,
+    kubeconfigPath: kubeconfigHostPath,
+    skipBinaryCopy: v["skip-multus-binary-copy"] === true,
+    skipConfigWatch: v["skip-config-watch"] === true,
+    moveOriginalConfig: v["move-original-config"] === true,
+    renameConfFile: v["rename-conf-file"] === true,
+    cleanupConfigOnExit: v["cleanup-config-on-exit"] === true,
+    overrideNetworkName: v["override-network-name"] === true,
+    cniVersion: v["cni-version"],
+    thinKeys,
+    nadNamespace: v["nad-namespace"] ?? "kube-system",
+    saDir,
+    env: process.env,
+    skipTlsVerify: v["skip-tls-verify"] === true,
+    statePath,
+    log,
+    resyncMs: resync * 1000,
+  };
+  void install(opts).then(
+    (running) => {
+      for (const signal of ["SIGTERM", "SIGINT"] as const) {
+        process.on(signal, () => {
+          void running.stop();
+        });
+      }
+      void running.done.then(() => {
+        process.exitCode = 0;
+      });
+    },
+    (err: unknown) => {
+      fail(`install failed: ${(err as Error).message}`);
+    },
+  );
+}
+
+main();

@@ -1,0 +1,87 @@
+// Putting executables on the host the way a running node needs: never write into a file the runtime
+// may be executing (that is "text file busy", multus#1221, and a half-written plugin for the next
+// call). A copy goes to a temporary name in the same directory and is renamed over the target; a
+// running process keeps its old inode. A file that already has the same content is left alone, so a
+// restarted installer does not churn /opt/cni/bin. Aliases are hard links (one inode for every
+// host-side command of the multi-call executable), also put in place by rename.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, copyFile, link, lstat, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export type CopyOutcome = "copied" | "unchanged";
+
+/** ETXTBSY/EBUSY retries: a copy whose temporary file is, against all odds, being executed. */
+const BUSY_RETRIES = 10;
+const BUSY_DELAY_MS = 500;
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Same size and same SHA-256: nothing to do. */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a), stat(b).catch(() => undefined)]);
+  if (sb === undefined || !sb.isFile() || sa.size !== sb.size) return false;
+  const [ha, hb] = await Promise.all([sha256File(a), sha256File(b)]);
+  return ha === hb;
+}
+
+function tempName(dest: string): string {
+  return join(dirname(dest), `.${basename(dest)}.multus-install-${String(process.pid)}-${randomBytes(4).toString("hex")}`);
+}
+
+async function retryBusy<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== "ETXTBSY" && code !== "EBUSY") || attempt >= BUSY_RETRIES) {
+        throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+      }
+      await sleep(BUSY_DELAY_MS);
+    }
+  }
+}
+
+/** Copy `src` to `dest` (mode 0755) by temp + rename, unless `dest` already has that content. */
+export async function installExecutable(src: string, dest: string): Promise<CopyOutcome> {
+  if (await sameContent(src, dest)) return "unchanged";
+  const tmp = tempName(dest);
+  try {
+    await retryBusy(`copying ${src} to ${tmp}`, async () => {
+      await rm(tmp, { force: true });
+      await copyFile(src, tmp);
+      await chmod(tmp, 0o755);
+    });
+    await retryBusy(`renaming ${tmp} over ${dest}`, () => rename(tmp, dest));
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  return "copied";
+}
+
+/** `alias` becomes a hard link to `target` (same directory), by link-to-temp + rename; copies when the file system refuses links. */
+export async function installAlias(target: string, alias: string): Promise<CopyOutcome> {
+  const [t, a] = await Promise.all([lstat(target), lstat(alias).catch(() => undefined)]);
+  if (a !== undefined && a.ino === t.ino && a.dev === t.dev) return "unchanged";
+  const tmp = tempName(alias);
+  try {
+    try {
+      await link(target, tmp);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "EPERM" && code !== "EXDEV" && code !== "ENOTSUP" && code !== "EMLINK") throw err;
+      await copyFile(target, tmp);
+      await chmod(tmp, 0o755);
+    }
+    await retryBusy(`renaming ${tmp} over ${alias}`, () => rename(tmp, alias));
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  return "copied";
+}
