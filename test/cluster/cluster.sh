@@ -331,8 +331,8 @@ start_apiserver() {
 
 # What every test cluster has: the CRD and RBAC we ship, and a real token for the multus identity.
 bootstrap() {
-  admin_kubectl apply --server-side --field-manager=multus-ts-cluster \
-    -f "$repo_root/deploy/crd/" -f "$repo_root/deploy/rbac/" >&2
+  admin_kubectl apply --server-side --field-manager=multus-ts-cluster -k "$repo_root/deploy/crd" >&2
+  admin_kubectl apply --server-side --field-manager=multus-ts-cluster -k "$repo_root/deploy/rbac" >&2
   admin_kubectl wait --for=condition=Established --timeout=60s \
     crd/network-attachment-definitions.k8s.cni.cncf.io >&2
   refresh_multus_token

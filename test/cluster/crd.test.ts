@@ -47,7 +47,7 @@ const nadSchema = v.object({
 describe("NetworkAttachmentDefinition CRD", () => {
   it("NPWG-01: is established as k8s.cni.cncf.io/v1, Namespaced, with kind, plural, singular and short names", async () => {
     // Applying again must be a no-op on the running cluster (cluster.sh up applied it already).
-    await kubectl(["apply", "--server-side", "--field-manager=multus-ts-cluster", "-f", `${repoRoot}deploy/crd/`]);
+    await kubectl(["apply", "--server-side", "--field-manager=multus-ts-cluster", "-k", `${repoRoot}deploy/crd`]);
     const crd = v.parse(crdSchema, JSON.parse(await kubectl(["get", "crd", crdName, "-o", "json"])));
     assert.equal(crd.spec.group, "k8s.cni.cncf.io");
     assert.equal(crd.spec.scope, "Namespaced");
