@@ -201,9 +201,10 @@ describe(`a pod on a real node (${mode} mode)`, () => {
     await createPod({ namespace, name: "pod", annotations: { [NETWORKS]: "" }, ports: [{ containerPort: 8080, hostPort: 18081 }] });
     await waitPodReady(namespace, "pod");
     const { id } = await podSandbox(info, namespace, "pod");
-    // containerd 1.6 keeps libcni's default cache directory.
+    // containerd 1.6 keeps libcni's default cache directory, /var/lib/cni/results: the node's, which
+    // node.sh binds from $node/var-lib-cni in the node's mount namespace.
     const name = `multus-cni-network-${id}-eth0`;
-    const text = await readFile(join("/var/lib/cni/results", name), "utf8");
+    const text = await readFile(join(info.stateDir, "var-lib-cni", "results", name), "utf8");
     const got = decodeCacheEntry(text);
     if (got.state !== "ok") assert.fail(`containerd's cache entry is ${got.state}: ${text.slice(0, 200)}`);
     assert.equal(got.entry.containerId, id);

@@ -240,7 +240,8 @@ export async function podSandbox(node: NodeInfo, namespace: string, name: string
 /** The pod's interfaces by the host's iproute2 (`ip -json addr`) entered into the sandbox netns. */
 export async function podInterfacesIpJson(node: NodeInfo, namespace: string, name: string): Promise<PodInterface[]> {
   const { netns } = await podSandbox(node, namespace, name);
-  const result = await run("nsenter", [`--net=${netns}`, "ip", "-json", "addr", "show"]);
+  // The sandbox netns is mounted in the node's mount namespace only (node.sh): enter that first.
+  const result = await run("nsenter", [`--mount=${join(node.stateDir, "ns", "mnt")}`, "--", "nsenter", `--net=${netns}`, "ip", "-json", "addr", "show"]);
   if (result.code !== 0) throw new CommandError("ip -json addr", result);
   const parsed: unknown = JSON.parse(result.stdout);
   if (!Array.isArray(parsed)) throw new Error("ip -json addr: not a list");

@@ -7,9 +7,13 @@
 //   node ns: tcp:127.0.0.1:<apiserver port> -> unix:<state>/api.sock
 //            unix:<state>/kubelet.sock      -> tcp:127.0.0.1:<kubelet port>
 //
+//            tcp:10.96.0.1:443              -> unix:<state>/api.sock   (the `kubernetes` Service's ClusterIP,
+//                                                                    what in-cluster clients dial; kube-proxy's job on a real node)
+//
 //   node forward.ts LISTEN=DIAL …   with LISTEN and DIAL each `tcp:127.0.0.1:PORT` or `unix:/path`
 //
-// Only loopback addresses are accepted, so nothing is ever exposed beyond the machine. Prints
+// Only loopback addresses are accepted, so nothing is ever exposed beyond the machine — and, as a
+// listener, the ClusterIP 10.96.0.1, which node.sh assigns only to the node netns's `lo`. Prints
 // "ready" on stdout once every listener is bound; SIGTERM/SIGINT close the listeners and exit.
 import { rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -17,14 +21,14 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 type Endpoint = { readonly kind: "tcp"; readonly host: string; readonly port: number } | { readonly kind: "unix"; readonly path: string };
 
 function parseEndpoint(text: string): Endpoint {
-  const tcp = /^tcp:(127\.0\.0\.1|\[::1\]):(\d{1,5})$/.exec(text);
+  const tcp = /^tcp:(127\.0\.0\.1|\[::1\]|10\.96\.0\.1):(\d{1,5})$/.exec(text);
   if (tcp?.[1] !== undefined && tcp[2] !== undefined) {
     const port = Number(tcp[2]);
     if (port < 1 || port > 65535) throw new Error(`bad port in ${text}`);
     return { kind: "tcp", host: tcp[1].replace(/^\[|\]$/g, ""), port };
   }
   if (text.startsWith("unix:/")) return { kind: "unix", path: text.slice("unix:".length) };
-  throw new Error(`not tcp:127.0.0.1:PORT or unix:/path: ${text}`);
+  throw new Error(`not tcp:127.0.0.1:PORT, tcp:10.96.0.1:PORT or unix:/path: ${text}`);
 }
 
 function dial(to: Endpoint): Socket {

@@ -17,6 +17,9 @@
 #   MULTUS_TS_NODE_MODE      "thin" (default: 00-multus.conf runs dist/bin/multus) or "thick": the node
 #                            runs dist/bin/multus-daemon (in the node netns, socket $STATE/node/run/multus),
 #                            which writes 00-multus.conflist itself; containerd execs dist/bin/multus-shim
+#                            or "none": no Multus at all, only the cluster network (bridge conflist) and
+#                            the reference plugins in /opt/cni/bin, and the Multus-TS image imported, for
+#                            installing Multus the way users do (kubectl apply -k deploy/thick)
 #   MULTUS_TS_NODE_COMPONENTS  extra control-plane components to run: "kube-scheduler
 #                            kube-controller-manager" (default both; "" for none)
 #
@@ -25,7 +28,15 @@
 # apiserver dials a node by its Hostname address first, and `localhost` resolves to 127.0.0.1
 # there, where a forwarder (forward.ts) carries the connection over a unix socket to kubelet's
 # 127.0.0.1:<port> in the node netns. The reverse forwarder gives the node netns the API at the
-# same 127.0.0.1:<apiserver port> as the root namespace, so the harness kubeconfigs work unchanged.
+# same 127.0.0.1:<apiserver port> as the root namespace, so the harness kubeconfigs work unchanged,
+# and listens on the `kubernetes` Service's ClusterIP (10.96.0.1:443, on the node netns's `lo`) for
+# in-cluster clients (a DaemonSet's pods), which kube-proxy would serve on a real node.
+#
+# The node also has its own mount namespace ($node/ns/mnt; containerd, kubelet and everything they
+# start run in it): /etc and /opt are overlays whose writes land in $node, /etc/cni/net.d is
+# $node/net.d, /opt/cni/bin is $node/cni-bin, /var/lib/cni is $node/var-lib-cni, /run is a tmpfs
+# (with the machine's /run/netns). So a DaemonSet's hostPath /etc/cni/net.d or /opt/cni/bin is the
+# node's, as on a real node, and the machine's own /etc, /opt, /var/lib/cni and /run stay untouched.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -43,11 +54,13 @@ k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v1\./ { print $2; exit }
 bin_dir="$cache_root/k8s-$k8s_version/bin"
 node_name="localhost"
 node_ip="192.0.2.10"
+service_ip="10.96.0.1"
 node="$state/node"
 pki="$state/pki"
 # One node netns and one cgroup root per state dir, so two control planes can each have a node.
 tag="$(printf '%s' "$state" | sha256sum | cut -c1-8)"
 netns="mt-node-$tag"
+lan_netns="mt-lan-$tag"
 cgroup_name="mt-node-$tag"
 # forward.ts is TypeScript: a Node that strips types (>= 23.6; the project pins 24). The one on
 # PATH (npm scripts, scripts/test.sh) first, else scripts/setup.sh's cached Node 24.
@@ -59,7 +72,7 @@ for candidate in "$(command -v node || true)" "$cache_root"/node-24.*/node_modul
   fi
 done
 readonly here repo_root state cache_root apiserver_port kubelet_port multus_bin mode components k8s_version \
-  bin_dir node_name node_ip node pki tag netns cgroup_name node_bin
+  bin_dir node_name node_ip service_ip node pki tag netns lan_netns cgroup_name node_bin
 # kubelet sets these kernel-wide sysctls (not per namespace); `down` puts the old values back.
 sysctls=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
 
@@ -68,7 +81,8 @@ die() { log "error: $*"; exit 1; }
 
 admin_kubectl() { kubectl --kubeconfig "$state/admin.kubeconfig" --request-timeout=30s "$@"; }
 ctr_() { ctr --address "$node/containerd.sock" --namespace k8s.io "$@"; }
-in_node() { nsenter --net="/run/netns/$netns" -- "$@"; }
+mntns="$node/ns/mnt"
+in_node() { nsenter --mount="$mntns" --net="/run/netns/$netns" -- "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # PID bookkeeping shared with cluster.sh: proc_start_time, owned_pid, start_process, stop_process.
@@ -111,7 +125,10 @@ check_prerequisites() {
       done
       command -v curl >/dev/null || die "curl not found: apt-get install -y curl"
       ;;
-    *) die "MULTUS_TS_NODE_MODE must be thin or thick, not $mode" ;;
+    none)
+      [[ -x "$repo_root/dist/bin/multus-shim" ]] || die "$repo_root/dist/bin/multus-shim not found: npm run build"
+      ;;
+    *) die "MULTUS_TS_NODE_MODE must be thin, thick or none, not $mode" ;;
   esac
   local c
   for c in $components; do
@@ -169,9 +186,53 @@ EOF
 
 setup_netns() {
   ip netns add "$netns"
-  in_node ip link set lo up
+  nsenter --net="/run/netns/$netns" ip link set lo up
   # kubelet needs a non-loopback node IP that is assigned to an interface of its namespace.
-  in_node ip addr add "$node_ip/32" dev lo
+  nsenter --net="/run/netns/$netns" ip addr add "$node_ip/32" dev lo
+  # The `kubernetes` Service's ClusterIP, served by forward-node (see the header).
+  nsenter --net="/run/netns/$netns" ip addr add "$service_ip/32" dev lo
+  # An `eth0` like a real node's, for NADs with "master": "eth0" (macvlan): a veth whose peer is in
+  # a "lan" namespace of its own (192.168.100.1/24 there), so traffic never leaves the two.
+  ip netns add "$lan_netns"
+  ip link add eth0 netns "$netns" type veth peer name lan0 netns "$lan_netns"
+  nsenter --net="/run/netns/$lan_netns" ip link set lo up
+  nsenter --net="/run/netns/$lan_netns" ip addr add 192.168.100.1/24 dev lan0
+  nsenter --net="/run/netns/$lan_netns" ip link set lan0 up
+  nsenter --net="/run/netns/$netns" ip link set eth0 up
+}
+
+# The node's mount namespace (see the header), kept alive by a bind mount of its ns file.
+setup_mntns() {
+  mkdir -p "$node/ns" "$node/net.d" "$node/cni-bin" "$node/var-lib-cni" \
+    "$node/overlay/etc/upper" "$node/overlay/etc/work" "$node/overlay/opt/upper" "$node/overlay/opt/work" "$node/ns/run-netns"
+  # A namespace file can only be bound onto a private mount.
+  mount --bind "$node/ns" "$node/ns"
+  mount --make-private "$node/ns"
+  touch "$mntns"
+  unshare --mount="$mntns" --propagation unchanged -- bash -euo pipefail -c '
+    node="$1"
+    # Nothing made here propagates back to the machine; the machine'"'"'s mounts still reach in.
+    mount --make-rslave /
+    mount --rbind /run/netns "$node/ns/run-netns"
+    mount -t tmpfs -o mode=0755,size=64m node-run /run
+    mkdir -p /run/netns
+    mount --move "$node/ns/run-netns" /run/netns
+    mount -t overlay node-etc -o "lowerdir=/etc,upperdir=$node/overlay/etc/upper,workdir=$node/overlay/etc/work" /etc
+    mount -t overlay node-opt -o "lowerdir=/opt,upperdir=$node/overlay/opt/upper,workdir=$node/overlay/opt/work" /opt
+    mkdir -p /etc/cni/net.d /opt/cni/bin
+    mount --bind "$node/net.d" /etc/cni/net.d
+    mount --bind "$node/cni-bin" /opt/cni/bin
+    mount --bind "$node/var-lib-cni" /var/lib/cni
+    # Shared among the node'"'"'s own mounts (still slaves of the machine'"'"'s): a pod'"'"'s HostToContainer
+    # volume (/run/netns, the host root) then sees sandbox netns mounted after it started.
+    mount --make-rshared /
+  ' setup-mntns "$node"
+}
+
+remove_mntns() {
+  [[ -d "$node/ns" ]] || return 0
+  umount "$mntns" 2>/dev/null || true
+  umount "$node/ns" 2>/dev/null || true
 }
 
 setup_cgroups() {
@@ -195,10 +256,16 @@ save_sysctls() {
 
 write_cni_config() {
   mkdir -p "$node/net.d" "$node/cni-bin" "$node/multus" "$node/ipam"
-  # containerd 1.6 takes one CNI bin dir: the reference plugins plus our multus, as symlinks.
   local plugin
-  for plugin in /usr/lib/cni/*; do ln -sfn "$plugin" "$node/cni-bin/${plugin##*/}"; done
-  ln -sfn "$multus_bin" "$node/cni-bin/multus"
+  if [[ "$mode" == none ]]; then
+    # A node as a user has it: real plugin files in /opt/cni/bin (a pod that chroots into the
+    # host's root must find them there), hard links where the file system allows.
+    for plugin in /usr/lib/cni/*; do ln -f "$plugin" "$node/cni-bin/${plugin##*/}" 2>/dev/null || cp "$plugin" "$node/cni-bin/"; done
+  else
+    # containerd 1.6 takes one CNI bin dir: the reference plugins plus our multus, as symlinks.
+    for plugin in /usr/lib/cni/*; do ln -sfn "$plugin" "$node/cni-bin/${plugin##*/}"; done
+    ln -sfn "$multus_bin" "$node/cni-bin/multus"
+  fi
   cat >"$node/net.d/10-bridge.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -216,6 +283,7 @@ write_cni_config() {
 }
 EOF
   printf '%s\n' "$mode" >"$node/mode"
+  [[ "$mode" != none ]] || return 0
   if [[ "$mode" == thick ]]; then
     write_daemon_config
     return 0
@@ -264,7 +332,7 @@ EOF
 
 start_daemon() {
   [[ "$mode" == thick ]] || return 0
-  start_process multus-daemon nsenter --net="/run/netns/$netns" -- env MULTUS_NODE_NAME="$node_name" \
+  start_process multus-daemon nsenter --mount="$mntns" --net="/run/netns/$netns" -- env MULTUS_NODE_NAME="$node_name" \
     "$repo_root/dist/bin/multus-daemon" --config "$node/multus.d/daemon-config.json"
   wait_for 60 multus-daemon "multus-daemon ready" curl -sf --unix-socket "$node/run/multus/multus.sock" http://multus/readyz
   [[ -s "$node/net.d/00-multus.conflist" ]] || die "multus-daemon is ready but wrote no $node/net.d/00-multus.conflist"
@@ -312,12 +380,21 @@ EOF
 import_images() {
   # Cached by the recipe's content, so an edited images.sh or pause.c rebuilds.
   local images key
-  key="$(cat "$here/images.sh" "$here/pause.c" | sha256sum | cut -c1-12)"
+  key="$(cat "$here/images.sh" "$here/pause.c" "$repo_root/scripts/lib/oci.sh" | sha256sum | cut -c1-12)"
   mapfile -t images < <(bash "$here/images.sh" "$cache_root/node-images/$key")
   local archive
   for archive in "${images[@]}"; do
     ctr_ images import --platform linux/amd64 "$archive" >&2
   done
+  # The examples say busybox:1.35.0 (a tag, so kubelet uses what is there): that is what Debian 12's
+  # busybox-static is.
+  ctr_ images tag --force docker.io/library/busybox:mt docker.io/library/busybox:1.35.0 >&2
+  if [[ "$mode" == none ]]; then
+    local image
+    image="$(bash "$repo_root/scripts/image.sh" "$node/multus-ts.oci.tar")" || die "could not build the Multus-TS image (scripts/image.sh)"
+    ctr_ images import --platform linux/amd64 "$image" >&2
+    rm -f "$image"
+  fi
 }
 
 write_kubelet_config() {
@@ -400,6 +477,12 @@ start_control_plane_extras() {
 
 node_ready() {
   [[ "$(admin_kubectl get node "$node_name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
+
+# What `kubectl apply -f examples/…` needs right after node-up: the default namespace's ServiceAccount
+# (made by kube-controller-manager a moment after it starts).
+default_sa_ready() {
+  [[ " $components " != *" kube-controller-manager "* ]] || admin_kubectl get serviceaccount default -n default >/dev/null 2>&1
 }
 
 healthy() {
@@ -511,7 +594,9 @@ stop_node() {
   stop_process forward-root
   remove_pod_netns
   unmount_under_node
+  remove_mntns
   ip netns delete "$netns" 2>/dev/null || true
+  ip netns delete "$lan_netns" 2>/dev/null || true
   remove_cgroups
   restore_sysctls
   admin_kubectl delete node "$node_name" --ignore-not-found --wait=false >/dev/null 2>&1 || true
@@ -543,6 +628,7 @@ cmd_up() {
     log "$node exists but the node is not healthy: stopping what is left and starting afresh"
     stop_node
     ip netns delete "$netns" 2>/dev/null || true
+    ip netns delete "$lan_netns" 2>/dev/null || true
   fi
   (exec 3<>"/dev/tcp/127.0.0.1/$kubelet_port") 2>/dev/null &&
     die "127.0.0.1:$kubelet_port is taken by a process this script did not start; set MULTUS_TS_KUBELET_PORT"
@@ -551,24 +637,26 @@ cmd_up() {
   chmod 700 "$node"
   trap 'log "start-up failed; stopping the node (logs: $node/logs)"; cp -r "$node/logs" "$state/node-logs.failed" 2>/dev/null || true; stop_node' EXIT
   setup_netns
+  setup_mntns
   setup_cgroups
   save_sysctls
   # API into the node netns, kubelet out of it (see the header).
   start_process forward-root "$node_bin" "$here/forward.ts" \
     "unix:$node/api.sock=tcp:127.0.0.1:$apiserver_port" "tcp:127.0.0.1:$kubelet_port=unix:$node/kubelet.sock"
   start_process forward-node nsenter --net="/run/netns/$netns" -- "$node_bin" "$here/forward.ts" \
-    "tcp:127.0.0.1:$apiserver_port=unix:$node/api.sock" "unix:$node/kubelet.sock=tcp:127.0.0.1:$kubelet_port"
+    "tcp:127.0.0.1:$apiserver_port=unix:$node/api.sock" "unix:$node/kubelet.sock=tcp:127.0.0.1:$kubelet_port" \
+    "tcp:$service_ip:443=unix:$node/api.sock"
   wait_for 10 forward-node "the API forwarders" grep -qx ready "$node/logs/forward-node.log"
   wait_for 10 forward-root "the API forwarders" grep -qx ready "$node/logs/forward-root.log"
   write_cni_config
   start_daemon
   write_containerd_config
   # nsenter --net, not `ip netns exec`: the latter remounts /sys, hiding /sys/fs/cgroup from runc.
-  start_process containerd nsenter --net="/run/netns/$netns" -- containerd --config "$node/containerd.toml"
+  start_process containerd nsenter --mount="$mntns" --net="/run/netns/$netns" -- containerd --config "$node/containerd.toml"
   wait_for 30 containerd "containerd answering" ctr_ version
   import_images
   write_kubelet_config
-  start_process kubelet nsenter --net="/run/netns/$netns" -- "$bin_dir/kubelet" \
+  start_process kubelet nsenter --mount="$mntns" --net="/run/netns/$netns" -- "$bin_dir/kubelet" \
     --config="$node/kubelet-config.yaml" \
     --kubeconfig="$node/kubelet.kubeconfig" \
     --root-dir="$node/kubelet" \
@@ -578,6 +666,7 @@ cmd_up() {
     --v=2
   start_control_plane_extras
   wait_for 120 kubelet "node $node_name Ready" node_ready
+  wait_for 60 kubelet "ServiceAccount default/default" default_sa_ready
   trap - EXIT
   log "node $node_name Ready in $((SECONDS - started)) s (netns $netns, state $node)"
   printf 'NODE_NAME=%s\nNODE_NETNS=%s\nNODE_STATE=%s\nMULTUS_TS_NODE=started\n' "$node_name" "$netns" "$node"
@@ -588,6 +677,7 @@ cmd_down() {
   if [[ ! -d "$node" ]]; then
     log "no node: $node does not exist"
     ip netns delete "$netns" 2>/dev/null || true
+    ip netns delete "$lan_netns" 2>/dev/null || true
     return 0
   fi
   stop_node

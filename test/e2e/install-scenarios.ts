@@ -1,0 +1,250 @@
+// The install scenarios of multus-install.test.ts (which sets the environment first: the node starts
+// without Multus). Every test installs with `kubectl apply -k deploy/<mode>`, runs pods from
+// examples/ exactly as a user applies them, deletes them, and uninstalls with deploy/uninstall; the
+// node's /etc/cni and /opt/cni/bin must then be byte for byte what they were before the install.
+import assert from "node:assert/strict";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test, type TestContext } from "node:test";
+import { kubectl, repoRoot, run, tryKubectl, CommandError } from "../cluster/harness.ts";
+import {
+  createNamespace,
+  createPod,
+  eventually,
+  networkStatus,
+  nodeLinks,
+  podInterfaces,
+  useNode,
+  waitPodReady,
+  type NodeInfo,
+} from "./node-harness.ts";
+
+const node = useNode();
+const SYSTEM = { namespace: "kube-system" } as const;
+
+/** A shell command in the node's mount namespace: the node's own /etc/cni, /opt/cni/bin, /var/lib/cni. */
+async function onNode(info: NodeInfo, script: string): Promise<string> {
+  const result = await run("nsenter", [`--mount=${join(info.stateDir, "ns", "mnt")}`, "--", "sh", "-c", script]);
+  if (result.code !== 0) throw new CommandError(`on the node: ${script}`, result);
+  return result.stdout;
+}
+
+/** Every entry of the node's /etc/cni and /opt/cni/bin with its type, mode and content hash. */
+async function cniDirs(info: NodeInfo): Promise<string> {
+  return onNode(info, "cd / && find etc/cni opt/cni/bin -printf '%y %m %p\\n' | sort && find etc/cni opt/cni/bin -type f -exec sha256sum {} + | sort");
+}
+
+async function applyK(dir: string): Promise<void> {
+  await kubectl(["apply", "-k", join(repoRoot, dir)], { timeoutMs: 60_000 });
+}
+
+async function rollout(name: string): Promise<void> {
+  await kubectl(["rollout", "status", `daemonset/${name}`, "--timeout=150s"], { ...SYSTEM, timeoutMs: 165_000 });
+}
+
+/** deploy/uninstall's flow (docs/install.md): the Multus DaemonSet away, the uninstall DaemonSet once, then away too. */
+async function uninstall(): Promise<string> {
+  await kubectl(["delete", "daemonset", "multus", "--wait=true", "--timeout=150s", "--ignore-not-found"], { ...SYSTEM, timeoutMs: 165_000 });
+  // Its pods too: the uninstaller must not race the thin keeper putting the config back.
+  await kubectl(["wait", "--for=delete", "pod", "-l", "app.kubernetes.io/name=multus-ts", "--timeout=150s"], { ...SYSTEM, timeoutMs: 165_000 });
+  await applyK("deploy/uninstall");
+  await rollout("multus-uninstall");
+  const log = await kubectl(["logs", "daemonset/multus-uninstall", "-c", "uninstall"], SYSTEM);
+  await kubectl(["delete", "-k", join(repoRoot, "deploy/uninstall"), "--wait=true", "--timeout=150s"], { timeoutMs: 165_000 });
+  return log;
+}
+
+/** Applies examples/<dir> in `namespace`, unchanged. */
+async function applyExample(namespace: string, dir: string): Promise<void> {
+  await kubectl(["apply", "-f", join(repoRoot, "examples", dir)], { namespace });
+}
+
+async function deletePods(namespace: string): Promise<void> {
+  // The examples' `sleep 3600` ignores SIGTERM; nothing here needs the grace period.
+  await kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true", "--timeout=120s"], { namespace, timeoutMs: 135_000 });
+  await kubectl(["delete", "deployments", "--all", "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
+}
+
+async function files(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** What attached pods leave on the node: veths, host-local leases, Multus journals, result caches. */
+async function residue(info: NodeInfo): Promise<string[]> {
+  const out: string[] = [];
+  for (const link of await nodeLinks(info)) if (link.kind === "veth" && link.name !== "eth0") out.push(`veth ${link.name}`);
+  for (const f of [...(await files(join(info.stateDir, "ipam"))), ...(await files(join(info.stateDir, "var-lib-cni", "networks")))]) {
+    if (/\/[0-9a-f.:]+$/.test(f)) out.push(`lease ${f}`);
+  }
+  for (const sub of ["multus/attachments", "multus/results", "results"]) {
+    for (const f of await files(join(info.stateDir, "var-lib-cni", sub))) out.push(`record ${f}`);
+  }
+  return out;
+}
+
+async function expectNoResidue(info: NodeInfo): Promise<void> {
+  let left: string[] = [];
+  const clean = await eventually(async () => {
+    left = await residue(info);
+    return left.length === 0;
+  }, 30_000);
+  assert.ok(clean, `left on the node after every pod was deleted: ${left.join(", ")}`);
+}
+
+function names(ifs: readonly { name: string }[]): string[] {
+  return ifs.map((i) => i.name).sort();
+}
+
+/** The seed-000 bridge pod, applied from examples/ as is: eth0 on the cluster network, net1 on `mynet`. */
+async function seed000(t: TestContext, info: NodeInfo): Promise<string> {
+  const namespace = await createNamespace(t);
+  await applyExample(namespace, "seed-000-bridge");
+  await waitPodReady(namespace, "test-bridge");
+  const ifs = await podInterfaces(namespace, "test-bridge");
+  assert.deepEqual(names(ifs), ["eth0", "lo", "net1"], "kubectl exec test-bridge -- ip a: eth0 and net1");
+  assert.match(ifs.find((i) => i.name === "net1")?.ips[0] ?? "", /^10\.10\.0\.\d+$/, "net1 is on the bridge NAD's subnet");
+  assert.match(ifs.find((i) => i.name === "eth0")?.ips[0] ?? "", /^10\.244\.0\.\d+$/, "eth0 is on the cluster network");
+  const mynet = (await nodeLinks(info)).find((l) => l.name === "mynet");
+  assert.equal(mynet?.kind, "bridge", "ip a show mynet on the node: the bridge exists");
+  return namespace;
+}
+
+describe("Multus-TS installed with kubectl apply -k on a real node", { concurrency: false }, () => {
+  test("INSTALL thick: kubectl apply -k deploy/thick gives a Ready DaemonSet; the seed-000 bridge pod gets eth0 and net1; the examples run unchanged; uninstall restores /etc/cni and /opt/cni/bin exactly", async (t) => {
+    const info = node();
+    const before = await cniDirs(info);
+    await applyK("deploy/thick");
+    await rollout("multus");
+    // The daemon wrote its config in front of the cluster network's, and the initContainer the host executables.
+    const conf: unknown = JSON.parse(await readFile(join(info.stateDir, "net.d", "00-multus.conflist"), "utf8"));
+    assert.deepEqual((conf as { plugins: { type: string; clusterNetwork: string }[] }).plugins.map((p) => [p.type, p.clusterNetwork]), [["multus-shim", "/etc/cni/net.d/10-bridge.conflist"]]);
+    const bin = join(info.stateDir, "cni-bin");
+    const [multus, passthru] = await Promise.all([stat(join(bin, "multus")), stat(join(bin, "passthru"))]);
+    assert.equal(passthru.ino, multus.ino, "passthru is a hard link to the multi-call multus");
+    await stat(join(bin, "multus-shim"));
+
+    const namespace = await seed000(t, info);
+    // The other examples, as a user applies them, in the same namespace (they use its bridge NAD).
+    await applyExample(namespace, "json-interface-names");
+    await applyExample(namespace, "default-only");
+    await applyExample(namespace, "macvlan-static");
+    await applyExample(namespace, "deployment");
+    await waitPodReady(namespace, "test-dataplane");
+    assert.deepEqual(names(await podInterfaces(namespace, "test-dataplane")), ["dataplane1", "dataplane2", "eth0", "lo"]);
+    await waitPodReady(namespace, "test");
+    assert.deepEqual(names(await podInterfaces(namespace, "test")), ["eth0", "lo"], "default only: one interface besides lo");
+    await waitPodReady(namespace, "macvlan-static");
+    const macvlan = await podInterfaces(namespace, "macvlan-static");
+    assert.deepEqual(macvlan.find((i) => i.name === "net1")?.ips, ["192.168.100.10"], "the static address from the annotation's ips");
+    await kubectl(["rollout", "status", "deployment/multi-net", "--timeout=120s"], { namespace, timeoutMs: 135_000 });
+    const replicas = (await kubectl(["get", "pods", "-l", "app=multi-net", "-o", "jsonpath={.items[*].metadata.name}"], { namespace })).split(" ").filter((n) => n !== "");
+    assert.equal(replicas.length, 2);
+    for (const r of replicas) assert.deepEqual(names(await podInterfaces(namespace, r)), ["eth0", "lo", "net1"], `${r}: eth0 and net1`);
+    const status = await networkStatus(namespace, replicas[0] ?? "");
+    assert.deepEqual(status.map((s) => s.name), ["mt-podnet", `${namespace}/bridge`]);
+
+    await deletePods(namespace);
+    await expectNoResidue(info);
+    const log = await uninstall();
+    assert.match(log, /uninstalled Multus-TS from this node/);
+    assert.equal(await cniDirs(info), before, "the node's /etc/cni and /opt/cni/bin are as they were before the install");
+  });
+
+  test("INSTALL seed 004 moved config: kubectl apply -k deploy/moved-config moves the original config to /etc/cni/multus/net.d unaltered, creates its NAD, pods get eth0 and net1, a Cilium-style rename is undone, uninstall restores it all", async (t) => {
+    const info = node();
+    const before = await cniDirs(info);
+    const original = await readFile(join(info.stateDir, "net.d", "10-bridge.conflist"), "utf8");
+    await applyK("deploy/moved-config");
+    await rollout("multus");
+    // Seed 004's layout: before 10-bridge.conflist; after multus.d/, 10-multus.conf, multus/net.d/mt-podnet.conflist.
+    assert.equal(await onNode(info, "cd /etc/cni && find . -type f | sort"), "./multus/net.d/mt-podnet.conflist\n./net.d/10-multus.conf\n./net.d/multus.d/install-state.json\n./net.d/multus.d/multus.kubeconfig\n");
+    assert.equal(await onNode(info, "cat /etc/cni/multus/net.d/mt-podnet.conflist"), original, "moved, not altered");
+    const nad = JSON.parse(await kubectl(["get", "net-attach-def", "mt-podnet", "-o", "json"], SYSTEM)) as { spec: { config: string }; metadata: { labels: Record<string, string> } };
+    assert.equal(nad.spec.config, original, "the NAD for the original network holds its config");
+    const conf = JSON.parse(await readFile(join(info.stateDir, "net.d", "10-multus.conf"), "utf8")) as Record<string, unknown>;
+    assert.equal(conf["clusterNetwork"], "mt-podnet");
+    assert.equal(conf["type"], "multus");
+
+    const namespace = await seed000(t, info);
+    const status = await networkStatus(namespace, "test-bridge");
+    assert.deepEqual(status.map((s) => s.name), ["kube-system/mt-podnet", `${namespace}/bridge`], "the cluster network is the NAD made for the original config");
+
+    // Cilium without cni-exclusive: "false" renames foreign configs; the keeper puts ours back.
+    await onNode(info, "mv /etc/cni/net.d/10-multus.conf /etc/cni/net.d/10-multus.conf.cilium_bak");
+    const back = await eventually(async () => (await stat(join(info.stateDir, "net.d", "10-multus.conf")).catch(() => undefined)) !== undefined, 20_000);
+    assert.ok(back, "10-multus.conf is back within 20 s of being renamed");
+    await onNode(info, "rm /etc/cni/net.d/10-multus.conf.cilium_bak");
+
+    await deletePods(namespace);
+    await expectNoResidue(info);
+    const log = await uninstall();
+    assert.match(log, /"restored":1/);
+    assert.equal(await cniDirs(info), before, "the original config is back where it was, and nothing of Multus is left");
+    const gone = await tryKubectl(["get", "net-attach-def", "mt-podnet"], SYSTEM);
+    assert.notEqual(gone.code, 0, "the NAD made for the original network is deleted");
+  });
+
+  test("INSTALL thin: kubectl apply -k deploy/thin installs multus, a kubeconfig from the pod's ServiceAccount and 00-multus.conflist; the seed-000 pod gets eth0 and net1; uninstall restores the node", async (t) => {
+    const info = node();
+    const before = await cniDirs(info);
+    await applyK("deploy/thin");
+    await rollout("multus");
+    const kubeconfig = join(info.stateDir, "net.d", "multus.d", "multus.kubeconfig");
+    assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600, "the kubeconfig holds a token: 0600");
+    // It is the pod's own ServiceAccount: the real API server says who it is.
+    const whoami = await kubectl(["--kubeconfig", kubeconfig, "--server", `https://127.0.0.1:${process.env["MULTUS_TS_APISERVER_PORT"] ?? ""}`, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    assert.equal(whoami, "system:serviceaccount:kube-system:multus");
+    const namespace = await seed000(t, info);
+    await deletePods(namespace);
+    await expectNoResidue(info);
+    await uninstall();
+    assert.equal(await cniDirs(info), before);
+  });
+
+  test("INSTALL rolling restart of the thick DaemonSet during pod churn: no pod starts without its secondary network, the config never disappears, every DEL cleans up", async (t) => {
+    const info = node();
+    const before = await cniDirs(info);
+    await applyK("deploy/thick");
+    await rollout("multus");
+    const namespace = await createNamespace(t);
+    await kubectl(["apply", "-f", join(repoRoot, "examples", "seed-000-bridge", "bridge-nad.yaml")], { namespace });
+    const daemonPod = async (): Promise<string> => (await kubectl(["get", "pods", "-l", "app.kubernetes.io/component=multus-daemon", "-o", "jsonpath={.items[*].metadata.uid}"], SYSTEM)).trim();
+    const firstDaemon = await daemonPod();
+
+    // Watch the config file the whole time: it must never be missing or empty (multus#1387, #1155).
+    const confPath = join(info.stateDir, "net.d", "00-multus.conflist");
+    const watching = { on: true };
+    let missing = 0;
+    const watcher = (async () => {
+      while (watching.on) {
+        const text = await readFile(confPath, "utf8").catch(() => "");
+        if (text === "") missing++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    const pods = Array.from({ length: 8 }, (_, i) => `churn-${String(i)}`);
+    for (const [i, name] of pods.entries()) {
+      await createPod({ namespace, name, annotations: { "k8s.v1.cni.cncf.io/networks": "bridge" } });
+      if (i === 2 || i === 5) await kubectl(["rollout", "restart", "daemonset/multus"], SYSTEM);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    for (const name of pods) await waitPodReady(namespace, name, 180);
+    await rollout("multus");
+    assert.notEqual(await daemonPod(), firstDaemon, "the daemon pod was replaced during the churn");
+    for (const name of pods) {
+      assert.deepEqual(names(await podInterfaces(namespace, name)), ["eth0", "lo", "net1"], `${name} started with its secondary network`);
+    }
+    // DELs across one more restart.
+    await kubectl(["rollout", "restart", "daemonset/multus"], SYSTEM);
+    await deletePods(namespace);
+    await rollout("multus");
+    watching.on = false;
+    await watcher;
+    assert.equal(missing, 0, "00-multus.conflist was missing or empty during the restarts");
+    await expectNoResidue(info);
+    await uninstall();
+    assert.equal(await cniDirs(info), before);
+  });
+});
