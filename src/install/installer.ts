@@ -70,6 +70,8 @@ function executablesFor(type: "thick" | "thin"): { files: string[]; aliases: Rec
 }
 
 const MOVED_CONFIG_NAME = "10-multus.conf";
+/** How often an unchanged moved config's NAD is checked again (someone may have deleted it). */
+const NAD_RECHECK_MS = 5 * 60_000;
 const MANAGED_BY = { "app.kubernetes.io/managed-by": "multus-install" };
 
 export interface RunningInstall {
@@ -140,6 +142,16 @@ export async function install(o: InstallOptions): Promise<RunningInstall> {
   } catch {
     // The resync covers it.
   }
+  let confWatcher: FSWatcher | undefined;
+  try {
+    // A primary CNI renaming our config or writing its own: react now, not at the next resync.
+    confWatcher = watch(o.cniConfDir, { persistent: false }, () => {
+      tick("config directory changed");
+    });
+    confWatcher.on("error", () => undefined);
+  } catch {
+    // The resync covers it.
+  }
   const timer = setInterval(() => {
     tick("resync");
   }, o.resyncMs ?? 5000);
@@ -149,6 +161,7 @@ export async function install(o: InstallOptions): Promise<RunningInstall> {
     stopped = true;
     clearInterval(timer);
     saWatcher?.close();
+    confWatcher?.close();
     await running;
     await keeper.stop();
     if (o.cleanupConfigOnExit) {
@@ -216,6 +229,7 @@ class MovedConfigKeeper implements Keeper {
   readonly #o: InstallOptions;
   readonly #rec: StateRecorder;
   #client: KubeClient | undefined;
+  #nadEnsured: { key: string; at: number } | undefined;
   #lastProblem = "";
 
   constructor(o: InstallOptions, rec: StateRecorder) {
@@ -291,6 +305,8 @@ class MovedConfigKeeper implements Keeper {
         this.#problem(`cannot move ${from} aside: its network name "${name}" is not a valid NetworkAttachmentDefinition name (lower-case letters, digits, "-"; at most 63)`);
         return;
       }
+      // Before the move: with the API unreachable nothing moves, and the node keeps a working config.
+      await this.#ensureNad(name, text, from);
       await ensureDir(o.multusCniConfDir, this.#rec);
       // Seed 004: /etc/cni/net.d/10-kindnet.conflist → /etc/cni/multus/net.d/kindnet.conflist.
       to = join(o.multusCniConfDir, `${name}${extname(from)}`);
@@ -307,6 +323,9 @@ class MovedConfigKeeper implements Keeper {
 
   async #ensureNad(name: string, config: string, file: string): Promise<void> {
     const o = this.#o;
+    // Once per content (and again after a while): a GET per node every resync would load the API.
+    const key = `${name}\n${config}`;
+    if (this.#nadEnsured?.key === key && Date.now() - this.#nadEnsured.at < NAD_RECHECK_MS) return;
     this.#client ??= new KubeClient(await inClusterConfig(o.env, o.saDir), { logger: o.log, userAgent: "multus-install" });
     const base = `/apis/k8s.cni.cncf.io/v1/namespaces/${o.nadNamespace}/network-attachment-definitions`;
     const body = { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name, namespace: o.nadNamespace, labels: MANAGED_BY }, spec: { config } };
@@ -320,10 +339,14 @@ class MovedConfigKeeper implements Keeper {
       await this.#rec.noteNad(o.nadNamespace, name);
       await this.#client.create(base, body);
       o.log.info({ nad: `${o.nadNamespace}/${name}`, file }, "created the NetworkAttachmentDefinition for the original cluster network");
+      this.#nadEnsured = { key, at: Date.now() };
       return;
     }
     const spec = isRecord(existing) && isRecord(existing["spec"]) ? existing["spec"] : {};
-    if (spec["config"] === config) return;
+    if (spec["config"] === config) {
+      this.#nadEnsured = { key, at: Date.now() };
+      return;
+    }
     const meta = isRecord(existing) && isRecord(existing["metadata"]) ? existing["metadata"] : {};
     const labels = isRecord(meta["labels"]) ? meta["labels"] : {};
     if (labels["app.kubernetes.io/managed-by"] !== "multus-install") {
@@ -331,6 +354,7 @@ class MovedConfigKeeper implements Keeper {
     }
     await this.#client.patch(`${base}/${name}`, { spec: { config } }, "merge");
     o.log.info({ nad: `${o.nadNamespace}/${name}`, file }, "updated the NetworkAttachmentDefinition: the original cluster network's config changed");
+    this.#nadEnsured = { key, at: Date.now() };
   }
 
   #render(master: Record<string, unknown>, clusterNetwork: string): string {

@@ -1,0 +1,284 @@
+// dist/bin/multus-install (the DaemonSet's installer) run as a process on directories the test makes,
+// against the real kube-apiserver. Real: the API server and its token authentication (TokenRequest
+// tokens bound to Secrets, so deleting the Secret makes the server reject the token with 401, as it
+// rejects an expired one), RBAC (deploy/moved-config/role.yaml), the thin dist/bin/multus with the
+// reference plugins in namespaces the test creates (kube-bed), kubectl. The projected ServiceAccount
+// volume is a directory laid out the way the kubelet writes it (a ..data symlink swapped on rotation),
+// since no kubelet runs here; the real kubelet's volume is used by test/e2e (install-scenarios.ts).
+// The whole DaemonSet flow (kubectl apply -k, real kubelet and containerd) is test/e2e/multus-install.test.ts.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test, type TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { applyYaml, createNamespace, kubectl, repoRoot, tryKubectl, uniqueName, useCluster } from "../cluster/harness.ts";
+import { nadYaml, useKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
+import { binPath } from "../helpers/run-executable.ts";
+
+const cluster = useCluster();
+const useBed = useKubeBed(cluster, { mode: "thin" });
+
+/** The API server's address and CA, as a pod would get them (KUBERNETES_SERVICE_HOST/PORT, ca.crt). */
+async function apiServer(): Promise<{ host: string; port: string; ca: string }> {
+  const server = new URL((await kubectl(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], { kubeconfig: cluster.multusKubeconfig })).trim());
+  return { host: server.hostname, port: server.port, ca: await readFile(join(cluster.stateDir, "pki", "ca.crt"), "utf8") };
+}
+
+/** A TokenRequest token for the multus ServiceAccount, bound to a new Secret: deleting the Secret revokes it. */
+async function boundToken(t: TestContext): Promise<{ token: string; revoke: () => Promise<void> }> {
+  const secret = uniqueName("mt-token", t.name);
+  await kubectl(["create", "secret", "generic", secret, "-n", "kube-system"]);
+  const token = (await kubectl(["create", "token", "multus", "-n", "kube-system", "--bound-object-kind", "Secret", "--bound-object-name", secret, "--duration", "1h"])).trim();
+  const revoke = async (): Promise<void> => {
+    await kubectl(["delete", "secret", secret, "-n", "kube-system", "--ignore-not-found"]);
+  };
+  t.after(revoke);
+  return { token, revoke };
+}
+
+/**
+ * A projected ServiceAccount volume as the kubelet's atomic writer lays it out: the files live in a
+ * timestamped directory, `..data` points at it, `token` and `ca.crt` point through `..data`; an
+ * update writes a new directory and renames a new `..data` link over the old one.
+ */
+async function serviceAccountVolume(dir: string, files: Record<string, string>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const generation = `..${new Date().toISOString().replace(/[:.]/g, "_")}.${String(Math.random()).slice(2, 8)}`;
+  await mkdir(join(dir, generation));
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, generation, name), content);
+  await symlink(generation, join(dir, "..data_tmp"));
+  await rename(join(dir, "..data_tmp"), join(dir, "..data"));
+  for (const name of Object.keys(files)) {
+    await rm(join(dir, name), { force: true });
+    await symlink(join("..data", name), join(dir, name));
+  }
+}
+
+interface Installer {
+  output: () => string;
+  stop: () => Promise<number | null>;
+}
+
+function startInstaller(t: TestContext, args: readonly string[], env: Record<string, string>): Installer {
+  const child = spawn(binPath("multus-install"), args, { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => { resolve(code); }));
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null) child.kill("SIGTERM");
+    return exited;
+  };
+  t.after(stop);
+  return { output: () => out, stop };
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${String(timeoutMs)} ms`);
+    await sleep(200);
+  }
+}
+
+async function tree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const out: string[] = [];
+  for (const e of entries) {
+    const p = join(e.parentPath, e.name);
+    out.push(`${e.isDirectory() ? "d" : "f"} ${p.slice(dir.length)}${e.isFile() ? ` ${(await readFile(p)).toString("base64").slice(0, 40)}` : ""}`);
+  }
+  return out.sort();
+}
+
+describe("multus-install, thin mode: the kubeconfig stays valid", () => {
+  let bed: KubeBed;
+  test("INSTALL-TOKEN a token the real API server rejects (401) is replaced when the kubelet rotates it: multus-install rewrites the kubeconfig and a thin ADD through it succeeds again", async (t) => {
+    bed = useBed();
+    const api = await apiServer();
+    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+    t.after(() => rm(work, { recursive: true, force: true }));
+    const sa = join(work, "serviceaccount");
+    const confDir = join(work, "net.d");
+    await mkdir(confDir);
+    // The node's primary config, so that the installer has a master to wrap.
+    await copyFile(join(bed.confDir, "10-cluster.conf"), join(confDir, "10-cluster.conf"));
+    const first = await boundToken(t);
+    await serviceAccountVolume(sa, { token: first.token, "ca.crt": api.ca, namespace: "kube-system" });
+    const installer = startInstaller(
+      t,
+      ["--type", "thin", "--skip-multus-binary-copy", "--cni-conf-dir", confDir, "--cni-bin-dir", join(work, "bin"), "--service-account-dir", sa, "--resync-seconds", "1"],
+      { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: api.port },
+    );
+    const kubeconfig = join(confDir, "multus.d", "multus.kubeconfig");
+    await waitFor("the kubeconfig", async () => (await stat(kubeconfig).catch(() => undefined)) !== undefined);
+    assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600);
+
+    const ns = await createNamespace(t);
+    await applyYaml(nadYaml(ns, "data", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-instbr0", ipam: { type: "host-local", subnet: "10.61.0.0/24", dataDir: bed.ipamDir } }));
+    const conf = bed.conf({ kubeconfig });
+    const one = await bed.createPod(ns, "data", "one");
+    const add1 = await bed.cni("ADD", one, { conf });
+    assert.equal(add1.code, 0, `ADD with the installer's kubeconfig: ${add1.stdout}${add1.stderr}`);
+
+    // The token stops being valid in the API server (its bound Secret is gone: 401, like expiry).
+    await first.revoke();
+    await waitFor("the API server to reject the revoked token", async () => {
+      const r = await tryKubectl(["--kubeconfig", kubeconfig, "auth", "whoami"]);
+      return r.code !== 0 && /Unauthorized|must be logged in/i.test(r.stderr);
+    }, 60_000);
+    const two = await bed.createPod(ns, "data", "two");
+    const stale = await bed.cni("ADD", two, { conf });
+    assert.notEqual(stale.code, 0, "an ADD with the rejected token fails (the test can see the problem it guards against)");
+    assert.match(stale.stdout + stale.stderr, /401|Unauthorized|unauthori[sz]ed/i);
+    assert.equal((await bed.cni("DEL", two, { conf })).code, 0);
+
+    // The kubelet rotates the projected token: a new ..data generation.
+    const second = await boundToken(t);
+    await serviceAccountVolume(sa, { token: second.token, "ca.crt": api.ca, namespace: "kube-system" });
+    await waitFor("the kubeconfig to carry the rotated token", async () => (await readFile(kubeconfig, "utf8")).includes(second.token));
+    const add2 = await bed.cni("ADD", two, { conf });
+    assert.equal(add2.code, 0, `ADD after the rotation: ${add2.stdout}${add2.stderr}`);
+    assert.match(installer.output(), /refreshed the kubeconfig for thin Multus/);
+
+    for (const p of [one, two]) assert.equal((await bed.cni("DEL", p, { conf })).code, 0);
+    for (const p of [one, two]) assert.deepEqual(await bed.residue(p), []);
+    // SIGTERM: the config and kubeconfig stay (multus#1527).
+    assert.equal(await installer.stop(), 0);
+    await stat(kubeconfig);
+    await stat(join(confDir, "00-multus.conflist"));
+  });
+});
+
+describe("multus-install: executables and the install record", () => {
+  test("INSTALL-TXTBSY an executable in use is replaced by rename (multus#1221): cp over it fails with ETXTBSY, multus-install succeeds, the running process is untouched, passthru is a hard link", async (t) => {
+    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+    t.after(() => rm(work, { recursive: true, force: true }));
+    const src = join(work, "src");
+    const bin = join(work, "bin");
+    const conf = join(work, "net.d");
+    await mkdir(src);
+    await mkdir(bin);
+    await mkdir(conf);
+    // v1 is a real binary that keeps running (so the kernel holds it busy); v2 another one.
+    await copyFile("/bin/sleep", join(src, "multus"));
+    await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
+    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
+    const first = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
+    assert.equal(first.status, 0, first.stderr);
+    const running = spawn(join(bin, "multus"), ["30"], { stdio: "ignore" });
+    t.after(() => running.kill("SIGKILL"));
+    await sleep(200);
+    const cp = spawnSync("cp", ["/bin/true", join(bin, "multus")], { encoding: "utf8" });
+    assert.notEqual(cp.status, 0);
+    assert.match(cp.stderr, /Text file busy/, "writing into the running file is what fails on a node");
+    await copyFile("/bin/true", join(src, "multus"));
+    const second = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(running.exitCode, null, "the running process is untouched");
+    assert.deepEqual(await readFile(join(bin, "multus")), await readFile("/bin/true"), "the next exec runs the new file");
+    const [m, p] = await Promise.all([stat(join(bin, "multus")), stat(join(bin, "passthru"))]);
+    assert.equal(p.ino, m.ino, "passthru is a hard link to multus");
+    const third = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
+    assert.match(third.stderr, /already up to date/, "an unchanged executable is not rewritten");
+    assert.equal(spawnSync("sh", ["-c", `ls -A ${bin} | grep -c multus-install`], { encoding: "utf8" }).stdout.trim(), "0", "no temporary file is left");
+  });
+
+  test("INSTALL-UNDO uninstall puts the directories back exactly, also after an install that failed half-way (the record is written before each step)", async (t) => {
+    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+    t.after(() => rm(work, { recursive: true, force: true }));
+    const src = join(work, "src");
+    const bin = join(work, "bin");
+    const conf = join(work, "net.d");
+    await mkdir(src);
+    await mkdir(bin);
+    await mkdir(conf);
+    await writeFile(join(bin, "bridge"), "#!/bin/sh\n");
+    await chmod(join(bin, "bridge"), 0o755);
+    await writeFile(join(conf, "10-cluster.conf"), '{"cniVersion":"1.0.0","name":"cluster","type":"bridge"}\n');
+    const before = await tree(work);
+    // multus-shim is missing from the source: the install fails after copying multus.
+    await copyFile(binPath("multus-shim"), join(src, "multus"));
+    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
+    const failed = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /cannot install multus-shim: .*multus-shim/);
+    await stat(join(bin, "multus"));
+    const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
+    assert.equal(undo.status, 0, undo.stderr);
+    const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
+    assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before), "the half-done install is undone");
+    // A complete thick install, the daemon's config, then uninstall: the same.
+    await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
+    const ok = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
+    assert.equal(ok.status, 0, ok.stderr);
+    await writeFile(join(conf, "00-multus.conflist"), '{"cniVersion":"1.0.0","name":"multus-cni-network","plugins":[{"type":"multus-shim"}]}\n');
+    const beforeUndo = await tree(work);
+    assert.notDeepEqual(beforeUndo, before);
+    assert.equal(spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" }).status, 0);
+    assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before));
+    // Twice is fine: nothing to do.
+    const again = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
+    assert.equal(again.status, 0);
+    assert.match(again.stderr, /no install record/);
+  });
+});
+
+describe("multus-install --move-original-config (seed 004)", () => {
+  const roleFile = join(repoRoot, "deploy", "moved-config", "role.yaml");
+  after(async () => {
+    await kubectl(["delete", "-f", roleFile, "--ignore-not-found"]);
+  });
+
+  test("INSTALL-MOVED RBAC: deploy/moved-config/role.yaml lets the multus ServiceAccount write NADs in kube-system and nowhere else", async () => {
+    await kubectl(["apply", "-f", roleFile]);
+    const canI = async (verb: string, namespace: string): Promise<string> =>
+      (await tryKubectl(["auth", "can-i", verb, "network-attachment-definitions.k8s.cni.cncf.io", "-n", namespace], { kubeconfig: cluster.multusKubeconfig })).stdout.trim();
+    for (const verb of ["get", "create", "patch", "delete"]) assert.equal(await canI(verb, "kube-system"), "yes", `${verb} in kube-system`);
+    for (const verb of ["create", "patch", "delete"]) assert.equal(await canI(verb, "default"), "no", `${verb} in default`);
+    assert.equal(await canI("update", "kube-system"), "no");
+  });
+
+  test("INSTALL-MOVED the master config is moved to multus/net.d unaltered, a NAD of its name is created in kube-system, 10-multus.conf names it; with the API unreachable nothing moves; uninstall restores the file and deletes the NAD", async (t) => {
+    await kubectl(["apply", "-f", roleFile]);
+    const api = await apiServer();
+    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+    t.after(() => rm(work, { recursive: true, force: true }));
+    const etc = join(work, "etc-cni");
+    const confDir = join(etc, "net.d");
+    await mkdir(confDir, { recursive: true });
+    const netName = uniqueName("mt-moved", "");
+    const original = `{"cniVersion":"1.0.0","name":"${netName}","plugins":[{"type":"bridge","bridge":"mt-movedbr0","capabilities":{"portMappings":true}}]}\n`;
+    await writeFile(join(confDir, "10-kindnet.conflist"), original);
+    const before = await tree(etc);
+    const token = (await kubectl(["create", "token", "multus", "-n", "kube-system", "--duration", "1h"])).trim();
+    const sa = join(work, "serviceaccount");
+    await serviceAccountVolume(sa, { token, "ca.crt": api.ca, namespace: "kube-system" });
+    const args = ["--type", "thin", "--move-original-config", "--skip-multus-binary-copy", "--skip-config-watch", "--cni-conf-dir", confDir, "--multus-cni-conf-dir", join(etc, "multus", "net.d"), "--cni-bin-dir", join(work, "bin"), "--service-account-dir", sa];
+
+    // No API (nothing answers on port 1): the install fails, and the node keeps its config.
+    const down = spawnSync(binPath("multus-install"), args, { encoding: "utf8", env: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: "1" } });
+    assert.equal(down.status, 1);
+    assert.match(down.stderr, /install failed/);
+    assert.equal(await readFile(join(confDir, "10-kindnet.conflist"), "utf8"), original, "nothing moved while the NAD could not be made");
+
+    const env = { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: api.port };
+    const ok = spawnSync(binPath("multus-install"), args, { encoding: "utf8", env });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(await readFile(join(etc, "multus", "net.d", `${netName}.conflist`), "utf8"), original, "moved, not altered");
+    await assert.rejects(stat(join(confDir, "10-kindnet.conflist")));
+    const nad = JSON.parse(await kubectl(["get", "net-attach-def", netName, "-n", "kube-system", "-o", "json"])) as { spec: { config: string } };
+    assert.equal(nad.spec.config, original);
+    const conf = JSON.parse(await readFile(join(confDir, "10-multus.conf"), "utf8")) as Record<string, unknown>;
+    assert.equal(conf["clusterNetwork"], netName);
+    assert.equal(conf["confDir"], join(etc, "multus", "net.d"));
+    assert.deepEqual(conf["capabilities"], { portMappings: true });
+
+    const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", confDir, "--service-account-dir", sa], { encoding: "utf8", env });
+    assert.equal(undo.status, 0, undo.stderr);
+    assert.deepEqual(await tree(etc), before, "the original config is back, nothing of Multus is left");
+    assert.notEqual((await tryKubectl(["get", "net-attach-def", netName, "-n", "kube-system"])).code, 0, "the NAD is deleted");
+  });
+});
