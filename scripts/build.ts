@@ -1,6 +1,8 @@
 // Build every executable into dist/bin, since hosts have no Node:
-// - Node single executable applications: one esbuild bundle per entry point src/cmd/<name>.ts
-//   (dist/bundle/<name>.cjs), injected into a copy of this node binary;
+// - one Node single executable application, dist/bin/multus: the esbuild bundle of src/cmd/dispatch.ts
+//   (dist/bundle/multus.cjs) injected into a copy of this node binary, with the other commands as hard
+//   links to it (the program's name picks the command); `build.ts <name>` still makes a SEA of one
+//   src/cmd/<name>.ts alone;
 // - C programs: src/shim/<name>.c, compiled with gcc and linked statically, so a host needs no library
 //   (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships").
 // Usage: node scripts/build.ts [--bundle-only] [name...]   (--bundle-only: bundles only, no C)
