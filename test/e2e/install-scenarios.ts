@@ -125,6 +125,8 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     await stat(join(bin, "multus-shim"));
 
     const namespace = await seed000(t, info);
+    // Delegates ran chrooted in the node's root (chrootDir: /hostroot), with the node's own plugins and tools.
+    assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /delegate plugins run chrooted in the host's root/);
     // The other examples, as a user applies them, in the same namespace (they use its bridge NAD).
     await applyExample(namespace, "json-interface-names");
     await applyExample(namespace, "default-only");

@@ -17,7 +17,7 @@ describe("daemon config", () => {
     assert.deepEqual(c.overrides, {});
   });
 
-  test("an upstream daemon-config.json: thin keys become overrides, daemon and generator keys do not, chrootDir is reported as without effect", () => {
+  test("an upstream daemon-config.json: thin keys become overrides, daemon and generator keys do not, chrootDir is the delegates' root", () => {
     const c = parseDaemonConfig(
       {
         chrootDir: "/hostroot/", cniVersion: "0.3.1", logLevel: "verbose", logToStderr: true, cniConfigDir: "/host/etc/cni/net.d",
@@ -33,7 +33,8 @@ describe("daemon config", () => {
     assert.equal(c.cniVersion, "0.3.1");
     assert.deepEqual(c.capabilities, { portMappings: true });
     assert.deepEqual(c.overrides, { logLevel: "verbose", logToStderr: true, namespaceIsolation: true, globalNamespaces: "default,shared" });
-    assert.deepEqual(c.ignoredKeys, ["chrootDir"]);
+    assert.equal(c.chrootDir, "/hostroot/");
+    assert.deepEqual(c.ignoredKeys, []);
     assert.deepEqual(c.unknownKeys, ["flavour", "name", "type"]);
   });
 
