@@ -55,7 +55,7 @@ run kubectl get events --field-selector reason=AddedInterface -o custom-columns=
 
 say "delete the pods; uninstall (docs/install.md): the node's CNI directory is as it was"
 run kubectl delete -f examples/default-only/ -f examples/seed-000-bridge/ -f examples/json-interface-names/ --grace-period=1 --wait=true
-run kubectl -n kube-system delete daemonset multus --wait=true
+run kubectl -n kube-system delete daemonset multus --cascade=foreground
 run kubectl apply -k deploy/uninstall
 run kubectl -n kube-system rollout status daemonset/multus-uninstall --timeout=120s
 run kubectl -n kube-system logs daemonset/multus-uninstall -c uninstall

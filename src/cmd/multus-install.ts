@@ -13,6 +13,7 @@ import { install, uninstall, type InstallOptions } from "../install/installer.ts
 import { createLogger, parseLogLevel } from "../util/logger.ts";
 
 const VERSION = "multus-ts 0.1.0";
+const LOG_LEVELS = ["debug", "verbose", "error", "panic"];
 
 const OPTIONS = {
   type: { type: "string", short: "t" },
@@ -41,6 +42,7 @@ const OPTIONS = {
   "multus-log-level": { type: "string" },
   "multus-log-file": { type: "string" },
   "multus-log-to-stderr": { type: "boolean" },
+  "multus-bin-file": { type: "string" },
   "nad-namespace": { type: "string" },
   "state-file": { type: "string" },
   "service-account-dir": { type: "string" },
@@ -54,10 +56,32 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/**
+ * pflag (upstream's parser) also takes `--flag=true` and `--flag=false` for a boolean; node's
+ * parseArgs does not. Rewritten here: `--x=true` → `--x`, `--x=false` → dropped (and remembered,
+ * for the one flag whose default is true upstream: --multus-log-to-stderr).
+ */
+function normaliseBooleans(argv: readonly string[]): { args: string[]; falsed: Set<string> } {
+  const booleans = new Set(Object.entries(OPTIONS).filter(([, o]) => o.type === "boolean").map(([k]) => k));
+  const args: string[] = [];
+  const falsed = new Set<string>();
+  for (const a of argv) {
+    const m = /^--([a-z-]+)=(true|false)$/.exec(a);
+    if (m?.[1] !== undefined && booleans.has(m[1])) {
+      if (m[2] === "true") args.push(`--${m[1]}`);
+      else falsed.add(m[1]);
+      continue;
+    }
+    args.push(a);
+  }
+  return { args, falsed };
+}
+
 function main(): void {
   let parsed;
+  const { args, falsed } = normaliseBooleans(process.argv.slice(2));
   try {
-    parsed = parseArgs({ options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     fail(`${(err as Error).message} (multus-install --help lists the flags)`);
   }
@@ -73,6 +97,8 @@ function main(): void {
   const cniConfDir = v["cni-conf-dir"] ?? "/etc/cni/net.d";
   const statePath = v["state-file"] ?? join(cniConfDir, "multus.d", "install-state.json");
   const saDir = v["service-account-dir"] ?? SERVICE_ACCOUNT_DIR;
+  const level = v["multus-log-level"];
+  if (level !== undefined && !LOG_LEVELS.includes(level)) fail(`--multus-log-level must be one of ${LOG_LEVELS.join(", ")}, not "${level}"`);
   const log = createLogger({ level: parseLogLevel(v["multus-log-level"], "verbose"), stderr: (l) => process.stderr.write(l), component: "multus-install" });
   const command = positionals[0] ?? "install";
   if (command === "uninstall") {
@@ -89,6 +115,10 @@ function main(): void {
   if (type !== "thick" && type !== "thin") fail(`--type must be thick or thin${type === undefined ? "" : `, not "${type}"`}`);
   if (v["move-original-config"] === true && type !== "thin") fail("--move-original-config is a thin-mode install (the daemon of thick mode generates its own config)");
   if (v["move-original-config"] === true && v["rename-conf-file"] === true) fail("--move-original-config and --rename-conf-file both move the master config: choose one");
+  if (v["cleanup-config-on-exit"] === true && (v["move-original-config"] === true || v["rename-conf-file"] === true)) {
+    fail("--cleanup-config-on-exit with a moved master config would leave the node with no CNI config on exit: use multus-install uninstall to restore it");
+  }
+  if (v["multus-bin-file"] !== undefined && v["source-dir"] !== undefined) fail("--multus-bin-file and --source-dir both say where the executables are: choose one");
   const resync = v["resync-seconds"] === undefined ? 5 : Number(v["resync-seconds"]);
   if (!Number.isFinite(resync) || resync <= 0) fail(`--resync-seconds must be a positive number, not "${v["resync-seconds"] ?? ""}"`);
   const kubeconfigHostPath = v["multus-kubeconfig-file-host"] ?? join(cniConfDir, "multus.d", "multus.kubeconfig");
@@ -100,9 +130,11 @@ function main(): void {
   if (v["multus-log-level"] !== undefined) thinKeys["logLevel"] = v["multus-log-level"];
   if (v["multus-log-file"] !== undefined) thinKeys["logFile"] = v["multus-log-file"];
   if (v["multus-log-to-stderr"] === true) thinKeys["logToStderr"] = true;
+  if (falsed.has("multus-log-to-stderr")) thinKeys["logToStderr"] = false;
   const opts: InstallOptions = {
     type,
-    sourceDir: v["source-dir"] ?? dirname(process.execPath),
+    // upstream's --multus-bin-file names the multus binary; the others sit beside it.
+    sourceDir: v["source-dir"] ?? (v["multus-bin-file"] === undefined ? dirname(process.execPath) : dirname(v["multus-bin-file"])),
     cniBinDir: v["cni-bin-dir"] ?? v["dest-dir"] ?? "/opt/cni/bin",
     cniConfDir,
     multusCniConfDir: v["multus-cni-conf-dir"] ?? "/etc/cni/multus/net.d",
@@ -127,15 +159,24 @@ function main(): void {
     log,
     resyncMs: resync * 1000,
   };
+  // Handlers first: in a pod multus-install is PID 1, which ignores signals it has no handler for.
+  let stopRequested = false;
+  let stopRunning: (() => Promise<void>) | undefined;
+  const onSignal = (): void => {
+    stopRequested = true;
+    if (stopRunning === undefined) return;
+    stopRunning().catch((err: unknown) => {
+      fail(`stopping failed: ${(err as Error).message}`);
+    });
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   void install(opts).then(
     (running) => {
-      for (const signal of ["SIGTERM", "SIGINT"] as const) {
-        process.on(signal, () => {
-          void running.stop();
-        });
-      }
+      stopRunning = () => running.stop();
+      if (stopRequested) onSignal();
       void running.done.then(() => {
-        process.exitCode = 0;
+        process.exit(0);
       });
     },
     (err: unknown) => {

@@ -26,14 +26,16 @@
 //   setPluginRoot(root: string | undefined, chroot?: string)
 //     Process-wide (the thick daemon's `chrootDir`): plugins are found under `<root>/<dir>` and run as
 //     `chroot <root> <dir>/<type>`, so a daemon in a container runs the host's plugins with the host's
-//     tools (iptables, …) and paths, as upstream's daemon does.
+//     tools (iptables, …) and paths, as upstream's daemon does. The lookup follows symlinks inside
+//     the root, as chroot will; chroot's own "Text file busy" (exit 126) is retried like ETXTBSY.
+//   hostCommand(file, args): [file, args]   a host tool (nsenter, ip) chrooted the same way
 //   probeVersion(pluginPath: string, opts: ProbeVersionOptions): Promise<VersionInfo>
 //     CNI-R-14: VERSION with stdin {"cniVersion":"1.1.0"} and CNI_NETNS/IFNAME/PATH = "dummy";
 //     `unknown CNI_COMMAND: VERSION` ⇒ ["0.1.0"]; a "0.2.0" reply without a list ⇒ ["0.1.0","0.2.0"].
 
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+import { access, lstat, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -77,6 +79,39 @@ export function setPluginRoot(root: string | undefined, chroot = "chroot"): void
   pluginRoot = root === undefined || root === "" || root === "/" ? undefined : { root, chroot };
 }
 
+/** A host tool's command line (`nsenter … ip …`), chrooted like the plugins when a root is set. */
+export function hostCommand(file: string, args: readonly string[]): [string, string[]] {
+  return pluginRoot === undefined ? [file, [...args]] : [pluginRoot.chroot, [pluginRoot.root, file, ...args]];
+}
+
+/**
+ * `path` as the chroot would resolve it, seen from here: every symlink along it (the host's
+ * /opt/cni/bin/bridge -> /usr/lib/cni/bridge) is followed inside `root`, not in our own namespace.
+ */
+async function underRoot(root: string, path: string): Promise<string> {
+  const parts = path.split("/").filter((p) => p !== "");
+  let resolved = "";
+  for (let hops = 0; parts.length > 0; ) {
+    const part = parts.shift() ?? "";
+    if (part === ".") continue;
+    if (part === "..") {
+      resolved = resolved.slice(0, Math.max(0, resolved.lastIndexOf("/")));
+      continue;
+    }
+    const candidate = `${resolved}/${part}`;
+    const st = await lstat(join(root, candidate)).catch(() => undefined);
+    if (st?.isSymbolicLink() !== true) {
+      resolved = candidate;
+      continue;
+    }
+    if (++hops > 40) throw new Error(`too many levels of symbolic links under ${root}: ${path}`);
+    const target = await readlink(join(root, candidate));
+    parts.unshift(...target.split("/").filter((p) => p !== ""));
+    if (target.startsWith("/")) resolved = "";
+  }
+  return join(root, resolved);
+}
+
 export async function findPlugin(type: string, dirs: readonly string[]): Promise<string> {
   // libcni invoke.FindInPath wording; a bad `type` is a configuration error.
   if (type === "") throw new CniError(CniCode.InvalidNetworkConfig, "no plugin name provided");
@@ -84,8 +119,8 @@ export async function findPlugin(type: string, dirs: readonly string[]): Promise
   if (dirs.length === 0) throw new CniError(CniCode.Internal, "no paths provided");
   for (const dir of dirs) {
     const full = join(dir, type);
-    const seen = pluginRoot === undefined ? full : join(pluginRoot.root, full);
     try {
+      const seen = pluginRoot === undefined ? full : await underRoot(pluginRoot.root, full);
       const st = await stat(seen);
       if (!st.isFile()) continue;
       // Skip a non-executable file instead of failing later with "permission denied" (libcni would
@@ -370,7 +405,9 @@ export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
       onSpawn: req.onSpawn,
       onExit: req.onExit,
     });
-    if (a.kind === "spawn-error" && a.err.code === "ETXTBSY" && attempt < retries) {
+    // Under chroot the exec of the plugin is chroot's: its "Text file busy" (exit 126) is the same case.
+    const busy = (a.kind === "spawn-error" && a.err.code === "ETXTBSY") || (pluginRoot !== undefined && a.kind === "exited" && a.code === 126 && /text file busy/i.test(a.stderr));
+    if (busy && attempt < retries) {
       // libcni raw_exec: the plugin binary is being written; wait a second and try again.
       const left = deadline - Date.now();
       if (left <= delay) break;

@@ -88,6 +88,11 @@ export class ConfigGenerator {
     return this.#current;
   }
 
+  /** The last problem logged (no master, a file that does not parse, …); undefined once a config is written. */
+  get problem(): string | undefined {
+    return this.#lastProblem === "" ? undefined : this.#lastProblem;
+  }
+
   /** Writes the config once (resolves false while no master exists), then keeps it true until stop(). */
   async start(): Promise<boolean> {
     if (this.#stopped) return false;

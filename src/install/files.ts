@@ -6,7 +6,7 @@
 // host-side command of the multi-call executable), also put in place by rename.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, copyFile, link, lstat, rename, rm, stat } from "node:fs/promises";
+import { chmod, copyFile, link, lstat, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -30,8 +30,24 @@ async function sameContent(a: string, b: string): Promise<boolean> {
   return ha === hb;
 }
 
+/** In the name of every temporary file or directory the installer makes (for sweepTemporaries). */
+export const TEMP_MARK = ".multus-install-";
+
 function tempName(dest: string): string {
-  return join(dirname(dest), `.${basename(dest)}.multus-install-${String(process.pid)}-${randomBytes(4).toString("hex")}`);
+  return join(dirname(dest), `.${basename(dest)}${TEMP_MARK}${String(process.pid)}-${randomBytes(4).toString("hex")}`);
+}
+
+/**
+ * Removes what a killed installer left in `dir`: our temporary copies (`.<name>.multus-install-*`)
+ * and, in our own directory (`atomicWrites`), atomic-write temporaries (`.<name>.tmp-<pid>-<hex>`).
+ * Safe while no other installer runs on the node (the install lock).
+ */
+export async function sweepTemporaries(dir: string, opts: { atomicWrites?: boolean } = {}): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith(".")) continue;
+    if (n.includes(TEMP_MARK) || (opts.atomicWrites === true && /\.tmp-\d+-[0-9a-f]+$/.test(n))) await rm(join(dir, n), { recursive: true, force: true });
+  }
 }
 
 async function retryBusy<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -12,8 +12,13 @@ export interface InstallState {
   type: "thick" | "thin";
   /** Directories that did not exist before (removed by uninstall when empty), deepest last. */
   createdDirs: string[];
-  /** Files written: executables, hard links, the kubeconfig, CNI configs. */
-  files: { path: string; sha256?: string; kind: "executable" | "alias" | "kubeconfig" | "config" }[];
+  /**
+   * Files written (executables, hard links, the kubeconfig), each with the hashes of every version
+   * the installer wrote there (a file with another hash was changed by someone else and is kept),
+   * and `backup`: where the file that was there before the first install is kept for uninstall.
+   * "preserved": a path only written over by a move (its original is in `backup`).
+   */
+  files: { path: string; sha256s?: string[]; backup?: string; kind: "executable" | "alias" | "kubeconfig" | "preserved" }[];
   /** Config files that Multus (the daemon, or this installer) may write: removed when they are Multus configs. */
   multusConfigs: string[];
   /** Original configs moved aside (--move-original-config, --rename-conf-file). */
@@ -65,11 +70,19 @@ export class StateRecorder {
     await this.save();
   }
 
+  /** Adds the path (once; an existing entry keeps its backup and hashes). */
   async noteFile(entry: InstallState["files"][number]): Promise<void> {
-    const i = this.state.files.findIndex((f) => f.path === entry.path);
-    if (i >= 0 && JSON.stringify(this.state.files[i]) === JSON.stringify(entry)) return;
-    if (i >= 0) this.state.files[i] = entry;
-    else this.state.files.push(entry);
+    if (this.state.files.some((f) => f.path === entry.path)) return;
+    this.state.files.push(entry);
+    await this.save();
+  }
+
+  /** One more version of `path` that the installer writes. */
+  async noteHash(path: string, sha256: string): Promise<void> {
+    const f = this.state.files.find((e) => e.path === path);
+    if (f === undefined) throw new Error(`install record: ${path} noted before its first write`);
+    if (f.sha256s?.includes(sha256) === true) return;
+    f.sha256s = [...(f.sha256s ?? []), sha256];
     await this.save();
   }
 

@@ -5,17 +5,22 @@
 //                    thin: the executables, the kubeconfig (from the pod's ServiceAccount, refreshed
 //                    when the token or CA rotates), and the Multus config: generated from the master
 //                    config (auto), copied from a file, or — seed 004's mode, --move-original-config —
-//                    the master moved to /etc/cni/multus/net.d/, a NAD for it in kube-system and
-//                    10-multus.conf pointing at it. Unless --skip-config-watch it keeps all of that true
+//                    the master moved to /etc/cni/multus/net.d/, a NAD of its name in kube-system
+//                    (with no config of its own: each node's moved file is the config, since a
+//                    primary CNI's config often differs per node) and 10-multus.conf naming it. Unless --skip-config-watch it keeps all of that true
 //                    until SIGTERM: a primary CNI that renames our config (Cilium) or rewrites its own
 //                    gets the right answer within seconds.
 //   uninstall(opts)  from the install record (install-state.ts): originals moved back, our files and
 //                    NADs gone, created directories removed when empty: the node as it was.
 //
 // Nothing here deletes a config on exit unless --cleanup-config-on-exit asks for it (multus#1527).
+// Everything that can be checked (sources, the ServiceAccount, a given config file) is checked before
+// the first write. One install runs per node at a time: the installer holds a lock next to the record
+// for as long as it runs (the thin keeper: its whole life), and uninstall waits for it.
 import { watch, type FSWatcher } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
-import { dirname, extname, join } from "node:path";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
 import { ConfigGenerator, MULTUS_CONFIG_PREFIX, type GeneratorConfig } from "./config-generator.ts";
@@ -24,8 +29,9 @@ import { KubeApiError } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
 import { isDns1123Label } from "../netattach/address-syntax.ts";
 import type { Logger } from "../util/logger.ts";
-import { installAlias, installExecutable, sha256File } from "./files.ts";
-import { emptyState, loadState, StateRecorder } from "./install-state.ts";
+import { acquireFileLock, readLockNote, type FileLock } from "../util/file-lock.ts";
+import { installAlias, installExecutable, sha256File, sweepTemporaries, TEMP_MARK } from "./files.ts";
+import { emptyState, loadState, StateRecorder, type InstallState } from "./install-state.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 
 export interface InstallOptions {
@@ -62,6 +68,8 @@ export interface InstallOptions {
   log: Logger;
   /** The watch loop's period (ms); default 5000. */
   resyncMs?: number;
+  /** --skip-config-watch: how long to wait for a master config (ms); default 60 s. */
+  configWaitMs?: number;
 }
 
 /** What the host gets from the image: thick adds the shim; `passthru` is a hard link to `multus`. */
@@ -70,6 +78,10 @@ function executablesFor(type: "thick" | "thin"): { files: string[]; aliases: Rec
 }
 
 const MOVED_CONFIG_NAME = "10-multus.conf";
+/** How long an install or uninstall waits for another one on the same node. */
+const LOCK_WAIT_MS = 120_000;
+/** How long a one-shot thin install (--skip-config-watch) waits for a master config. */
+const CONFIG_WAIT_MS = 60_000;
 /** How often an unchanged moved config's NAD is checked again (someone may have deleted it). */
 const NAD_RECHECK_MS = 5 * 60_000;
 const MANAGED_BY = { "app.kubernetes.io/managed-by": "multus-install" };
@@ -81,35 +93,118 @@ export interface RunningInstall {
 }
 
 export async function install(o: InstallOptions): Promise<RunningInstall> {
+  const kubeconfig = await preflight(o);
+  const stateDir = dirname(o.statePath);
+  await sweepTemporaries(dirname(stateDir));
+  if (!(await exists(stateDir))) await createStateDir(o, stateDir);
+  const lock = await lockInstall(o.statePath, "install");
+  try {
+    return await installLocked(o, kubeconfig, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/**
+ * The record's directory appears together with a record that says it was created: built under a
+ * temporary name and renamed into place, so a kill at any moment leaves either nothing of ours or a
+ * record that covers the directory (a temporary leftover is swept by the next install or uninstall).
+ */
+async function createStateDir(o: InstallOptions, stateDir: string): Promise<void> {
+  await mkdir(dirname(stateDir), { recursive: true });
+  const tmp = await mkdtemp(join(dirname(stateDir), `.${basename(stateDir)}${TEMP_MARK}`));
+  const state = { ...emptyState(o.type), createdDirs: [stateDir] };
+  await writeFileAtomic(join(tmp, basename(o.statePath)), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  try {
+    await rename(tmp, stateDir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    // Made by someone else a moment ago: theirs, not ours.
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST" && (err as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw err;
+  }
+}
+
+/** What would fail later, checked before anything is written. Returns the kubeconfig (thin auto). */
+async function preflight(o: InstallOptions): Promise<string | undefined> {
+  if (!o.skipBinaryCopy) {
+    for (const name of executablesFor(o.type).files) {
+      const src = join(o.sourceDir, name);
+      const st = await stat(src).catch((err: unknown) => {
+        throw new Error(`cannot install ${name}: ${src}: ${(err as Error).message} (is --source-dir the image's executable directory?)`, { cause: err });
+      });
+      if (!st.isFile()) throw new Error(`cannot install ${name}: ${src} is not a file`);
+    }
+  }
+  if (o.type === "thick") return undefined;
+  if (o.multusConfFile !== "auto") {
+    const json = safeJson(await readFile(o.multusConfFile, "utf8").catch((err: unknown) => {
+      throw new Error(`--multus-conf-file ${o.multusConfFile}: ${(err as Error).message}`, { cause: err });
+    }));
+    if (!isRecord(json)) throw new Error(`--multus-conf-file ${o.multusConfFile} is not a JSON object`);
+    return undefined;
+  }
+  // Thin: the kubeconfig needs the pod's ServiceAccount; without it nothing is installed.
+  return renderKubeconfig({ saDir: o.saDir, env: o.env, insecureSkipTlsVerify: o.skipTlsVerify });
+}
+
+/** The per-node install lock (next to the record): one installer or uninstaller at a time. */
+async function lockInstall(statePath: string, what: string): Promise<FileLock> {
+  const path = `${statePath}.lock`;
+  const lock = await acquireFileLock(path, { mode: "exclusive", deadline: Date.now() + LOCK_WAIT_MS }).catch((err: unknown) => {
+    const holder = readLockNote(path);
+    throw new Error(
+      `another multus-install runs on this node${holder === undefined ? "" : ` (${holder})`} and held ${path} for ${String(LOCK_WAIT_MS / 1000)} s: ` +
+        (what === "uninstall" ? "delete the multus DaemonSet and wait for its pods to go (kubectl delete --cascade=foreground) before uninstalling" : "is an old DaemonSet pod still running?"),
+      { cause: err },
+    );
+  });
+  lock.note(`multus-install ${what}, pid ${String(process.pid)}`);
+  return lock;
+}
+
+async function installLocked(o: InstallOptions, kubeconfig: string | undefined, lock: FileLock): Promise<RunningInstall> {
   const rec = new StateRecorder(o.statePath, (await loadState(o.statePath)) ?? emptyState(o.type));
   rec.state.type = o.type;
-  await ensureDir(dirname(o.statePath), undefined);
   await rec.save();
   await ensureDir(o.cniBinDir, rec);
+  // What a killed installer left: temporary copies are never useful, only large.
+  await sweepTemporaries(o.cniBinDir);
+  await sweepTemporaries(dirname(o.statePath), { atomicWrites: true });
   if (!o.skipBinaryCopy) await installBinaries(o, rec);
 
   // The daemon (thick) or this installer (thin) writes these; uninstall removes them when they are Multus configs.
   for (const ext of ["conf", "conflist"]) await rec.noteMultusConfig(join(o.cniConfDir, `${MULTUS_CONFIG_PREFIX}.${ext}`));
   if (o.type === "thick") {
+    lock.release();
     o.log.info({ binDir: o.cniBinDir }, "thick mode installed: the daemon writes the CNI config");
     return { done: Promise.resolve(), stop: () => Promise.resolve() };
   }
 
   await ensureDir(dirname(o.kubeconfigPath), rec);
-  const refreshKubeconfig = async (reason: string): Promise<void> => {
-    const content = await renderKubeconfig({ saDir: o.saDir, env: o.env, insecureSkipTlsVerify: o.skipTlsVerify });
+  const refreshKubeconfig = async (reason: string, known?: string): Promise<void> => {
+    const content = known ?? (await renderKubeconfig({ saDir: o.saDir, env: o.env, insecureSkipTlsVerify: o.skipTlsVerify }));
     const onDisk = await readFile(o.kubeconfigPath, "utf8").catch(() => undefined);
     if (onDisk === content) return;
-    await rec.noteFile({ path: o.kubeconfigPath, kind: "kubeconfig" });
+    await preserveOriginal(rec, o.kubeconfigPath, "kubeconfig");
     await writeFileAtomic(o.kubeconfigPath, content, { mode: 0o600 });
     o.log.info({ path: o.kubeconfigPath, reason }, onDisk === undefined ? "wrote the kubeconfig for thin Multus" : "refreshed the kubeconfig for thin Multus (token or CA changed)");
   };
-  if (o.multusConfFile === "auto") await refreshKubeconfig("install");
+  if (o.multusConfFile === "auto") await refreshKubeconfig("install", kubeconfig);
 
-  const keeper = o.moveOriginalConfig || o.renameConfFile ? new MovedConfigKeeper(o, rec) : await generatorKeeper(o, rec);
+  const keeper = o.moveOriginalConfig || o.renameConfFile ? new MovedConfigKeeper(o, rec) : generatorKeeper(o, rec);
   await keeper.sync("install");
   if (o.skipConfigWatch) {
+    // A one-shot install (the initContainer) must not report success without a config: wait a
+    // while for the cluster network to write its own, then fail with what is missing.
+    const deadline = Date.now() + (o.configWaitMs ?? CONFIG_WAIT_MS);
+    while (!keeper.written() && Date.now() < deadline) {
+      await sleep(Math.min(o.resyncMs ?? 5000, 1000));
+      await keeper.sync("waiting for the master config");
+    }
     await keeper.stop();
+    lock.release();
+    if (!keeper.written()) throw new Error(`no Multus config written in ${o.cniConfDir}: ${keeper.problem() ?? "no master CNI config"}`);
     o.log.info({ confDir: o.cniConfDir }, "thin mode installed (not watching: --skip-config-watch)");
     return { done: Promise.resolve(), stop: () => Promise.resolve() };
   }
@@ -168,6 +263,7 @@ export async function install(o: InstallOptions): Promise<RunningInstall> {
       for (const p of rec.state.multusConfigs) if (await isMultusConfigFile(p)) await rm(p, { force: true });
       o.log.info({}, "removed the Multus config on exit (--cleanup-config-on-exit)");
     }
+    lock.release();
     resolveDone();
   };
   return { done, stop };
@@ -178,27 +274,51 @@ async function installBinaries(o: InstallOptions, rec: StateRecorder): Promise<v
   for (const name of files) {
     const src = join(o.sourceDir, name);
     const dest = join(o.cniBinDir, name);
-    const sha256 = await sha256File(src).catch((err: unknown) => {
-      throw new Error(`cannot install ${name}: ${src}: ${(err as Error).message} (is --source-dir the image's executable directory?)`, { cause: err });
-    });
-    await rec.noteFile({ path: dest, sha256, kind: "executable" });
+    const sha256 = await sha256File(src);
+    await preserveOriginal(rec, dest, "executable");
+    // Recorded before the copy, beside the hashes of earlier installs: a copy killed half-way leaves
+    // either of them on disk, and uninstall recognises both as ours.
+    await rec.noteHash(dest, sha256);
     const outcome = await installExecutable(src, dest);
     o.log.info({ from: src, to: dest, outcome }, outcome === "copied" ? "installed an executable" : "executable already up to date");
   }
   for (const [alias, target] of Object.entries(aliases)) {
     const path = join(o.cniBinDir, alias);
-    await rec.noteFile({ path, kind: "alias" });
+    await preserveOriginal(rec, path, "alias");
     await installAlias(join(o.cniBinDir, target), path);
   }
+}
+
+/**
+ * The first time the installer is about to replace a file it did not write (an upstream Multus
+ * binary, an existing kubeconfig), that file is copied next to the record, so that uninstall can put
+ * it back. Later calls only make sure the path is recorded.
+ */
+async function preserveOriginal(rec: StateRecorder, path: string, kind: InstallState["files"][number]["kind"]): Promise<void> {
+  if (rec.state.files.some((f) => f.path === path)) return;
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isFile() !== true) {
+    await rec.noteFile({ path, kind });
+    return;
+  }
+  const backup = join(dirname(rec.path), "originals", path.replace(/\//g, "%"));
+  await mkdir(dirname(backup), { recursive: true });
+  await copyFile(path, `${backup}.tmp`);
+  await rename(`${backup}.tmp`, backup);
+  await rec.noteFile({ path, kind, backup });
 }
 
 interface Keeper {
   sync(reason: string): Promise<void>;
   stop(): Promise<void>;
+  /** A Multus config is in place. */
+  written(): boolean;
+  /** Why not, when not. */
+  problem(): string | undefined;
 }
 
 /** Auto mode or a given file: the daemon's generator, writing a `type: multus` config. */
-async function generatorKeeper(o: InstallOptions, rec: StateRecorder): Promise<Keeper> {
+function generatorKeeper(o: InstallOptions, rec: StateRecorder): Keeper {
   const config: GeneratorConfig = {
     cniConfigDir: o.cniConfDir,
     multusAutoconfigDir: o.multusAutoconfigDir,
@@ -210,11 +330,15 @@ async function generatorKeeper(o: InstallOptions, rec: StateRecorder): Promise<K
     overrides: { ...(o.multusConfFile === "auto" ? { kubeconfig: o.kubeconfigHostPath } : {}), ...o.thinKeys },
     socketDir: "",
   };
-  if (o.multusConfFile !== "auto") await rec.noteMultusConfig(join(o.cniConfDir, o.multusConfFile.split("/").pop() ?? ""));
   const generator = new ConfigGenerator({ config, log: o.log, pluginType: "multus", resyncMs: o.resyncMs ?? 5000 });
   return {
-    sync: (reason) => generator.sync(reason),
+    sync: async (reason) => {
+      if (o.multusConfFile !== "auto") await rec.noteMultusConfig(join(o.cniConfDir, o.multusConfFile.split("/").pop() ?? ""));
+      await generator.sync(reason);
+    },
     stop: () => generator.stop(),
+    written: () => generator.current !== undefined,
+    problem: () => generator.problem,
   };
 }
 
@@ -229,12 +353,21 @@ class MovedConfigKeeper implements Keeper {
   readonly #o: InstallOptions;
   readonly #rec: StateRecorder;
   #client: KubeClient | undefined;
-  #nadEnsured: { key: string; at: number } | undefined;
+  #nadEnsured: { name: string; at: number } | undefined;
   #lastProblem = "";
+  #written = false;
 
   constructor(o: InstallOptions, rec: StateRecorder) {
     this.#o = o;
     this.#rec = rec;
+  }
+
+  written(): boolean {
+    return this.#written;
+  }
+
+  problem(): string | undefined {
+    return this.#lastProblem === "" ? undefined : this.#lastProblem;
   }
 
   async sync(reason: string): Promise<void> {
@@ -255,13 +388,14 @@ class MovedConfigKeeper implements Keeper {
       return;
     }
     const name = typeof json["name"] === "string" ? json["name"] : "";
-    if (o.moveOriginalConfig) await this.#ensureNad(name, text, master.to);
+    if (o.moveOriginalConfig) await this.#ensureNad(name, master.to);
     const content = this.#render(json, o.moveOriginalConfig ? name : master.to);
     const onDisk = await readFile(ours, "utf8").catch(() => undefined);
     if (onDisk !== content) {
       await writeFileAtomic(ours, content, { mode: 0o600 });
       o.log.info({ path: ours, clusterNetwork: o.moveOriginalConfig ? name : master.to, reason }, onDisk === undefined ? "wrote the Multus CNI config" : "rewrote the Multus CNI config");
     }
+    this.#written = true;
     this.#lastProblem = "";
   }
 
@@ -277,11 +411,14 @@ class MovedConfigKeeper implements Keeper {
       .filter((n) => (n.endsWith(".conf") || n.endsWith(".conflist")) && !n.startsWith("."))
       .sort();
     const fixed = o.multusMasterCniFileName;
+    const movedFrom = new Set(this.#rec.state.moved.map((m) => m.from));
     for (const n of names) {
       const path = join(o.cniConfDir, n);
       if (path === ours) continue;
       if (fixed !== undefined && n !== fixed) continue;
-      if (fixed === undefined && this.#rec.state.moved.length > 0 && n > MOVED_CONFIG_NAME) continue;
+      // Once something is moved, only a config that would win over ours, or one the primary CNI
+      // writes again under a name moved before (10-weave.conflist sorts after 10-multus.conf).
+      if (fixed === undefined && this.#rec.state.moved.length > 0 && n > MOVED_CONFIG_NAME && !movedFrom.has(path)) continue;
       const json = safeJson(await readFile(path, "utf8").catch(() => ""));
       if (!isRecord(json)) {
         this.#problem(`the CNI config ${path} is not JSON (being written?): waiting until it parses`);
@@ -306,13 +443,14 @@ class MovedConfigKeeper implements Keeper {
         return;
       }
       // Before the move: with the API unreachable nothing moves, and the node keeps a working config.
-      await this.#ensureNad(name, text, from);
+      await this.#ensureNad(name, from);
       await ensureDir(o.multusCniConfDir, this.#rec);
       // Seed 004: /etc/cni/net.d/10-kindnet.conflist → /etc/cni/multus/net.d/kindnet.conflist.
       to = join(o.multusCniConfDir, `${name}${extname(from)}`);
     } else {
       to = `${from}.old`;
     }
+    if (!this.#rec.state.moved.some((m) => m.to === to)) await preserveOriginal(this.#rec, to, "preserved");
     await this.#rec.noteMove(from, to);
     await moveFile(from, to);
     // The newest move is the master: keep it last in the record.
@@ -321,14 +459,18 @@ class MovedConfigKeeper implements Keeper {
     o.log.info({ from, to, reason }, "moved the master CNI config aside");
   }
 
-  async #ensureNad(name: string, config: string, file: string): Promise<void> {
+  /**
+   * The NAD that names the original network, with no config of its own: the engine then reads
+   * `<name>` from confDir (each node's own moved file), as seed 004's installer does. A config in
+   * the NAD would be one node's, and every node's pods would get it.
+   */
+  async #ensureNad(name: string, file: string): Promise<void> {
     const o = this.#o;
-    // Once per content (and again after a while): a GET per node every resync would load the API.
-    const key = `${name}\n${config}`;
-    if (this.#nadEnsured?.key === key && Date.now() - this.#nadEnsured.at < NAD_RECHECK_MS) return;
+    // Once, and again after a while (someone may delete it): a GET per node per resync would load the API.
+    if (this.#nadEnsured?.name === name && Date.now() - this.#nadEnsured.at < NAD_RECHECK_MS) return;
     this.#client ??= new KubeClient(await inClusterConfig(o.env, o.saDir), { logger: o.log, userAgent: "multus-install" });
     const base = `/apis/k8s.cni.cncf.io/v1/namespaces/${o.nadNamespace}/network-attachment-definitions`;
-    const body = { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name, namespace: o.nadNamespace, labels: MANAGED_BY }, spec: { config } };
+    const body = { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name, namespace: o.nadNamespace, labels: MANAGED_BY }, spec: {} };
     let existing: unknown;
     try {
       existing = await this.#client.get(`${base}/${name}`);
@@ -337,24 +479,23 @@ class MovedConfigKeeper implements Keeper {
     }
     if (existing === undefined) {
       await this.#rec.noteNad(o.nadNamespace, name);
-      await this.#client.create(base, body);
-      o.log.info({ nad: `${o.nadNamespace}/${name}`, file }, "created the NetworkAttachmentDefinition for the original cluster network");
-      this.#nadEnsured = { key, at: Date.now() };
+      try {
+        await this.#client.create(base, body);
+        o.log.info({ nad: `${o.nadNamespace}/${name}`, file }, "created the NetworkAttachmentDefinition for the original cluster network");
+      } catch (err) {
+        // Another node made it a moment ago: the same object.
+        if (!(err instanceof KubeApiError && err.httpStatus === 409)) throw err;
+      }
+      this.#nadEnsured = { name, at: Date.now() };
       return;
     }
     const spec = isRecord(existing) && isRecord(existing["spec"]) ? existing["spec"] : {};
-    if (spec["config"] === config) {
-      this.#nadEnsured = { key, at: Date.now() };
-      return;
+    if (typeof spec["config"] === "string" && spec["config"] !== "") {
+      throw new Error(
+        `NetworkAttachmentDefinition ${o.nadNamespace}/${name} exists with a config of its own, which would replace every node's ${file}: delete it (multus-install makes one without a config) or rename the network in ${file}`,
+      );
     }
-    const meta = isRecord(existing) && isRecord(existing["metadata"]) ? existing["metadata"] : {};
-    const labels = isRecord(meta["labels"]) ? meta["labels"] : {};
-    if (labels["app.kubernetes.io/managed-by"] !== "multus-install") {
-      throw new Error(`NetworkAttachmentDefinition ${o.nadNamespace}/${name} exists, was not made by multus-install and holds a different config than ${file}: delete or rename it, or rename the network in ${file}`);
-    }
-    await this.#client.patch(`${base}/${name}`, { spec: { config } }, "merge");
-    o.log.info({ nad: `${o.nadNamespace}/${name}`, file }, "updated the NetworkAttachmentDefinition: the original cluster network's config changed");
-    this.#nadEnsured = { key, at: Date.now() };
+    this.#nadEnsured = { name, at: Date.now() };
   }
 
   #render(master: Record<string, unknown>, clusterNetwork: string): string {
@@ -390,11 +531,30 @@ export interface UninstallOptions {
 
 /** Undo what the record says, newest first. Tolerates a partial install and being run twice. */
 export async function uninstall(o: UninstallOptions): Promise<{ restored: number; removed: number; kept: string[] }> {
-  const state = await loadState(o.statePath);
-  if (state === undefined) {
+  if ((await loadState(o.statePath)) === undefined) {
+    // An install killed before its record existed left at most a temporary directory.
+    await sweepTemporaries(dirname(dirname(o.statePath)));
     o.log.info({ record: o.statePath }, "no install record: nothing to uninstall");
     return { restored: 0, removed: 0, kept: [] };
   }
+  // A running installer (a thin keeper) would put back what this removes.
+  const lock = await lockInstall(o.statePath, "uninstall");
+  let result: { restored: number; removed: number; kept: string[]; createdDirs: string[] };
+  try {
+    result = await uninstallLocked(o);
+  } finally {
+    lock.release({ unlink: true });
+  }
+  // The directories it created, once empty (the lock file was the last thing in the record's).
+  for (const dir of [...result.createdDirs].reverse()) await rmdir(dir).catch(() => undefined);
+  const { restored, removed, kept } = result;
+  o.log.info({ restored, removed, kept }, "uninstalled Multus-TS from this node");
+  return { restored, removed, kept };
+}
+
+async function uninstallLocked(o: UninstallOptions): Promise<{ restored: number; removed: number; kept: string[]; createdDirs: string[] }> {
+  const state = await loadState(o.statePath);
+  if (state === undefined) return { restored: 0, removed: 0, kept: [], createdDirs: [] };
   let restored = 0;
   let removed = 0;
   const kept: string[] = [];
@@ -406,8 +566,13 @@ export async function uninstall(o: UninstallOptions): Promise<{ restored: number
     }
   }
   for (const m of [...state.moved].reverse()) {
-    const there = await exists(m.to);
-    if (!there) continue;
+    if (!(await exists(m.to))) {
+      if (!(await exists(m.from))) {
+        kept.push(`${m.from} (moved to ${m.to}, which is gone: the original config is lost, the cluster network must write it again)`);
+        o.log.error({ from: m.from, to: m.to }, "the moved original CNI config is missing; it cannot be put back");
+      }
+      continue;
+    }
     if (await exists(m.from)) {
       kept.push(`${m.to} (${m.from} exists again; the moved copy was left where it is)`);
       continue;
@@ -431,24 +596,27 @@ export async function uninstall(o: UninstallOptions): Promise<{ restored: number
     }
   }
   for (const f of [...state.files].reverse()) {
-    if (!(await exists(f.path))) continue;
-    if (f.sha256 !== undefined && (await sha256File(f.path)) !== f.sha256) {
-      kept.push(`${f.path} (changed since multus-install wrote it)`);
-      continue;
+    if (f.kind !== "preserved" && (await exists(f.path))) {
+      const hashes = f.sha256s ?? [];
+      if (hashes.length > 0 && !hashes.includes(await sha256File(f.path))) {
+        kept.push(`${f.path} (changed since multus-install wrote it)`);
+        continue;
+      }
+      await rm(f.path, { force: true });
+      removed++;
     }
-    if (f.kind === "config" && !(await isMultusConfigFile(f.path))) {
-      kept.push(`${f.path} (no longer a Multus config)`);
-      continue;
+    // What was there before the install goes back.
+    if (f.backup !== undefined && (await exists(f.backup)) && !(await exists(f.path))) {
+      await rename(f.backup, f.path);
+      restored++;
     }
-    await rm(f.path, { force: true });
-    removed++;
   }
+  await sweepTemporaries(dirname(o.statePath), { atomicWrites: true });
+  for (const dir of new Set(state.multusConfigs.map((p) => dirname(p)))) await sweepTemporaries(dir, { atomicWrites: true });
+  for (const dir of new Set(state.files.filter((f) => f.kind === "executable" || f.kind === "alias").map((f) => dirname(f.path)))) await sweepTemporaries(dir);
+  await rm(join(dirname(o.statePath), "originals"), { recursive: true, force: true });
   await rm(o.statePath, { force: true });
-  for (const dir of [dirname(o.statePath), ...[...state.createdDirs].reverse()]) {
-    await rmdir(dir).catch(() => undefined); // only when empty
-  }
-  o.log.info({ restored, removed, kept }, "uninstalled Multus-TS from this node");
-  return { restored, removed, kept };
+  return { restored, removed, kept, createdDirs: state.createdDirs };
 }
 
 async function ensureDir(dir: string, rec: StateRecorder | undefined): Promise<void> {

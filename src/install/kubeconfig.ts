@@ -21,7 +21,7 @@ export async function renderKubeconfig(src: KubeconfigSource): Promise<string> {
   if (host === "" || port === "") {
     throw new MultusError(
       "MULTUS_ERR_CONFIG",
-      "cannot write the kubeconfig for thin Multus: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (run multus-install in a pod, or give --multus-kubeconfig-file-host a file you maintain with --skip-kubeconfig)",
+      "cannot write the kubeconfig for thin Multus: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (run multus-install in a pod, or install a Multus config you maintain, kubeconfig included, with --multus-conf-file)",
     );
   }
   const read = async (name: string): Promise<string> => {

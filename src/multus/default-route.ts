@@ -2,6 +2,7 @@
 // family goes through the requested gateway on that attachment's interface, and every other default
 // route of that family is removed — any /0 counts, whichever plugin made it (upstream multus#1444).
 // Families the request does not cover are left alone (upstream strips them too, multus#1011).
+import { hostCommand } from "../cni/exec-plugin.ts";
 import { execFileWithDeadline } from "../util/exec-file.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { ipFamily } from "../cni/ip-family.ts";
@@ -63,5 +64,7 @@ async function defaultRoutes(netns: string, family: 4 | 6): Promise<IpRoute[]> {
 
 /** `ip` inside the pod's namespace: Node cannot setns, nsenter can (and takes any netns path). */
 function ip(netns: string, family: 4 | 6, args: string[]): Promise<{ stdout: string }> {
-  return execFileWithDeadline("nsenter", [`--net=${netns}`, "ip", `-${String(family)}`, ...args], { timeoutMs: TIMEOUT_MS });
+  // In the daemon's container (chrootDir) these are the host's nsenter and ip, as for the plugins.
+  const [file, argv] = hostCommand("nsenter", [`--net=${netns}`, "ip", `-${String(family)}`, ...args]);
+  return execFileWithDeadline(file, argv, { timeoutMs: TIMEOUT_MS });
 }

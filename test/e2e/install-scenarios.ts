@@ -6,13 +6,15 @@ import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
-import { kubectl, repoRoot, run, tryKubectl, CommandError } from "../cluster/harness.ts";
+import { applyYaml, kubectl, repoRoot, run, tryKubectl, CommandError } from "../cluster/harness.ts";
 import {
   createNamespace,
   createPod,
   eventually,
   networkStatus,
   nodeLinks,
+  nodeNatRules,
+  podExec,
   podInterfaces,
   useNode,
   waitPodReady,
@@ -38,15 +40,37 @@ async function applyK(dir: string): Promise<void> {
   await kubectl(["apply", "-k", join(repoRoot, dir)], { timeoutMs: 60_000 });
 }
 
+/**
+ * `kubectl apply -k deploy/<mode>`, and — should the test fail before its own uninstall — the same
+ * clean-up afterwards, so that the next test starts from a node without Multus.
+ */
+async function installWith(t: TestContext, dir: string): Promise<{ uninstall: () => Promise<string> }> {
+  let uninstalled = false;
+  t.after(async () => {
+    if (uninstalled) return;
+    const namespaces = (await kubectl(["get", "namespaces", "-l", "multus-ts.test/owned=true", "-o", "jsonpath={.items[*].metadata.name}"])).split(" ").filter((n) => n !== "");
+    for (const ns of namespaces) await deletePods(ns).catch(() => undefined);
+    await uninstall().catch((err: unknown) => {
+      t.diagnostic(`clean-up after a failed test: uninstall failed: ${(err as Error).message}`);
+    });
+  });
+  await applyK(dir);
+  return {
+    uninstall: () => {
+      uninstalled = true;
+      return uninstall();
+    },
+  };
+}
+
 async function rollout(name: string): Promise<void> {
   await kubectl(["rollout", "status", `daemonset/${name}`, "--timeout=150s"], { ...SYSTEM, timeoutMs: 165_000 });
 }
 
 /** deploy/uninstall's flow (docs/install.md): the Multus DaemonSet away, the uninstall DaemonSet once, then away too. */
 async function uninstall(): Promise<string> {
-  await kubectl(["delete", "daemonset", "multus", "--wait=true", "--timeout=150s", "--ignore-not-found"], { ...SYSTEM, timeoutMs: 165_000 });
-  // Its pods too: the uninstaller must not race the thin keeper putting the config back.
-  await kubectl(["wait", "--for=delete", "pod", "-l", "app.kubernetes.io/name=multus-ts", "--timeout=150s"], { ...SYSTEM, timeoutMs: 165_000 });
+  // Foreground: returns once the pods are gone (docs/install.md); the uninstaller also waits for the install lock.
+  await kubectl(["delete", "daemonset", "multus", "--cascade=foreground", "--wait=true", "--timeout=150s", "--ignore-not-found"], { ...SYSTEM, timeoutMs: 165_000 });
   await applyK("deploy/uninstall");
   await rollout("multus-uninstall");
   const log = await kubectl(["logs", "daemonset/multus-uninstall", "-c", "uninstall"], SYSTEM);
@@ -114,7 +138,7 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
   test("INSTALL thick: kubectl apply -k deploy/thick gives a Ready DaemonSet; the seed-000 bridge pod gets eth0 and net1; the examples run unchanged; uninstall restores /etc/cni and /opt/cni/bin exactly", async (t) => {
     const info = node();
     const before = await cniDirs(info);
-    await applyK("deploy/thick");
+    const installed = await installWith(t, "deploy/thick");
     await rollout("multus");
     // The daemon wrote its config in front of the cluster network's, and the initContainer the host executables.
     const conf: unknown = JSON.parse(await readFile(join(info.stateDir, "net.d", "00-multus.conflist"), "utf8"));
@@ -125,8 +149,18 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     await stat(join(bin, "multus-shim"));
 
     const namespace = await seed000(t, info);
-    // Delegates ran chrooted in the node's root (chrootDir: /hostroot), with the node's own plugins and tools.
+    // Delegates run chrooted in the node's root (chrootDir: /hostroot), with the node's tools: the
+    // image has no iptables, so bridge's ipMasq works only through the chroot; default-route's
+    // nsenter + ip (the engine's own host commands) likewise.
     assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /delegate plugins run chrooted in the host's root/);
+    await applyYaml(
+      JSON.stringify({ apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name: "masq" }, spec: { config: JSON.stringify({ cniVersion: "1.0.0", type: "bridge", bridge: "mt-masq0", isGateway: true, ipMasq: true, ipam: { type: "host-local", subnet: "10.12.0.0/24" } }) } }),
+      { namespace },
+    );
+    await createPod({ namespace, name: "masq", annotations: { "k8s.v1.cni.cncf.io/networks": '[{"name":"masq","default-route":["10.12.0.1"]}]' } });
+    await waitPodReady(namespace, "masq");
+    assert.match(await podExec(namespace, "masq", ["ip", "route"]), /^default via 10\.12\.0\.1 dev net1/m, "default-route through the node's nsenter and ip");
+    assert.ok((await nodeNatRules(info)).some((r) => r.includes("10.12.0.")), "bridge's ipMasq rule, made by the node's iptables");
     // The other examples, as a user applies them, in the same namespace (they use its bridge NAD).
     await applyExample(namespace, "json-interface-names");
     await applyExample(namespace, "default-only");
@@ -148,22 +182,27 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
 
     await deletePods(namespace);
     await expectNoResidue(info);
-    const log = await uninstall();
+    assert.ok(!(await nodeNatRules(info)).some((r) => r.includes("10.12.0.")), "the ipMasq rule went with the pod");
+    const log = await installed.uninstall();
     assert.match(log, /uninstalled Multus-TS from this node/);
     assert.equal(await cniDirs(info), before, "the node's /etc/cni and /opt/cni/bin are as they were before the install");
   });
 
-  test("INSTALL seed 004 moved config: kubectl apply -k deploy/moved-config moves the original config to /etc/cni/multus/net.d unaltered, creates its NAD, pods get eth0 and net1, a Cilium-style rename is undone, uninstall restores it all", async (t) => {
+  test("INSTALL seed 004 moved config: kubectl apply -k deploy/moved-config moves the original config to /etc/cni/multus/net.d unaltered, creates a NAD of its name that resolves to each node's file, pods get eth0 and net1, a Cilium-style rename is undone, uninstall restores it all", async (t) => {
     const info = node();
     const before = await cniDirs(info);
     const original = await readFile(join(info.stateDir, "net.d", "10-bridge.conflist"), "utf8");
-    await applyK("deploy/moved-config");
+    const installed = await installWith(t, "deploy/moved-config");
     await rollout("multus");
     // Seed 004's layout: before 10-bridge.conflist; after multus.d/, 10-multus.conf, multus/net.d/mt-podnet.conflist.
-    assert.equal(await onNode(info, "cd /etc/cni && find . -type f | sort"), "./multus/net.d/mt-podnet.conflist\n./net.d/10-multus.conf\n./net.d/multus.d/install-state.json\n./net.d/multus.d/multus.kubeconfig\n");
+    assert.equal(
+      await onNode(info, "cd /etc/cni && find . -type f | sort"),
+      "./multus/net.d/mt-podnet.conflist\n./net.d/10-multus.conf\n./net.d/multus.d/install-state.json\n./net.d/multus.d/install-state.json.lock\n./net.d/multus.d/multus.kubeconfig\n",
+    );
     assert.equal(await onNode(info, "cat /etc/cni/multus/net.d/mt-podnet.conflist"), original, "moved, not altered");
-    const nad = JSON.parse(await kubectl(["get", "net-attach-def", "mt-podnet", "-o", "json"], SYSTEM)) as { spec: { config: string }; metadata: { labels: Record<string, string> } };
-    assert.equal(nad.spec.config, original, "the NAD for the original network holds its config");
+    // Config-less: each node's own moved file is the config (a primary CNI's config often differs per node).
+    const nad = JSON.parse(await kubectl(["get", "net-attach-def", "mt-podnet", "-o", "json"], SYSTEM)) as { spec?: { config?: string } };
+    assert.equal(nad.spec?.config, undefined, "the NAD for the original network has no config of its own");
     const conf = JSON.parse(await readFile(join(info.stateDir, "net.d", "10-multus.conf"), "utf8")) as Record<string, unknown>;
     assert.equal(conf["clusterNetwork"], "mt-podnet");
     assert.equal(conf["type"], "multus");
@@ -171,6 +210,7 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     const namespace = await seed000(t, info);
     const status = await networkStatus(namespace, "test-bridge");
     assert.deepEqual(status.map((s) => s.name), ["kube-system/mt-podnet", `${namespace}/bridge`], "the cluster network is the NAD made for the original config");
+    assert.match(status[0]?.ips[0] ?? "", /^10\.244\.0\.\d+$/, "resolved through the NAD to the node's moved file (mt-podnet's subnet)");
 
     // Cilium without cni-exclusive: "false" renames foreign configs; the keeper puts ours back.
     await onNode(info, "mv /etc/cni/net.d/10-multus.conf /etc/cni/net.d/10-multus.conf.cilium_bak");
@@ -180,17 +220,17 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
 
     await deletePods(namespace);
     await expectNoResidue(info);
-    const log = await uninstall();
+    const log = await installed.uninstall();
     assert.match(log, /"restored":1/);
     assert.equal(await cniDirs(info), before, "the original config is back where it was, and nothing of Multus is left");
     const gone = await tryKubectl(["get", "net-attach-def", "mt-podnet"], SYSTEM);
     assert.notEqual(gone.code, 0, "the NAD made for the original network is deleted");
   });
 
-  test("INSTALL thin: kubectl apply -k deploy/thin installs multus, a kubeconfig from the pod's ServiceAccount and 00-multus.conflist; the seed-000 pod gets eth0 and net1; uninstall restores the node", async (t) => {
+  test("INSTALL thin: kubectl apply -k deploy/thin installs multus, a kubeconfig from the pod's ServiceAccount and 00-multus.conflist; the seed-000 pod gets eth0 and net1; after the token is rejected and replaced pods still get net1; uninstall restores the node", async (t) => {
     const info = node();
     const before = await cniDirs(info);
-    await applyK("deploy/thin");
+    const installed = await installWith(t, "deploy/thin");
     await rollout("multus");
     const kubeconfig = join(info.stateDir, "net.d", "multus.d", "multus.kubeconfig");
     assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600, "the kubeconfig holds a token: 0600");
@@ -198,16 +238,34 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     const whoami = await kubectl(["--kubeconfig", kubeconfig, "--server", `https://127.0.0.1:${process.env["MULTUS_TS_APISERVER_PORT"] ?? ""}`, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
     assert.equal(whoami, "system:serviceaccount:kube-system:multus");
     const namespace = await seed000(t, info);
+
+    // The kubelet's token is bound to the DaemonSet pod: replacing the pod makes the API server reject
+    // it (401, as for an expired token), and the new pod's installer writes the new one.
+    const server = `https://127.0.0.1:${process.env["MULTUS_TS_APISERVER_PORT"] ?? ""}`;
+    const tokenOf = async (): Promise<string> => /"token": "([^"]+)"/.exec(await readFile(kubeconfig, "utf8"))?.[1] ?? "";
+    const oldToken = await tokenOf();
+    await kubectl(["delete", "pod", "-l", "app.kubernetes.io/component=multus-thin", "--wait=true"], SYSTEM);
+    await rollout("multus");
+    const rejected = await eventually(async () => {
+      const r = await tryKubectl(["--server", server, "--token", oldToken, "--insecure-skip-tls-verify", "auth", "whoami"], { kubeconfig: "/dev/null" });
+      return r.code !== 0 && /Unauthorized|must be logged in/i.test(r.stderr);
+    }, 60_000);
+    assert.ok(rejected, "the replaced pod's token is rejected by the API server");
+    assert.notEqual(await tokenOf(), oldToken, "the kubeconfig carries the new pod's token");
+    await kubectl(["delete", "pod", "test-bridge", "--grace-period=1", "--wait=true"], { namespace });
+    await applyExample(namespace, "seed-000-bridge");
+    await waitPodReady(namespace, "test-bridge");
+    assert.deepEqual(names(await podInterfaces(namespace, "test-bridge")), ["eth0", "lo", "net1"], "a pod after the token change still gets net1 (thin multus read the pod and NAD with the new token)");
     await deletePods(namespace);
     await expectNoResidue(info);
-    await uninstall();
+    await installed.uninstall();
     assert.equal(await cniDirs(info), before);
   });
 
   test("INSTALL rolling restart of the thick DaemonSet during pod churn: no pod starts without its secondary network, the config never disappears, every DEL cleans up", async (t) => {
     const info = node();
     const before = await cniDirs(info);
-    await applyK("deploy/thick");
+    const installed = await installWith(t, "deploy/thick");
     await rollout("multus");
     const namespace = await createNamespace(t);
     await kubectl(["apply", "-f", join(repoRoot, "examples", "seed-000-bridge", "bridge-nad.yaml")], { namespace });
@@ -246,7 +304,7 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     await watcher;
     assert.equal(missing, 0, "00-multus.conflist was missing or empty during the restarts");
     await expectNoResidue(info);
-    await uninstall();
+    await installed.uninstall();
     assert.equal(await cniDirs(info), before);
   });
 });

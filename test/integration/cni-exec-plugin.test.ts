@@ -1,11 +1,11 @@
 // Plugin lookup and execution against fake plugins (shell scripts): the protocol edge cases no
 // reference plugin produces. Run: node --test --test-concurrency=1 test/integration/cni-exec-plugin.test.ts
 import assert from "node:assert/strict";
-import { chmod, mkdir, open, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CniError } from "../../src/cni/cni-error.ts";
-import { buildPluginEnv, execPlugin, findPlugin, formatCniArgs, probeVersion } from "../../src/cni/exec-plugin.ts";
+import { buildPluginEnv, execPlugin, findPlugin, formatCniArgs, probeVersion, setPluginRoot } from "../../src/cni/exec-plugin.ts";
 import { FakePluginDir } from "../helpers/fake-plugin.ts";
 
 let fakes: FakePluginDir;
@@ -274,4 +274,29 @@ test("CNI-R-02 a plugin that exits without reading a large stdin is not an error
   await writeFile(path, "#!/bin/sh\necho '{}'\n", { mode: 0o755 });
   const out = await execPlugin({ pluginPath: path, command: "ADD", stdin: "x".repeat(4 * 1024 * 1024), timeoutMs: 5000 });
   assert.equal(out.toString().trim(), "{}");
+});
+
+test("chrootDir (the thick daemon in its container): setPluginRoot finds a plugin through the root's own absolute symlinks and runs it chrooted, with the root's files and tools", async () => {
+  // A minimal "host root": static busybox as /bin/sh, a plugin script under /usr/lib/cni, and
+  // /opt/cni/bin/chrooted -> /usr/lib/cni/chrooted-real (absolute: it resolves only inside the root).
+  const root = join(fakes.binDir, "..", "hostroot");
+  await mkdir(join(root, "bin"), { recursive: true });
+  await mkdir(join(root, "usr", "lib", "cni"), { recursive: true });
+  await mkdir(join(root, "opt", "cni", "bin"), { recursive: true });
+  await writeFile(join(root, "bin", "sh"), await readFile("/bin/busybox"), { mode: 0o755 });
+  await writeFile(join(root, "marker"), "inside the root\n");
+  await writeFile(join(root, "usr", "lib", "cni", "chrooted-real"), '#!/bin/sh\nread -r m < /marker\necho "{\\"cniVersion\\":\\"1.0.0\\",\\"seen\\":\\"$m\\"}"\n', { mode: 0o755 });
+  await symlink("/usr/lib/cni/chrooted-real", join(root, "opt", "cni", "bin", "chrooted"));
+  setPluginRoot(root);
+  try {
+    const found = await findPlugin("chrooted", ["/opt/cni/bin"]);
+    assert.equal(found, "/opt/cni/bin/chrooted", "the path as the chrooted plugin sees it");
+    const out = JSON.parse((await execPlugin({ pluginPath: found, command: "ADD", stdin: "{}", timeoutMs: 5000 })).toString()) as { seen: string };
+    assert.equal(out.seen, "inside the root", "the plugin ran with the root's files");
+    await assert.rejects(findPlugin("bridge", ["/opt/cni/bin"]), /failed to find plugin "bridge"/, "our own /opt/cni/bin is not looked at");
+  } finally {
+    setPluginRoot(undefined);
+  }
+  // Without the root the same path does not exist here: the test needs the chroot to pass.
+  await assert.rejects(findPlugin("chrooted", ["/opt/cni/bin"]));
 });

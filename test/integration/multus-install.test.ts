@@ -8,6 +8,7 @@
 // The whole DaemonSet flow (kubectl apply -k, real kubelet and containerd) is test/e2e/multus-install.test.ts.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,7 +89,7 @@ async function tree(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of entries) {
     const p = join(e.parentPath, e.name);
-    out.push(`${e.isDirectory() ? "d" : "f"} ${p.slice(dir.length)}${e.isFile() ? ` ${(await readFile(p)).toString("base64").slice(0, 40)}` : ""}`);
+    out.push(`${e.isDirectory() ? "d" : "f"} ${p.slice(dir.length)}${e.isFile() ? ` ${createHash("sha256").update(await readFile(p)).digest("hex").slice(0, 16)}` : ""}`);
   }
   return out.sort();
 }
@@ -186,7 +187,7 @@ describe("multus-install: executables and the install record", () => {
     assert.equal(spawnSync("sh", ["-c", `ls -A ${bin} | grep -c multus-install`], { encoding: "utf8" }).stdout.trim(), "0", "no temporary file is left");
   });
 
-  test("INSTALL-UNDO uninstall puts the directories back exactly, also after an install that failed half-way (the record is written before each step)", async (t) => {
+  test("INSTALL-UNDO uninstall puts the directories back exactly, also after an install that failed half-way, and puts back a file the install replaced", async (t) => {
     const work = await mkdtemp(join(tmpdir(), "mt-install-"));
     t.after(() => rm(work, { recursive: true, force: true }));
     const src = join(work, "src");
@@ -198,18 +199,22 @@ describe("multus-install: executables and the install record", () => {
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n");
     await chmod(join(bin, "bridge"), 0o755);
     await writeFile(join(conf, "10-cluster.conf"), '{"cniVersion":"1.0.0","name":"cluster","type":"bridge"}\n');
+    // An older passthru (upstream's, say) that the install replaces by a link and uninstall puts back.
+    await writeFile(join(bin, "passthru"), "#!/bin/sh\n# upstream passthru\n", { mode: 0o755 });
     const before = await tree(work);
-    // multus-shim is missing from the source: the install fails after copying multus.
+    const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
+    // multus-shim is missing from the source: the install fails before it writes anything.
     await copyFile(binPath("multus-shim"), join(src, "multus"));
     const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
     const failed = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(failed.status, 1);
     assert.match(failed.stderr, /cannot install multus-shim: .*multus-shim/);
-    await stat(join(bin, "multus"));
-    const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
-    assert.equal(undo.status, 0, undo.stderr);
-    const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
-    assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before), "the half-done install is undone");
+    assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before), "bad input leaves nothing behind");
+    // Thin without a ServiceAccount: the same, before a single executable is copied.
+    const thin = spawnSync(binPath("multus-install"), ["--type", "thin", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf], { encoding: "utf8", env: {} });
+    assert.equal(thin.status, 1);
+    assert.match(thin.stderr, /KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set/);
+    assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before));
     // A complete thick install, the daemon's config, then uninstall: the same.
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
     const ok = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
@@ -226,22 +231,59 @@ describe("multus-install: executables and the install record", () => {
   });
 });
 
+describe("multus-install killed with SIGKILL", () => {
+  test("INSTALL-KILL an install killed at any moment (before the record, during the 127 MiB copy, after it) leaves a record that uninstall undoes exactly, temporary copies included", async (t) => {
+    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+    t.after(() => rm(work, { recursive: true, force: true }));
+    const src = join(work, "src");
+    const bin = join(work, "bin");
+    const conf = join(work, "net.d");
+    await mkdir(src);
+    await mkdir(bin);
+    await mkdir(conf);
+    await copyFile(binPath("multus"), join(src, "multus"));
+    await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
+    await writeFile(join(bin, "bridge"), "#!/bin/sh\n", { mode: 0o755 });
+    const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
+    const before = withoutSrc(await tree(work));
+    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
+    let midCopy = 0;
+    for (const delayMs of [0, 40, 80, 120, 160, 220, 300, 420, 600]) {
+      const child = spawn(binPath("multus-install"), args, { stdio: "ignore" });
+      // Listened to at once: at the longer delays the install may be done before the kill.
+      const closed = new Promise((resolve) => child.on("close", resolve));
+      await sleep(delayMs);
+      child.kill("SIGKILL");
+      await closed;
+      if ((await readdir(bin)).some((n) => n.includes(".multus-install-"))) midCopy++;
+      const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
+      assert.equal(undo.status, 0, `uninstall after a kill at ${String(delayMs)} ms: ${undo.stderr}`);
+      assert.deepEqual(withoutSrc(await tree(work)), before, `the node is as before after a kill at ${String(delayMs)} ms`);
+    }
+    assert.ok(midCopy > 0, "at least one kill landed during a copy (a temporary file was left for uninstall to clean)");
+  });
+});
+
 describe("multus-install --move-original-config (seed 004)", () => {
   const roleFile = join(repoRoot, "deploy", "moved-config", "role.yaml");
+  const uninstallRbac = join(repoRoot, "deploy", "uninstall", "rbac.yaml");
   after(async () => {
-    await kubectl(["delete", "-f", roleFile, "--ignore-not-found"]);
+    await kubectl(["delete", "-f", roleFile, "-f", uninstallRbac, "--ignore-not-found"]);
   });
 
-  test("INSTALL-MOVED RBAC: deploy/moved-config/role.yaml lets the multus ServiceAccount write NADs in kube-system and nowhere else", async () => {
-    await kubectl(["apply", "-f", roleFile]);
-    const canI = async (verb: string, namespace: string): Promise<string> =>
-      (await tryKubectl(["auth", "can-i", verb, "network-attachment-definitions.k8s.cni.cncf.io", "-n", namespace], { kubeconfig: cluster.multusKubeconfig })).stdout.trim();
-    for (const verb of ["get", "create", "patch", "delete"]) assert.equal(await canI(verb, "kube-system"), "yes", `${verb} in kube-system`);
+  test("INSTALL-MOVED RBAC: deploy/moved-config/role.yaml lets the multus ServiceAccount create NADs in kube-system only, never change or delete one; deploy/uninstall's own ServiceAccount may delete them", async () => {
+    await kubectl(["apply", "-f", roleFile, "-f", uninstallRbac]);
+    const canI = async (verb: string, namespace: string, as = "multus"): Promise<string> =>
+      (await tryKubectl(["auth", "can-i", verb, "network-attachment-definitions.k8s.cni.cncf.io", "-n", namespace, `--as=system:serviceaccount:kube-system:${as}`])).stdout.trim();
+    for (const verb of ["get", "create"]) assert.equal(await canI(verb, "kube-system"), "yes", `${verb} in kube-system`);
+    for (const verb of ["update", "patch", "delete"]) assert.equal(await canI(verb, "kube-system"), "no", `${verb} in kube-system`);
     for (const verb of ["create", "patch", "delete"]) assert.equal(await canI(verb, "default"), "no", `${verb} in default`);
-    assert.equal(await canI("update", "kube-system"), "no");
+    assert.equal(await canI("delete", "kube-system", "multus-uninstall"), "yes");
+    for (const verb of ["create", "patch"]) assert.equal(await canI(verb, "kube-system", "multus-uninstall"), "no", `uninstaller ${verb}`);
+    assert.equal(await canI("delete", "default", "multus-uninstall"), "no");
   });
 
-  test("INSTALL-MOVED the master config is moved to multus/net.d unaltered, a NAD of its name is created in kube-system, 10-multus.conf names it; with the API unreachable nothing moves; uninstall restores the file and deletes the NAD", async (t) => {
+  test("INSTALL-MOVED the master config is moved to multus/net.d unaltered, a config-less NAD of its name is created in kube-system, 10-multus.conf names it; with the API unreachable nothing moves; uninstall restores the file and deletes the NAD", async (t) => {
     await kubectl(["apply", "-f", roleFile]);
     const api = await apiServer();
     const work = await mkdtemp(join(tmpdir(), "mt-install-"));
@@ -269,14 +311,19 @@ describe("multus-install --move-original-config (seed 004)", () => {
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(await readFile(join(etc, "multus", "net.d", `${netName}.conflist`), "utf8"), original, "moved, not altered");
     await assert.rejects(stat(join(confDir, "10-kindnet.conflist")));
-    const nad = JSON.parse(await kubectl(["get", "net-attach-def", netName, "-n", "kube-system", "-o", "json"])) as { spec: { config: string } };
-    assert.equal(nad.spec.config, original);
+    const nad = JSON.parse(await kubectl(["get", "net-attach-def", netName, "-n", "kube-system", "-o", "json"])) as { spec?: { config?: string } };
+    assert.equal(nad.spec?.config, undefined, "the NAD has no config of its own: every node's moved file is its config");
     const conf = JSON.parse(await readFile(join(confDir, "10-multus.conf"), "utf8")) as Record<string, unknown>;
     assert.equal(conf["clusterNetwork"], netName);
     assert.equal(conf["confDir"], join(etc, "multus", "net.d"));
     assert.deepEqual(conf["capabilities"], { portMappings: true });
 
-    const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", confDir, "--service-account-dir", sa], { encoding: "utf8", env });
+    // The uninstaller's own ServiceAccount (deploy/uninstall/rbac.yaml) deletes the NAD.
+    await kubectl(["apply", "-f", uninstallRbac]);
+    const uninstallToken = (await kubectl(["create", "token", "multus-uninstall", "-n", "kube-system", "--duration", "1h"])).trim();
+    const usa = join(work, "uninstall-serviceaccount");
+    await serviceAccountVolume(usa, { token: uninstallToken, "ca.crt": api.ca, namespace: "kube-system" });
+    const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", confDir, "--service-account-dir", usa], { encoding: "utf8", env });
     assert.equal(undo.status, 0, undo.stderr);
     assert.deepEqual(await tree(etc), before, "the original config is back, nothing of Multus is left");
     assert.notEqual((await tryKubectl(["get", "net-attach-def", netName, "-n", "kube-system"])).code, 0, "the NAD is deleted");

@@ -33,7 +33,7 @@
 # in-cluster clients (a DaemonSet's pods), which kube-proxy would serve on a real node.
 #
 # The node also has its own mount namespace ($node/ns/mnt; containerd, kubelet and everything they
-# start run in it): /etc and /opt are overlays whose writes land in $node, /etc/cni/net.d is
+# start run in it): /etc, /opt and /var/lib are overlays whose writes land in $node, /etc/cni/net.d is
 # $node/net.d, /opt/cni/bin is $node/cni-bin, /var/lib/cni is $node/var-lib-cni, /run is a tmpfs
 # (with the machine's /run/netns). So a DaemonSet's hostPath /etc/cni/net.d or /opt/cni/bin is the
 # node's, as on a real node, and the machine's own /etc, /opt, /var/lib/cni and /run stay untouched.
@@ -204,7 +204,8 @@ setup_netns() {
 # The node's mount namespace (see the header), kept alive by a bind mount of its ns file.
 setup_mntns() {
   mkdir -p "$node/ns" "$node/net.d" "$node/cni-bin" "$node/var-lib-cni" \
-    "$node/overlay/etc/upper" "$node/overlay/etc/work" "$node/overlay/opt/upper" "$node/overlay/opt/work" "$node/ns/run-netns"
+    "$node/overlay/etc/upper" "$node/overlay/etc/work" "$node/overlay/opt/upper" "$node/overlay/opt/work" \
+    "$node/overlay/var-lib/upper" "$node/overlay/var-lib/work" "$node/ns/run-netns"
   # A namespace file can only be bound onto a private mount.
   mount --bind "$node/ns" "$node/ns"
   mount --make-private "$node/ns"
@@ -219,7 +220,9 @@ setup_mntns() {
     mount --move "$node/ns/run-netns" /run/netns
     mount -t overlay node-etc -o "lowerdir=/etc,upperdir=$node/overlay/etc/upper,workdir=$node/overlay/etc/work" /etc
     mount -t overlay node-opt -o "lowerdir=/opt,upperdir=$node/overlay/opt/upper,workdir=$node/overlay/opt/work" /opt
-    mkdir -p /etc/cni/net.d /opt/cni/bin
+    # /var/lib too, so /var/lib/cni need not exist on the machine (a fresh one has none).
+    mount -t overlay node-var-lib -o "lowerdir=/var/lib,upperdir=$node/overlay/var-lib/upper,workdir=$node/overlay/var-lib/work" /var/lib
+    mkdir -p /etc/cni/net.d /opt/cni/bin /var/lib/cni
     mount --bind "$node/net.d" /etc/cni/net.d
     mount --bind "$node/cni-bin" /opt/cni/bin
     mount --bind "$node/var-lib-cni" /var/lib/cni
