@@ -238,7 +238,8 @@ export class ConfigGenerator {
   }
 }
 
-function isMultusConfig(json: Record<string, unknown>): boolean {
+/** A Multus config (type multus or multus-shim, alone or in a list): never a master, and ours to remove. */
+export function isMultusConfig(json: Record<string, unknown>): boolean {
   if (typeof json["type"] === "string" && MULTUS_TYPES.has(json["type"])) return true;
   const plugins = json["plugins"];
   return Array.isArray(plugins) && plugins.some((p) => isRecord(p) && typeof p["type"] === "string" && MULTUS_TYPES.has(p["type"]));
@@ -250,7 +251,7 @@ async function isOurs(path: string): Promise<boolean> {
 }
 
 /** The capabilities every plugin of the master declares as true. */
-function capabilitiesOf(json: Record<string, unknown>): Record<string, boolean> {
+export function capabilitiesOf(json: Record<string, unknown>): Record<string, boolean> {
   const out: Record<string, boolean> = {};
   const plugins = Array.isArray(json["plugins"]) ? (json["plugins"] as unknown[]) : [json];
   for (const p of plugins) {
@@ -260,11 +261,11 @@ function capabilitiesOf(json: Record<string, unknown>): Record<string, boolean> 
   return out;
 }
 
-function sortKeys(o: Record<string, boolean>): Record<string, boolean> {
+export function sortKeys(o: Record<string, boolean>): Record<string, boolean> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -23,7 +23,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
-import { ConfigGenerator, MULTUS_CONFIG_PREFIX, type GeneratorConfig } from "./config-generator.ts";
+import { capabilitiesOf, ConfigGenerator, isMultusConfig, MULTUS_CONFIG_PREFIX, safeJson, sortKeys, type GeneratorConfig } from "./config-generator.ts";
 import { inClusterConfig } from "../k8s/client-config.ts";
 import { KubeApiError } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
@@ -424,7 +424,7 @@ class MovedConfigKeeper implements Keeper {
         this.#problem(`the CNI config ${path} is not JSON (being written?): waiting until it parses`);
         return undefined;
       }
-      if (isMultusJson(json)) continue;
+      if (isMultusConfig(json)) continue;
       return path;
     }
     return undefined;
@@ -501,7 +501,7 @@ class MovedConfigKeeper implements Keeper {
   #render(master: Record<string, unknown>, clusterNetwork: string): string {
     const o = this.#o;
     const cniVersion = o.cniVersion ?? (typeof master["cniVersion"] === "string" && master["cniVersion"] !== "" ? master["cniVersion"] : "1.0.0");
-    const capabilities = capabilitiesOf(master);
+    const capabilities = sortKeys(capabilitiesOf(master));
     const doc: Record<string, unknown> = {
       cniVersion,
       name: o.overrideNetworkName && typeof master["name"] === "string" ? master["name"] : "multus-cni-network",
@@ -646,28 +646,5 @@ async function exists(p: string): Promise<boolean> {
 
 async function isMultusConfigFile(path: string): Promise<boolean> {
   const json = safeJson(await readFile(path, "utf8").catch(() => ""));
-  return isRecord(json) && isMultusJson(json);
-}
-
-function isMultusJson(json: Record<string, unknown>): boolean {
-  const t = (p: unknown): boolean => isRecord(p) && (p["type"] === "multus" || p["type"] === "multus-shim");
-  return t(json) || (Array.isArray(json["plugins"]) && (json["plugins"] as unknown[]).some(t));
-}
-
-function capabilitiesOf(json: Record<string, unknown>): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  const plugins = Array.isArray(json["plugins"]) ? (json["plugins"] as unknown[]) : [json];
-  for (const p of plugins) {
-    if (!isRecord(p) || !isRecord(p["capabilities"])) continue;
-    for (const [k, v] of Object.entries(p["capabilities"])) if (v === true) out[k] = true;
-  }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return isRecord(json) && isMultusConfig(json);
 }

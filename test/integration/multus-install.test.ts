@@ -94,6 +94,15 @@ async function tree(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** A scratch "node": <work>/src (what the image would hold), bin (/opt/cni/bin), net.d (/etc/cni/net.d). */
+async function scratchNode(t: TestContext): Promise<{ work: string; src: string; bin: string; conf: string }> {
+  const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const dirs = { work, src: join(work, "src"), bin: join(work, "bin"), conf: join(work, "net.d") };
+  for (const d of [dirs.src, dirs.bin, dirs.conf]) await mkdir(d);
+  return dirs;
+}
+
 describe("multus-install, thin mode: the kubeconfig stays valid", () => {
   let bed: KubeBed;
   test("INSTALL-TOKEN a token the real API server rejects (401) is replaced when the kubelet rotates it: multus-install rewrites the kubeconfig and a thin ADD through it succeeds again", async (t) => {
@@ -155,14 +164,7 @@ describe("multus-install, thin mode: the kubeconfig stays valid", () => {
 
 describe("multus-install: executables and the install record", () => {
   test("INSTALL-TXTBSY an executable in use is replaced by rename (multus#1221): cp over it fails with ETXTBSY, multus-install succeeds, the running process is untouched, passthru is a hard link", async (t) => {
-    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
-    t.after(() => rm(work, { recursive: true, force: true }));
-    const src = join(work, "src");
-    const bin = join(work, "bin");
-    const conf = join(work, "net.d");
-    await mkdir(src);
-    await mkdir(bin);
-    await mkdir(conf);
+    const { src, bin, conf } = await scratchNode(t);
     // v1 is a real binary that keeps running (so the kernel holds it busy); v2 another one.
     await copyFile("/bin/sleep", join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
@@ -188,14 +190,7 @@ describe("multus-install: executables and the install record", () => {
   });
 
   test("INSTALL-UNDO uninstall puts the directories back exactly, also after an install that failed half-way, and puts back a file the install replaced", async (t) => {
-    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
-    t.after(() => rm(work, { recursive: true, force: true }));
-    const src = join(work, "src");
-    const bin = join(work, "bin");
-    const conf = join(work, "net.d");
-    await mkdir(src);
-    await mkdir(bin);
-    await mkdir(conf);
+    const { work, src, bin, conf } = await scratchNode(t);
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n");
     await chmod(join(bin, "bridge"), 0o755);
     await writeFile(join(conf, "10-cluster.conf"), '{"cniVersion":"1.0.0","name":"cluster","type":"bridge"}\n');
@@ -233,14 +228,7 @@ describe("multus-install: executables and the install record", () => {
 
 describe("multus-install killed with SIGKILL", () => {
   test("INSTALL-KILL an install killed at any moment (before the record, during the 127 MiB copy, after it) leaves a record that uninstall undoes exactly, temporary copies included", async (t) => {
-    const work = await mkdtemp(join(tmpdir(), "mt-install-"));
-    t.after(() => rm(work, { recursive: true, force: true }));
-    const src = join(work, "src");
-    const bin = join(work, "bin");
-    const conf = join(work, "net.d");
-    await mkdir(src);
-    await mkdir(bin);
-    await mkdir(conf);
+    const { work, src, bin, conf } = await scratchNode(t);
     await copyFile(binPath("multus"), join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n", { mode: 0o755 });
