@@ -3,7 +3,7 @@
 // instead of four keeps a node's /opt/cni/bin and the image ≈ 360 MiB smaller. The command is the
 // program's name (argv[0], as the runtime execs it; else the executable's own name); each command's
 // module is loaded only when it runs, so the thin plugin does not initialise the daemon's code.
-// `multus-ts <command> [args…]` runs a command by name, wherever the file is.
+// A copy under any other name runs the command its first argument names (`multus-ts multus-install …`).
 import { basename } from "node:path";
 
 const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {

@@ -602,6 +602,12 @@ async function uninstallLocked(o: UninstallOptions): Promise<{ restored: number;
         kept.push(`${f.path} (changed since multus-install wrote it)`);
         continue;
       }
+      // An alias is ours while it is still our multus (a link, or a copy where links are refused;
+      // aliases come after multus in the record, so multus is still there when one is looked at).
+      if (f.kind === "alias" && !(await sameFile(f.path, join(dirname(f.path), "multus")))) {
+        kept.push(`${f.path} (no longer a link to multus)`);
+        continue;
+      }
       await rm(f.path, { force: true });
       removed++;
     }
@@ -638,6 +644,13 @@ async function moveFile(from: string, to: string): Promise<void> {
     await writeFileAtomic(to, text, { mode: (await stat(from)).mode & 0o777 });
     await unlink(from);
   }
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  if (sa === undefined || sb === undefined) return false;
+  if (sa.ino === sb.ino && sa.dev === sb.dev) return true;
+  return sa.size === sb.size && (await sha256File(a)) === (await sha256File(b));
 }
 
 async function exists(p: string): Promise<boolean> {
