@@ -95,10 +95,11 @@ export interface RunningInstall {
 export async function install(o: InstallOptions): Promise<RunningInstall> {
   const kubeconfig = await preflight(o);
   const stateDir = dirname(o.statePath);
-  await sweepTemporaries(dirname(stateDir));
   if (!(await exists(stateDir))) await createStateDir(o, stateDir);
   const lock = await lockInstall(o.statePath, "install");
   try {
+    // Under the lock: a leftover state directory under construction is no other installer's.
+    await sweepTemporaries(dirname(stateDir));
     return await installLocked(o, kubeconfig, lock);
   } catch (err) {
     lock.release();
