@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
-import { applyYaml, kubectl, repoRoot, run, tryKubectl, CommandError } from "../cluster/harness.ts";
+import { applyYaml, clusterPaths, kubectl, repoRoot, run, tryKubectl, CommandError } from "../cluster/harness.ts";
+import { helmBinary } from "../helpers/helm-build.ts";
 import {
   createNamespace,
   createPod,
@@ -305,6 +306,44 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     assert.equal(missing, 0, "00-multus.conflist was missing or empty during the restarts");
     await expectNoResidue(info);
     await installed.uninstall();
+    assert.equal(await cniDirs(info), before);
+  });
+
+  test("INSTALL helm: helm install deploy/helm/multus-ts adopts the existing RBAC as documented, gives a Ready DaemonSet and the seed-000 pod eth0 and net1; helm uninstall then deploy/uninstall restore the node", async (t) => {
+    const info = node();
+    const helm = await helmBinary();
+    const kubeconfig = ["--kubeconfig", clusterPaths().adminKubeconfig];
+    const helmRun = async (args: readonly string[]): Promise<string> => {
+      const r = await run(helm, [...args, ...kubeconfig], { timeoutMs: 200_000 });
+      if (r.code !== 0) throw new CommandError(`helm ${args.join(" ")}`, r);
+      return r.stdout;
+    };
+    const before = await cniDirs(info);
+    t.after(async () => {
+      await run(helm, ["uninstall", "multus", "-n", "kube-system", "--wait", "--ignore-not-found", ...kubeconfig], { timeoutMs: 200_000 });
+      await uninstall().catch(() => undefined);
+      // What the control plane's bootstrap applied, which helm uninstall deleted with the release.
+      await applyK("deploy/rbac");
+    });
+    // The cluster already has deploy/rbac (kubectl-applied) and, from the kustomize installs before,
+    // the daemon's ConfigMap: helm adopts objects that carry its ownership marks
+    // (deploy/helm/multus-ts/README.md), as a user moving from kustomize to helm does.
+    for (const obj of ["serviceaccount/multus -n kube-system", "clusterrole/multus", "clusterrolebinding/multus", "configmap/multus-daemon-config -n kube-system"]) {
+      const ref = obj.split(" ");
+      if ((await tryKubectl(["get", ...ref])).code !== 0) continue;
+      await kubectl(["label", "--overwrite", ...ref, "app.kubernetes.io/managed-by=Helm"]);
+      await kubectl(["annotate", "--overwrite", ...ref, "meta.helm.sh/release-name=multus", "meta.helm.sh/release-namespace=kube-system"]);
+    }
+    await helmRun(["install", "multus", join(repoRoot, "deploy", "helm", "multus-ts"), "-n", "kube-system", "--wait", "--timeout", "150s"]);
+    await rollout("multus");
+    const namespace = await seed000(t, info);
+    await deletePods(namespace);
+    await expectNoResidue(info);
+    await helmRun(["uninstall", "multus", "-n", "kube-system", "--wait"]);
+    // helm uninstall removes the objects, not the node's files: deploy/uninstall does (its own ServiceAccount).
+    assert.notEqual(await cniDirs(info), before, "the node still has Multus's files after helm uninstall");
+    const log = await uninstall();
+    assert.match(log, /uninstalled Multus-TS from this node/);
     assert.equal(await cniDirs(info), before);
   });
 });
