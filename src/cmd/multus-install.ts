@@ -141,7 +141,6 @@ function main(): void {
     multusConfFile: v["multus-conf-file"] ?? "auto",
     multusAutoconfigDir: v["multus-autoconfig-dir"] ?? cniConfDir,
     multusMasterCniFileName: v["multus-master-cni-file-name"],
-    kubeconfigHostPath,
     kubeconfigPath: kubeconfigHostPath,
     skipBinaryCopy: v["skip-multus-binary-copy"] === true,
     skipConfigWatch: v["skip-config-watch"] === true,

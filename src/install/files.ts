@@ -64,20 +64,31 @@ async function retryBusy<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Copy `src` to `dest` (mode 0755) by temp + rename, unless `dest` already has that content. */
-export async function installExecutable(src: string, dest: string): Promise<CopyOutcome> {
-  if (await sameContent(src, dest)) return "unchanged";
+/** `fill(tmp)` makes the new file under a temporary name next to `dest`, which is then renamed over `dest`. */
+async function replaceByRename(dest: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = tempName(dest);
   try {
-    await retryBusy(`copying ${src} to ${tmp}`, async () => {
-      await rm(tmp, { force: true });
-      await copyFile(src, tmp);
-      await chmod(tmp, 0o755);
-    });
+    await fill(tmp);
     await retryBusy(`renaming ${tmp} over ${dest}`, () => rename(tmp, dest));
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+async function copyExecutable(src: string, tmp: string): Promise<void> {
+  await copyFile(src, tmp);
+  await chmod(tmp, 0o755);
+}
+
+/** Copy `src` to `dest` (mode 0755) by temp + rename, unless `dest` already has that content. */
+export async function installExecutable(src: string, dest: string): Promise<CopyOutcome> {
+  if (await sameContent(src, dest)) return "unchanged";
+  await replaceByRename(dest, (tmp) =>
+    retryBusy(`copying ${src} to ${tmp}`, async () => {
+      await rm(tmp, { force: true });
+      await copyExecutable(src, tmp);
+    }),
+  );
   return "copied";
 }
 
@@ -85,19 +96,14 @@ export async function installExecutable(src: string, dest: string): Promise<Copy
 export async function installAlias(target: string, alias: string): Promise<CopyOutcome> {
   const [t, a] = await Promise.all([lstat(target), lstat(alias).catch(() => undefined)]);
   if (a !== undefined && a.ino === t.ino && a.dev === t.dev) return "unchanged";
-  const tmp = tempName(alias);
-  try {
+  await replaceByRename(alias, async (tmp) => {
     try {
       await link(target, tmp);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== "EPERM" && code !== "EXDEV" && code !== "ENOTSUP" && code !== "EMLINK") throw err;
-      await copyFile(target, tmp);
-      await chmod(tmp, 0o755);
+      await copyExecutable(target, tmp);
     }
-    await retryBusy(`renaming ${tmp} over ${alias}`, () => rename(tmp, alias));
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  });
   return "copied";
 }

@@ -46,9 +46,7 @@ export interface InstallOptions {
   multusConfFile: string;
   multusAutoconfigDir: string;
   multusMasterCniFileName: string | undefined;
-  /** The kubeconfig's path as the host's multus sees it (written into the config). */
-  kubeconfigHostPath: string;
-  /** Where this process writes it (the same path unless the host's directory is mounted elsewhere). */
+  /** The kubeconfig for thin Multus: written here, and named in the config (host paths are mounted at the same paths). */
   kubeconfigPath: string;
   skipBinaryCopy: boolean;
   skipConfigWatch: boolean;
@@ -229,25 +227,9 @@ async function installLocked(o: InstallOptions, kubeconfig: string | undefined, 
         o.log.error({ error: (err as Error).message, reason }, "keeping the Multus install true failed; retrying at the next resync");
       });
   };
-  let saWatcher: FSWatcher | undefined;
-  try {
-    saWatcher = watch(o.saDir, { persistent: false }, () => {
-      tick("service account volume changed");
-    });
-    saWatcher.on("error", () => undefined);
-  } catch {
-    // The resync covers it.
-  }
-  let confWatcher: FSWatcher | undefined;
-  try {
-    // A primary CNI renaming our config or writing its own: react now, not at the next resync.
-    confWatcher = watch(o.cniConfDir, { persistent: false }, () => {
-      tick("config directory changed");
-    });
-    confWatcher.on("error", () => undefined);
-  } catch {
-    // The resync covers it.
-  }
+  // The kubelet swaps the ServiceAccount volume's ..data link on rotation; a primary CNI renames our
+  // config or writes its own: react at once, not at the next resync.
+  const watchers = [watchDir(o.saDir, () => { tick("service account volume changed"); }), watchDir(o.cniConfDir, () => { tick("config directory changed"); })];
   const timer = setInterval(() => {
     tick("resync");
   }, o.resyncMs ?? 5000);
@@ -256,8 +238,7 @@ async function installLocked(o: InstallOptions, kubeconfig: string | undefined, 
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    saWatcher?.close();
-    confWatcher?.close();
+    for (const w of watchers) w?.close();
     await running;
     await keeper.stop();
     if (o.cleanupConfigOnExit) {
@@ -328,7 +309,7 @@ function generatorKeeper(o: InstallOptions, rec: StateRecorder): Keeper {
     multusMasterCNI: o.multusMasterCniFileName,
     cniVersion: o.cniVersion,
     capabilities: {},
-    overrides: { ...(o.multusConfFile === "auto" ? { kubeconfig: o.kubeconfigHostPath } : {}), ...o.thinKeys },
+    overrides: { ...(o.multusConfFile === "auto" ? { kubeconfig: o.kubeconfigPath } : {}), ...o.thinKeys },
     socketDir: "",
   };
   const generator = new ConfigGenerator({ config, log: o.log, pluginType: "multus", resyncMs: o.resyncMs ?? 5000 });
@@ -507,7 +488,7 @@ class MovedConfigKeeper implements Keeper {
       cniVersion,
       name: o.overrideNetworkName && typeof master["name"] === "string" ? master["name"] : "multus-cni-network",
       type: "multus",
-      kubeconfig: o.kubeconfigHostPath,
+      kubeconfig: o.kubeconfigPath,
       ...(o.moveOriginalConfig ? { confDir: o.multusCniConfDir, multusNamespace: o.nadNamespace } : {}),
       ...o.thinKeys,
       clusterNetwork,
@@ -644,6 +625,17 @@ async function moveFile(from: string, to: string): Promise<void> {
     const text = await readFile(from);
     await writeFileAtomic(to, text, { mode: (await stat(from)).mode & 0o777 });
     await unlink(from);
+  }
+}
+
+/** fs.watch on `dir`, or undefined where inotify is unavailable (the periodic resync covers it). */
+function watchDir(dir: string, onChange: () => void): FSWatcher | undefined {
+  try {
+    const w = watch(dir, { persistent: false }, onChange);
+    w.on("error", () => undefined);
+    return w;
+  } catch {
+    return undefined;
   }
 }
 
