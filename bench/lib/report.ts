@@ -1,0 +1,212 @@
+// The bench's output: Markdown tables (both implementations from one run, with the ratios the
+// performance issue asks about) and a chart, drawn as SVG here and rendered to PNG by resvg.
+//
+// Exported API:
+//   interface RunResults { meta, floors, sequential, bursts, daemons }
+//   markdown(results): string
+//   chartSvg(results): string
+//   writePng(svg, path): Promise<void>
+import { writeFile } from "node:fs/promises";
+import type { BurstResult, DelegateKind, FloorResult, Mode, SequentialResult } from "./scenarios.ts";
+import { ms } from "./stats.ts";
+
+export interface DaemonResult {
+  impl: string;
+  idleRssMiB: number;
+  peakRssMiB: number;
+}
+
+export interface RunResults {
+  meta: { date: string; command: string; machine: string; loadAfter: string; rounds: number; implementations: { label: string; version: string; dir: string }[] };
+  floors: FloorResult[];
+  sequential: SequentialResult[];
+  bursts: BurstResult[];
+  daemons: DaemonResult[];
+}
+
+const MODE_LABEL: Record<Mode, string> = { "config-file": "config-file thin", "kubernetes-thin": "Kubernetes thin", "kubernetes-thick": "Kubernetes thick" };
+
+function floorOf(r: RunResults, kind: DelegateKind, n: number): FloorResult | undefined {
+  return r.floors.find((f) => f.kind === kind && f.secondaries === n);
+}
+
+/** Overhead over the floor, ADD and DEL medians. */
+export function overhead(r: RunResults, s: SequentialResult): { add: number; del: number } {
+  const f = floorOf(r, s.kind, s.secondaries);
+  return { add: s.add.p50 - (f?.add.p50 ?? Number.NaN), del: s.del.p50 - (f?.del.p50 ?? Number.NaN) };
+}
+
+function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : "–";
+}
+
+export function markdown(r: RunResults): string {
+  const out: string[] = [];
+  out.push(`Run ${r.meta.date}: \`${r.meta.command}\``, "");
+  out.push(`Machine: ${r.meta.machine}; after the run: ${r.meta.loadAfter}.`, "");
+  out.push(`Implementations: ${r.meta.implementations.map((i) => `${i.label} ${i.version} (${i.dir})`).join("; ")}.`, "");
+  out.push(
+    `Each row: ${String(r.meta.rounds)} sequential pods (ADD then DEL) after 2 warm-up pods, on the cluster network (bridge + host-local) plus N secondary networks. ` +
+      "Times in ms, wall time of the runtime's exec from spawn to exit. Overhead = the implementation's median minus the floor's (the same delegates exec'd directly, in turn, by one process in the node namespace). " +
+      "CPU = user + system time of every process of one ADD+DEL (for thick, the daemon's share included). API = requests the API server counted per ADD+DEL (apiserver_request_total, watches and the server's own housekeeping excluded).",
+    "",
+  );
+  out.push("| mode | delegates | implementation | ADD p50 / p90 / p99 / max | DEL p50 / p90 / p99 / max | overhead ADD / DEL | pods/s | CPU ms | API | errors |");
+  out.push("|---|---|---|---|---|---|---|---|---|---|");
+  for (const f of r.floors) {
+    out.push(`| floor | ${f.kind} × ${String(f.secondaries)} | delegates alone | ${q(f.add)} | ${q(f.del)} | – | ${pps(f)} | ${f.cpuPerPod.toFixed(0)} | – | ${String(f.errors)} |`);
+  }
+  for (const s of r.sequential) {
+    const o = overhead(r, s);
+    out.push(
+      `| ${MODE_LABEL[s.mode]} | ${s.kind} × ${String(s.secondaries)} | ${s.impl} | ${q(s.add)} | ${q(s.del)} | ${ms(o.add)} / ${ms(o.del)} | ${pps(s)} | ${s.cpuPerPod.toFixed(0)} | ${s.apiPerPod === undefined ? "–" : s.apiPerPod.toFixed(1)} | ${String(s.errors)} |`,
+    );
+  }
+  const labels = r.meta.implementations.map((i) => i.label);
+  const [ours, theirs] = labels;
+  if (ours !== undefined && theirs !== undefined) {
+    out.push("", `Ratios, ${ours} ÷ ${theirs} (below 1 is better for ${ours}):`, "");
+    out.push("| mode | delegates | overhead ADD | overhead DEL | CPU per pod | API per pod |", "|---|---|---|---|---|---|");
+    for (const s of r.sequential.filter((x) => x.impl === ours)) {
+      const t = r.sequential.find((x) => x.impl === theirs && x.mode === s.mode && x.kind === s.kind && x.secondaries === s.secondaries);
+      if (t === undefined) continue;
+      const a = overhead(r, s);
+      const b = overhead(r, t);
+      out.push(`| ${MODE_LABEL[s.mode]} | ${s.kind} × ${String(s.secondaries)} | ${ratio(a.add, b.add)} (${ms(a.add)} vs ${ms(b.add)}) | ${ratio(a.del, b.del)} (${ms(a.del)} vs ${ms(b.del)}) | ${ratio(s.cpuPerPod, t.cpuPerPod)} | ${ratio(s.apiPerPod ?? Number.NaN, t.apiPerPod ?? Number.NaN)} |`);
+    }
+  }
+  if (r.bursts.length > 0) {
+    out.push("", "Bursts: N ADDs started at once, then N DELs at once; wall time of the whole wave, each call's p50 / p90 / p99 / max (ms), pods per second = N ÷ the ADD wave.", "");
+    out.push("| mode | delegates | N | implementation | ADD wave | pods/s | ADD each | DEL wave | DEL each | errors |", "|---|---|---|---|---|---|---|---|---|---|");
+    for (const b of r.bursts) {
+      out.push(`| ${MODE_LABEL[b.mode]} | ${b.kind} × ${String(b.secondaries)} | ${String(b.size)} | ${b.impl} | ${(b.addWallMs / 1000).toFixed(2)} s | ${(b.size / (b.addWallMs / 1000)).toFixed(1)} | ${q(b.add)} | ${(b.delWallMs / 1000).toFixed(2)} s | ${q(b.del)} | ${String(b.errors)} |`);
+    }
+  }
+  if (r.daemons.length > 0) {
+    out.push("", "Thick daemons: RSS once ready (idle) and the peak (VmHWM) by the end of the bursts, MiB.", "", "| implementation | idle RSS | peak RSS |", "|---|---|---|");
+    for (const d of r.daemons) out.push(`| ${d.impl} | ${d.idleRssMiB.toFixed(0)} | ${d.peakRssMiB.toFixed(0)} |`);
+  }
+  const apiRows = r.sequential.filter((s) => s.apiKinds !== undefined && s.secondaries === Math.min(...r.sequential.map((x) => x.secondaries)));
+  if (apiRows.length > 0) {
+    out.push("", "Which API requests (per ADD+DEL, the smallest scenario of each mode):", "");
+    for (const s of apiRows) {
+      const kinds = [...(s.apiKinds ?? new Map<string, number>())].map(([k, v]) => `${k} ${(v / r.meta.rounds).toFixed(1)}`).join(", ");
+      out.push(`- ${s.impl}, ${MODE_LABEL[s.mode]}, ${s.kind} × ${String(s.secondaries)}: ${kinds === "" ? "none" : kinds}`);
+    }
+  }
+  const failures = [...r.floors, ...r.sequential, ...r.bursts].filter((x) => x.firstError !== undefined);
+  if (failures.length > 0) {
+    out.push("", "Errors (the first of each row):", "");
+    for (const f of failures) out.push(`- ${"impl" in f ? `${f.impl} ${MODE_LABEL[f.mode]}` : "floor"} ${f.kind} × ${String(f.secondaries)}${"size" in f ? ` burst ${String(f.size)}` : ""}: ${f.firstError ?? ""}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+function q(s: { p50: number; p90: number; p99: number; max: number }): string {
+  return `${ms(s.p50)} / ${ms(s.p90)} / ${ms(s.p99)} / ${ms(s.max)}`;
+}
+
+function pps(s: { add: { p50: number }; del: { p50: number } }): string {
+  return (1000 / (s.add.p50 + s.del.p50)).toFixed(1);
+}
+
+// ---- chart ----
+
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
+
+interface Group {
+  label: string;
+  values: number[];
+}
+
+/** One panel of grouped bars: a group per scenario, a bar per implementation. */
+function panel(title: string, unit: string, series: string[], groups: Group[], x: number, y: number, width: number, height: number): string {
+  const parts: string[] = [];
+  const top = 36;
+  const bottom = 58;
+  const left = 56;
+  const plotH = height - top - bottom;
+  const plotW = width - left - 16;
+  const max = Math.max(1, ...groups.flatMap((g) => g.values.filter(Number.isFinite)));
+  const step = niceStep(max);
+  const yMax = Math.ceil(max / step) * step;
+  const sy = (v: number): number => y + top + plotH - (Math.max(0, v) / yMax) * plotH;
+  parts.push(`<text x="${String(x + 8)}" y="${String(y + 22)}" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  for (let v = 0; v <= yMax + 1e-9; v += step) {
+    parts.push(`<line x1="${String(x + left)}" x2="${String(x + left + plotW)}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${String(x + left - 6)}" y="${(sy(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${String(Math.round(v * 10) / 10)}</text>`);
+  }
+  parts.push(`<text x="${String(x + 14)}" y="${String(y + top + plotH / 2)}" font-size="11" transform="rotate(-90 ${String(x + 14)} ${String(y + top + plotH / 2)})" text-anchor="middle">${esc(unit)}</text>`);
+  const gw = plotW / Math.max(1, groups.length);
+  const bw = Math.min(28, (gw * 0.8) / Math.max(1, series.length));
+  groups.forEach((g, gi) => {
+    const gx = x + left + gi * gw + (gw - bw * series.length) / 2;
+    g.values.forEach((v, si) => {
+      if (!Number.isFinite(v)) return;
+      const bx = gx + si * bw;
+      parts.push(`<rect x="${bx.toFixed(1)}" y="${sy(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(y + top + plotH - sy(v)).toFixed(1)}" fill="${COLOURS[si % COLOURS.length] ?? "#000"}"/>`);
+      parts.push(`<text x="${(bx + bw / 2 - 1).toFixed(1)}" y="${(sy(v) - 3).toFixed(1)}" font-size="9" text-anchor="middle">${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}</text>`);
+    });
+    const lines = g.label.split("\n");
+    lines.forEach((l, li) => parts.push(`<text x="${(x + left + gi * gw + gw / 2).toFixed(1)}" y="${String(y + top + plotH + 16 + li * 13)}" font-size="11" text-anchor="middle">${esc(l)}</text>`));
+  });
+  series.forEach((s, si) => {
+    const lx = x + width - 16 - (series.length - si) * 150;
+    parts.push(`<rect x="${String(lx)}" y="${String(y + 10)}" width="12" height="12" fill="${COLOURS[si % COLOURS.length] ?? "#000"}"/><text x="${String(lx + 17)}" y="${String(y + 20)}" font-size="12">${esc(s)}</text>`);
+  });
+  return parts.join("\n");
+}
+
+function niceStep(max: number): number {
+  const raw = max / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  return ([1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw);
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+export function chartSvg(r: RunResults): string {
+  const impls = r.meta.implementations.map((i) => i.label);
+  const scenarios = [...new Map(r.sequential.map((s) => [`${s.mode}|${s.kind}|${String(s.secondaries)}`, s])).values()];
+  const group = (pick: (s: SequentialResult) => number): Group[] =>
+    scenarios.map((s) => ({
+      label: `${MODE_LABEL[s.mode].replace(" ", "\n")}\n${s.kind} × ${String(s.secondaries)}`,
+      values: impls.map((impl) => {
+        const row = r.sequential.find((x) => x.impl === impl && x.mode === s.mode && x.kind === s.kind && x.secondaries === s.secondaries);
+        return row === undefined ? Number.NaN : pick(row);
+      }),
+    }));
+  const burstKeys = [...new Map(r.bursts.map((b) => [`${b.mode}|${String(b.size)}`, b])).values()];
+  const bursts: Group[] = burstKeys.map((b) => ({
+    label: `${MODE_LABEL[b.mode].replace(" ", "\n")}\n${String(b.size)} pods`,
+    values: impls.map((impl) => {
+      const row = r.bursts.find((x) => x.impl === impl && x.mode === b.mode && x.size === b.size);
+      return row === undefined ? Number.NaN : row.addWallMs / 1000;
+    }),
+  }));
+  const width = Math.max(900, scenarios.length * 70 + 100);
+  const h = 300;
+  const panels = [
+    panel("ADD overhead over the delegate floor (median)", "ms", impls, group((s) => overhead(r, s).add), 0, 40, width, h),
+    panel("DEL overhead over the delegate floor (median)", "ms", impls, group((s) => overhead(r, s).del), 0, 40 + h, width, h),
+  ];
+  if (bursts.length > 0) panels.push(panel("Burst: wall time of N concurrent ADDs", "s", impls, bursts, 0, 40 + 2 * h, Math.max(900, bursts.length * 80 + 100), h));
+  const height = 40 + panels.length * h + 10;
+  const title = `Multus implementations side by side — ${r.meta.date} — ${r.meta.machine.split(", ").slice(0, 1).join("")}`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" viewBox="0 0 ${String(width)} ${String(height)}" font-family="DejaVu Sans, sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="8" y="24" font-size="16">${esc(title)}</text>`,
+    ...panels,
+    "</svg>",
+  ].join("\n");
+}
+
+/** SVG → PNG with resvg (a devDependency); the fonts are the machine's (fonts-dejavu-core). */
+export async function writePng(svg: string, path: string): Promise<void> {
+  const { Resvg } = await import("@resvg/resvg-js");
+  const png = new Resvg(svg, { background: "white", font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, fitTo: { mode: "zoom", value: 1.5 } }).render().asPng();
+  await writeFile(path, png);
+}

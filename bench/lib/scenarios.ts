@@ -1,0 +1,233 @@
+// The scenarios, run identically for every implementation on one test bed (test/helpers/kube-bed.ts:
+// a throw-away node network namespace with the real reference plugins and a `lan0` for macvlan, the
+// real kube-apiserver of test/cluster, pods as real API objects, one network namespace per sandbox).
+// Calls are made as containerd makes them: CNI_* env and CNI_ARGS with the pod's name and UID, and in
+// Kubernetes mode the pod's annotations in runtimeConfig (its pod-annotations capability).
+//
+// Exported API:
+//   type Mode = "config-file" | "kubernetes-thin" | "kubernetes-thick"; type DelegateKind = "bridge" | "macvlan"
+//   class Workbench(bed, namespace)
+//     prepare(maxSecondaries)                         the NADs bridge-1..N and macvlan-1..N
+//     pods(count, networks, prefix): TestPod[]        real pod objects (one apply) with sandboxes
+//     floor(kind, n, pod, rounds): FloorResult        the same delegates exec'd directly
+//     sequential(impl, mode, kind, n, pod, rounds, daemon?): SequentialResult
+//     burst(impl, mode, kind, n, pods, daemon?): BurstResult
+//     networks(kind, n): string                       the networks annotation ("macvlan-1,macvlan-2")
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { applyYaml, kubectl } from "../../test/cluster/harness.ts";
+import { nadYaml, REF_PLUGINS, type KubeBed, type TestPod } from "../../test/helpers/kube-bed.ts";
+import { run } from "../../test/helpers/netns.ts";
+import type { BenchDaemon } from "./daemon.ts";
+import type { Implementation } from "./implementations.ts";
+import { summarize, type Summary } from "./stats.ts";
+import { apiRequests, cpuMs, diffCounts } from "./system.ts";
+
+export type Mode = "config-file" | "kubernetes-thin" | "kubernetes-thick";
+export type DelegateKind = "bridge" | "macvlan";
+
+export interface FloorResult {
+  kind: DelegateKind;
+  secondaries: number;
+  add: Summary;
+  del: Summary;
+  /** CPU of every process of one ADD+DEL (ms). */
+  cpuPerPod: number;
+  errors: number;
+  firstError?: string;
+}
+
+export interface SequentialResult extends FloorResult {
+  impl: string;
+  mode: Mode;
+  /** API requests per ADD+DEL (Kubernetes modes), and which. */
+  apiPerPod?: number;
+  apiKinds?: Map<string, number>;
+}
+
+export interface BurstResult {
+  impl: string;
+  mode: Mode;
+  kind: DelegateKind;
+  secondaries: number;
+  size: number;
+  addWallMs: number;
+  delWallMs: number;
+  add: Summary;
+  del: Summary;
+  errors: number;
+  firstError?: string;
+}
+
+const WARMUP = 2;
+let seq = 0;
+
+export class Workbench {
+  readonly #bed: KubeBed;
+  readonly #ns: string;
+  #clusterConf: Record<string, unknown> | undefined;
+
+  constructor(bed: KubeBed, namespace: string) {
+    this.#bed = bed;
+    this.#ns = namespace;
+  }
+
+  /** The secondary network `i` of a kind: a bridge of its own, or macvlan on the node's lan0. */
+  #secondary(kind: DelegateKind, i: number): Record<string, unknown> {
+    const ipam = { type: "host-local", subnet: `10.${kind === "bridge" ? "4" : "5"}${String(i)}.0.0/16`, dataDir: this.#bed.ipamDir };
+    return kind === "bridge"
+      ? { cniVersion: "1.0.0", name: `bridge-${String(i)}`, type: "bridge", bridge: `mtb-s${String(i)}`, ipam }
+      : { cniVersion: "1.0.0", name: `macvlan-${String(i)}`, type: "macvlan", master: "lan0", mode: "bridge", ipam };
+  }
+
+  networks(kind: DelegateKind, n: number): string {
+    return Array.from({ length: n }, (_, i) => `${kind}-${String(i + 1)}`).join(",");
+  }
+
+  async prepare(maxSecondaries: number): Promise<void> {
+    const docs: string[] = [];
+    for (const kind of ["bridge", "macvlan"] as const) for (let i = 1; i <= maxSecondaries; i++) docs.push(nadYaml(this.#ns, `${kind}-${String(i)}`, this.#secondary(kind, i)));
+    await applyYaml(docs.join("\n---\n"));
+    this.#clusterConf = JSON.parse(await readFile(join(this.#bed.confDir, "10-cluster.conf"), "utf8")) as Record<string, unknown>;
+  }
+
+  async pods(count: number, networks: string, prefix: string): Promise<TestPod[]> {
+    const names = Array.from({ length: count }, (_, i) => `${prefix}-${String(i)}`);
+    const annotations = JSON.stringify({ "k8s.v1.cni.cncf.io/networks": networks });
+    await applyYaml(
+      names
+        .map((name) => `apiVersion: v1\nkind: Pod\nmetadata: { name: ${name}, namespace: ${this.#ns}, annotations: ${annotations} }\nspec:\n  nodeName: mt-node\n  containers: [{ name: c, image: busybox }]\n`)
+        .join("---\n"),
+    );
+    const list = JSON.parse(await kubectl(["get", "pods", "-n", this.#ns, "-o", "json"])) as { items: { metadata: { name: string; uid: string } }[] };
+    const uid = new Map(list.items.map((p) => [p.metadata.name, p.metadata.uid]));
+    const out: TestPod[] = [];
+    for (const name of names) out.push(await this.#bed.sandbox(this.#ns, name, uid.get(name) ?? ""));
+    return out;
+  }
+
+  /** The config the runtime hands the implementation. */
+  #conf(impl: Implementation, mode: Mode, kind: DelegateKind, n: number, daemon?: BenchDaemon): string {
+    const bed = this.#bed;
+    if (mode === "config-file") {
+      const delegates = [this.#clusterConf, ...Array.from({ length: n }, (_, i) => this.#secondary(kind, i + 1))];
+      return JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", cniDir: bed.cniDir, binDir: REF_PLUGINS, delegates });
+    }
+    const runtimeConfig = { "io.kubernetes.cri.pod-annotations": { "k8s.v1.cni.cncf.io/networks": this.networks(kind, n) } };
+    if (mode === "kubernetes-thin") return bed.conf({ runtimeConfig });
+    if (daemon === undefined) throw new Error(`${impl.label}: thick mode without a daemon`);
+    return bed.conf({ runtimeConfig, type: "multus-shim", daemonSocketDir: daemon.socketDir });
+  }
+
+  async #call(executable: string, command: string, pod: TestPod, conf: string): Promise<{ ms: number; error?: string }> {
+    const started = performance.now();
+    const r = await this.#bed.cni(command, pod, { conf, executable, timeoutMs: 180_000 });
+    const elapsed = performance.now() - started;
+    return r.code === 0 ? { ms: elapsed } : { ms: elapsed, error: `${command} of ${pod.name} exited ${String(r.code)}: ${(r.stdout + r.stderr).trim().slice(0, 300)}` };
+  }
+
+  async floor(kind: DelegateKind, n: number, pod: TestPod, rounds: number): Promise<FloorResult> {
+    const dir = join(this.#bed.state, `floor-${kind}-${String(n)}`);
+    await run(["mkdir", "-p", dir]);
+    const confs = [this.#clusterConf, ...Array.from({ length: n }, (_, i) => this.#secondary(kind, i + 1))];
+    const lines: string[] = [];
+    for (const [i, c] of confs.entries()) {
+      await writeFile(join(dir, `${String(i)}.json`), JSON.stringify(c));
+      lines.push(`CNI_IFNAME=${i === 0 ? "eth0" : `net${String(i)}`} ${REF_PLUGINS}/${String(c?.["type"])} < ${dir}/${String(i)}.json > /dev/null`);
+    }
+    // One process in the node namespace runs the delegates in turn, as Multus does (DEL in reverse).
+    const script = { ADD: ["set -e", ...lines].join("\n"), DEL: ["set -e", ...[...lines].reverse()].join("\n") };
+    const add: number[] = [];
+    const del: number[] = [];
+    let errors = 0;
+    let firstError: string | undefined;
+    let cpu = 0;
+    for (let i = 0; i < WARMUP + rounds; i++) {
+      const containerId = `floor${String(process.pid)}x${String(++seq)}`;
+      const cpuBefore = cpuMs("self-children");
+      for (const command of ["ADD", "DEL"] as const) {
+        const started = performance.now();
+        const r = await run(["ip", "netns", "exec", this.#bed.node.name, "sh", "-c", script[command]], {
+          allowFail: true,
+          env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: pod.netns.path, CNI_PATH: REF_PLUGINS },
+        });
+        const elapsed = performance.now() - started;
+        if (r.code !== 0) {
+          errors++;
+          firstError ??= `floor ${command}: ${r.stderr.trim().slice(0, 300)}`;
+        }
+        if (i >= WARMUP) (command === "ADD" ? add : del).push(elapsed);
+      }
+      if (i >= WARMUP) cpu += cpuMs("self-children") - cpuBefore;
+    }
+    return { kind, secondaries: n, add: summarize(add), del: summarize(del), cpuPerPod: cpu / rounds, errors, ...(firstError === undefined ? {} : { firstError }) };
+  }
+
+  async sequential(impl: Implementation, mode: Mode, kind: DelegateKind, n: number, pod: TestPod, rounds: number, daemon?: BenchDaemon): Promise<SequentialResult> {
+    const conf = this.#conf(impl, mode, kind, n, daemon);
+    const executable = mode === "kubernetes-thick" ? impl.shim : impl.thin;
+    const add: number[] = [];
+    const del: number[] = [];
+    let errors = 0;
+    let firstError: string | undefined;
+    let api: Map<string, number> | undefined;
+    let cpuBefore = 0;
+    for (let i = 0; i < WARMUP + rounds; i++) {
+      if (i === WARMUP) {
+        // The rounds before this warm caches (page cache, a daemon's first requests).
+        if (mode !== "config-file") api = await apiRequests();
+        cpuBefore = cpuMs("self-children") + (daemon === undefined ? 0 : cpuMs(daemon.pid));
+      }
+      const p = { ...pod, containerId: `${pod.containerId}r${String(i)}` };
+      for (const command of ["ADD", "DEL"] as const) {
+        const r = await this.#call(executable, command, p, conf);
+        if (r.error !== undefined) {
+          errors++;
+          firstError ??= r.error;
+        }
+        if (i >= WARMUP) (command === "ADD" ? add : del).push(r.ms);
+      }
+    }
+    const cpu = cpuMs("self-children") + (daemon === undefined ? 0 : cpuMs(daemon.pid)) - cpuBefore;
+    const result: SequentialResult = { impl: impl.label, mode, kind, secondaries: n, add: summarize(add), del: summarize(del), cpuPerPod: cpu / rounds, errors, ...(firstError === undefined ? {} : { firstError }) };
+    if (api !== undefined) {
+      // Events are sent off the daemon's critical path: let them land before counting.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const d = diffCounts(api, await apiRequests());
+      result.apiPerPod = d.total / rounds;
+      result.apiKinds = d.byKind;
+    }
+    return result;
+  }
+
+  /** `pods.length` ADDs at once, then as many DELs at once. */
+  async burst(impl: Implementation, mode: Mode, kind: DelegateKind, n: number, pods: readonly TestPod[], daemon?: BenchDaemon): Promise<BurstResult> {
+    const conf = this.#conf(impl, mode, kind, n, daemon);
+    const executable = mode === "kubernetes-thick" ? impl.shim : impl.thin;
+    const tag = `b${String(++seq)}`;
+    const sandboxes = pods.map((p) => ({ ...p, containerId: `${p.containerId}${tag}` }));
+    let errors = 0;
+    let firstError: string | undefined;
+    const wave = async (command: "ADD" | "DEL"): Promise<{ wall: number; each: number[] }> => {
+      const started = performance.now();
+      const each = await Promise.all(
+        sandboxes.map(async (p) => {
+          const r = await this.#call(executable, command, p, conf);
+          if (r.error !== undefined) {
+            errors++;
+            firstError ??= r.error;
+          }
+          return r.ms;
+        }),
+      );
+      return { wall: performance.now() - started, each };
+    };
+    const add = await wave("ADD");
+    const del = await wave("DEL");
+    return {
+      impl: impl.label, mode, kind, secondaries: n, size: pods.length,
+      addWallMs: add.wall, delWallMs: del.wall, add: summarize(add.each), del: summarize(del.each),
+      errors, ...(firstError === undefined ? {} : { firstError }),
+    };
+  }
+}

@@ -1,0 +1,163 @@
+// The benchmark: every Multus-compatible implementation named runs the identical scenarios on one
+// test bed, side by side, in one run (docs/performance.md). Real parts: the reference CNI plugins in
+// throw-away network namespaces, the kube-apiserver + etcd of test/cluster (started or reused), pods
+// as real API objects, each implementation's own executables and daemon. Nothing is asserted: this
+// is a measurement, never a test. Run as root after `node scripts/build.ts`:
+//
+//   node bench/run.ts [--impl ours,upstream] [--modes config-file,kubernetes-thin,kubernetes-thick]
+//                     [--delegates bridge,macvlan] [--secondaries 1,2,4] [--rounds 15]
+//                     [--bursts 8,32,64] [--burst-scenario macvlan:2] [--out bench/out/<time>]
+//
+// `--impl upstream` builds upstream Multus v4.3.0 from the Go module proxy once (the optional step:
+// test/helpers/upstream-build.ts, ≈ 20 s; cached in ~/.cache/multus-ts/). `--impl <label>=<dir>`
+// compares any directory holding multus, multus-shim and multus-daemon. Output: results.md (the
+// tables and ratios), results.json, chart.svg and chart.png in the output directory; the tables are
+// also printed. NODE_EXTRA_CA_CERTS is unset for every implementation's process.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { applyYaml, kubectl, releaseCluster, startCluster } from "../test/cluster/harness.ts";
+import { createKubeBed, type TestPod } from "../test/helpers/kube-bed.ts";
+import { repoRoot } from "../test/helpers/run-executable.ts";
+import { startBenchDaemon } from "./lib/daemon.ts";
+import { resolveImplementations } from "./lib/implementations.ts";
+import { chartSvg, markdown, writePng, type RunResults } from "./lib/report.ts";
+import { Workbench, type DelegateKind, type Mode } from "./lib/scenarios.ts";
+import { machine, memoryMiB } from "./lib/system.ts";
+
+const { values } = parseArgs({
+  options: {
+    impl: { type: "string", default: "ours,upstream" },
+    modes: { type: "string", default: "config-file,kubernetes-thin,kubernetes-thick" },
+    delegates: { type: "string", default: "bridge,macvlan" },
+    secondaries: { type: "string", default: "1,2,4" },
+    rounds: { type: "string", default: "15" },
+    bursts: { type: "string", default: "8,32,64" },
+    "burst-scenario": { type: "string", default: "macvlan:2" },
+    out: { type: "string" },
+  },
+});
+const list = (s: string | undefined): string[] => (s ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "");
+const modes = list(values.modes) as Mode[];
+const kinds = list(values.delegates) as DelegateKind[];
+const secondaries = list(values.secondaries).map(Number);
+const rounds = Number(values.rounds);
+const burstSizes = list(values.bursts).map(Number);
+const [burstKind = "macvlan", burstN = "2"] = values["burst-scenario"].split(":");
+for (const m of modes) if (!["config-file", "kubernetes-thin", "kubernetes-thick"].includes(m)) throw new Error(`--modes: unknown mode ${m}`);
+for (const k of [...kinds, burstKind]) if (k !== "bridge" && k !== "macvlan") throw new Error(`--delegates: unknown delegate ${k} (bridge or macvlan)`);
+if (process.getuid?.() !== 0) throw new Error("the bench creates network namespaces: run it as root");
+delete process.env["NODE_EXTRA_CA_CERTS"];
+
+// The chart's text needs a font; Debian's fonts-dejavu-core is the one the SVG names.
+if (!existsSync("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")) execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "fonts-dejavu-core"], { stdio: "inherit" });
+
+const impls = resolveImplementations(list(values.impl));
+const started = new Date();
+const out = values.out ?? join(repoRoot, "bench", "out", started.toISOString().replace(/[:.]/g, "-"));
+await mkdir(out, { recursive: true });
+
+const { paths } = await startCluster();
+const ns = `bench-${String(process.pid)}`;
+await applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: { name: default, namespace: ${ns} }\n`);
+const bed = await createKubeBed(paths, { mode: "thin" });
+const serverVersion = (JSON.parse(await kubectl(["version", "-o", "json"])) as { serverVersion?: { gitVersion?: string } }).serverVersion?.gitVersion ?? "unknown";
+const results: RunResults = {
+  meta: {
+    date: started.toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    machine: machine(serverVersion),
+    loadAfter: "",
+    rounds,
+    implementations: impls.map((i) => ({ label: i.label, version: i.version, dir: i.dir })),
+  },
+  floors: [],
+  sequential: [],
+  bursts: [],
+  daemons: [],
+};
+const log = (line: string): void => {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+};
+try {
+  const wb = new Workbench(bed, ns);
+  await wb.prepare(Math.max(...secondaries, Number(burstN)));
+  const seqPods = new Map<string, TestPod>();
+  const seqPod = async (kind: DelegateKind, n: number): Promise<TestPod> => {
+    const key = `${kind}-${String(n)}`;
+    let p = seqPods.get(key);
+    if (p === undefined) {
+      [p] = await wb.pods(1, wb.networks(kind, n), `seq-${key}`);
+      if (p === undefined) throw new Error("no pod");
+      seqPods.set(key, p);
+    }
+    return p;
+  };
+  const burstPods = burstSizes.length === 0 ? [] : await wb.pods(Math.max(...burstSizes), wb.networks(burstKind as DelegateKind, Number(burstN)), "burst");
+
+  // Thin modes: for each scenario the floor, then each implementation in turn (load drifts alike).
+  for (const kind of kinds) {
+    for (const n of secondaries) {
+      const pod = await seqPod(kind, n);
+      log(`floor ${kind} × ${String(n)}`);
+      results.floors.push(await wb.floor(kind, n, pod, rounds));
+      for (const mode of modes.filter((m) => m !== "kubernetes-thick")) {
+        for (const impl of impls) {
+          log(`${impl.label} ${mode} ${kind} × ${String(n)}`);
+          results.sequential.push(await wb.sequential(impl, mode, kind, n, pod, rounds));
+        }
+      }
+    }
+  }
+  for (const mode of modes.filter((m) => m !== "kubernetes-thick")) {
+    for (const size of burstSizes) {
+      for (const impl of impls) {
+        log(`${impl.label} ${mode} burst of ${String(size)}`);
+        results.bursts.push(await wb.burst(impl, mode, burstKind as DelegateKind, Number(burstN), burstPods.slice(0, size)));
+      }
+    }
+  }
+  // Thick: one daemon per implementation serves all its scenarios and bursts.
+  if (modes.includes("kubernetes-thick")) {
+    for (const impl of impls) {
+      log(`${impl.label} daemon`);
+      const daemon = await startBenchDaemon({ executable: impl.daemon, label: impl.label, cluster: paths, nodeNs: bed.node.name, state: bed.state, confDir: bed.confDir });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const idle = memoryMiB(daemon.pid, "VmRSS");
+        for (const kind of kinds) {
+          for (const n of secondaries) {
+            log(`${impl.label} kubernetes-thick ${kind} × ${String(n)}`);
+            results.sequential.push(await wb.sequential(impl, "kubernetes-thick", kind, n, await seqPod(kind, n), rounds, daemon));
+          }
+        }
+        for (const size of burstSizes) {
+          log(`${impl.label} kubernetes-thick burst of ${String(size)}`);
+          results.bursts.push(await wb.burst(impl, "kubernetes-thick", burstKind as DelegateKind, Number(burstN), burstPods.slice(0, size), daemon));
+        }
+        results.daemons.push({ impl: impl.label, idleRssMiB: idle, peakRssMiB: memoryMiB(daemon.pid, "VmHWM") });
+      } finally {
+        await daemon.stop();
+      }
+    }
+  }
+} finally {
+  await bed.close();
+  await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => "");
+  await releaseCluster();
+}
+results.meta.loadAfter = machine(serverVersion).split(", ").find((p) => p.startsWith("load")) ?? "";
+// Stable ordering for the tables: mode, delegate, secondaries, then implementation.
+const modeOrder = (m: Mode): number => ["config-file", "kubernetes-thin", "kubernetes-thick"].indexOf(m);
+results.sequential.sort((a, b) => modeOrder(a.mode) - modeOrder(b.mode) || a.kind.localeCompare(b.kind) || a.secondaries - b.secondaries || impls.findIndex((i) => i.label === a.impl) - impls.findIndex((i) => i.label === b.impl));
+results.bursts.sort((a, b) => modeOrder(a.mode) - modeOrder(b.mode) || a.size - b.size || impls.findIndex((i) => i.label === a.impl) - impls.findIndex((i) => i.label === b.impl));
+const md = markdown(results);
+const svg = chartSvg(results);
+await writeFile(join(out, "results.md"), md);
+await writeFile(join(out, "results.json"), JSON.stringify(results, (_k, v: unknown): unknown => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v), 2));
+await writeFile(join(out, "chart.svg"), svg);
+await writePng(svg, join(out, "chart.png"));
+process.stdout.write(md);
+log(`written: ${out}/{results.md,results.json,chart.svg,chart.png}`);
