@@ -4,7 +4,7 @@
 # scripts/image.sh builds the same file set as an OCI archive without a Docker daemon (the local
 # cluster's image); docs/install.md says what is in it and why.
 
-# --- build: the multi-call SEA (dist/bin/multus + hard links) and the static C shim -----------------
+# --- build: the multi-call SEA (dist/bin/multus + hard links), the static C shim, the lock module ---
 FROM docker.io/library/node:24.21.0-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -17,7 +17,7 @@ COPY scripts ./scripts
 COPY src ./src
 RUN node scripts/build.ts \
  && mkdir -p /out/usr/local/bin \
- && cp dist/bin/multus dist/bin/multus-shim /out/usr/local/bin/ \
+ && cp dist/bin/multus dist/bin/multus-shim dist/bin/multus-flock.node /out/usr/local/bin/ \
  && for c in multus-daemon multus-install passthru; do ln -s multus /out/usr/local/bin/$c; done
 
 # --- runtime: glibc + libstdc++ (the SEA), util-linux flock (the engine's locks), coreutils chroot --

@@ -4,7 +4,9 @@
 //   links to it (the program's name picks the command); `build.ts <name>` still makes a SEA of one
 //   src/cmd/<name>.ts alone;
 // - C programs: src/shim/<name>.c, compiled with gcc and linked statically, so a host needs no library
-//   (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships").
+//   (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships");
+// - multus-flock.node (src/native/flock.c): the Node-API module the SEA loads from its own directory
+//   for flock(2) (src/util/file-lock.ts), built against the ABI-stable headers of node-api-headers.
 // Usage: node scripts/build.ts [--bundle-only] [name...]   (--bundle-only: bundles only, no C)
 import { execFileSync } from "node:child_process";
 import { linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
@@ -27,10 +29,15 @@ const ALIASES: readonly string[] = ["passthru", "multus-daemon", "multus-install
 const C_EXECUTABLES: readonly string[] = ["multus-shim"];
 /** -Werror: the shim must compile clean; -static -s: no shared library on the host, no symbols. */
 const C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s"];
+/** A shared object Node dlopens: position-independent, no symbols but the module's init. */
+const NATIVE_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-s"];
+
+/** Node-API modules: src/native/<source>.c → dist/bin/<name>, loaded by the SEA from its directory. */
+const NATIVE_MODULES: Readonly<Record<string, string>> = { "multus-flock.node": "flock" };
 
 const { values, positionals } = parseArgs({ options: { "bundle-only": { type: "boolean" } }, allowPositionals: true });
 // A name that is not a C executable is bundled from src/cmd/<name>.ts, listed or not.
-const wanted = positionals.length > 0 ? positionals : [MULTI_CALL, ...C_EXECUTABLES];
+const wanted = positionals.length > 0 ? positionals : [MULTI_CALL, ...C_EXECUTABLES, ...Object.keys(NATIVE_MODULES)];
 
 mkdirSync(bundleDir, { recursive: true });
 mkdirSync(binDir, { recursive: true });
@@ -39,7 +46,11 @@ for (const name of wanted) {
   const started = performance.now();
   if (C_EXECUTABLES.includes(name)) {
     if (values["bundle-only"] === true) continue;
-    buildC(name);
+    buildC(name, C_FLAGS, join(root, "src", "shim", `${name}.c`));
+  } else if (name in NATIVE_MODULES) {
+    if (values["bundle-only"] === true) continue;
+    const headers = join(root, "node_modules", "node-api-headers", "include");
+    buildC(name, [...NATIVE_FLAGS, "-I", headers], join(root, "src", "native", `${NATIVE_MODULES[name] ?? name}.c`));
   } else if (name === MULTI_CALL) {
     const bundlePath = join(bundleDir, `${name}.cjs`);
     await bundle(join(root, "src", "cmd", "dispatch.ts"), bundlePath);
@@ -64,12 +75,12 @@ function hardLink(target: string, alias: string): void {
   renameSync(tmp, alias);
 }
 
-/** gcc, static: src/shim/<name>.c → dist/bin/<name>. */
-function buildC(name: string): void {
+/** gcc with `flags`: `source` → dist/bin/<name>. */
+function buildC(name: string, flags: readonly string[], source: string): void {
   const tmp = join(binDir, `.${name}.tmp`);
   rmSync(tmp, { force: true });
   try {
-    execFileSync("gcc", [...C_FLAGS, "-o", tmp, join(root, "src", "shim", `${name}.c`)], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("gcc", [...flags, "-o", tmp, source], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {
     rmSync(tmp, { force: true });
     if (err instanceof Error && "code" in err && err.code === "ENOENT") {

@@ -70,9 +70,13 @@ export interface InstallOptions {
   configWaitMs?: number;
 }
 
-/** What the host gets from the image: thick adds the shim; `passthru` is a hard link to `multus`. */
+/**
+ * What the host gets from the image: thick adds the shim; `passthru` is a hard link to `multus`;
+ * multus-flock.node is the lock module the thin plugin loads from its own directory (without it every
+ * lock costs a util-linux `flock` process: src/util/file-lock.ts).
+ */
 function executablesFor(type: "thick" | "thin"): { files: string[]; aliases: Record<string, string> } {
-  return { files: type === "thick" ? ["multus", "multus-shim"] : ["multus"], aliases: { passthru: "multus" } };
+  return { files: type === "thick" ? ["multus", "multus-shim", "multus-flock.node"] : ["multus", "multus-flock.node"], aliases: { passthru: "multus" } };
 }
 
 const MOVED_CONFIG_NAME = "10-multus.conf";

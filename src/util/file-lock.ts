@@ -1,25 +1,34 @@
 // Kernel file locks (flock(2)) that separate processes, the daemon's concurrent requests and the
-// delegate plugins they start all respect. Node has no flock binding, so the lock is taken by
-// util-linux `flock` on a file descriptor this process opened and hands to it: flock(2) locks belong
-// to the open file description, so the lock stays held by our descriptor after `flock` exits, and by
-// every child that inherits the descriptor (a delegate plugin) until the last copy is closed. A
-// process killed with SIGKILL therefore releases its lock only once the delegates it started have
-// exited too (docs/architecture.md, "locks").
+// delegate plugins they start all respect. flock(2) locks belong to the open file description, so a
+// lock taken on a descriptor this process opened stays held by every child that inherits the
+// descriptor (a delegate plugin) until the last copy is closed. A process killed with SIGKILL
+// therefore releases its lock only once the delegates it started have exited too
+// (docs/architecture.md, "locks").
+//
+// Node has no flock binding. The lock is taken by multus-flock.node (src/native/flock.c, a Node-API
+// module installed next to the executable: dist/bin, /opt/cni/bin, the image's /usr/local/bin), a
+// non-blocking flock(2) on our descriptor; a busy lock is tried again with a short back-off. Without
+// that file (a copy of the executable alone, the tests run from source) the lock is taken by
+// util-linux `flock` on the descriptor handed to it, one process per attempt (≈ 1.5–2 ms each).
 //
 // Exported API:
 //   acquireFileLock(path, { mode, deadline, onBusy?, sliceMs? }): Promise<FileLock>
-//     Creates the file (0600) and its directory (0700) if needed. Busy: calls `onBusy(waitedMs)`, then
-//     waits up to `sliceMs` (default 1 s) at a time until `deadline` (epoch ms); then LockTimeoutError.
+//     Creates the file (0600) and its directory (0700) if needed. Busy: calls `onBusy(waitedMs)` (at
+//     most once per `sliceMs`, default 1 s) and waits until `deadline` (epoch ms); then LockTimeoutError.
 //     After locking, checks that the path still names the locked file (a holder may have unlinked it
 //     on its way out) and starts over if not, so unlinking under the lock is safe.
 //   class FileLock { path; fd; mode; stillNamed(); release({ unlink? }) }   release is idempotent and synchronous
-//   class LockTimeoutError (path, waitedMs), class LockUnavailableError (no usable `flock` binary)
+//   class LockTimeoutError (path, waitedMs), class LockUnavailableError (no usable lock primitive)
 //   readLockNote(path): string | undefined / FileLock.note(text): a short text kept in the lock file
 //     (who holds it), for waiters' messages. Not durable: it matters only while the holder lives.
+//   lockPrimitive(): "multus-flock.node" | "util-linux flock"   which one this process uses
+//   useNativeLock(path | undefined): void    tests: load the module from `path`, or never (undefined)
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { getSystemErrorName } from "node:util";
 
 export type LockMode = "shared" | "exclusive";
 
@@ -159,22 +168,85 @@ function sameFile(fd: number, path: string): boolean {
   }
 }
 
+// ---- multus-flock.node ----
+
+const NATIVE_NAME = "multus-flock.node";
+const EWOULDBLOCK = 11;
+interface NativeLock {
+  flock(fd: number, exclusive: boolean): number;
+}
+let native: NativeLock | null | undefined;
+
+function nativeLock(): NativeLock | null {
+  if (native === undefined) native = loadNative(join(dirname(process.execPath), NATIVE_NAME));
+  return native;
+}
+
+function loadNative(path: string): NativeLock | null {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    return null;
+  }
+  const mod = { exports: {} as Partial<NativeLock> };
+  // A file that is there but does not load is a broken install: say so rather than fall back quietly.
+  try {
+    process.dlopen(mod, path);
+  } catch (err) {
+    throw new LockUnavailableError(`${path} cannot be loaded (${(err as Error).message}); reinstall it from the same release as ${process.execPath}`, { cause: err });
+  }
+  if (typeof mod.exports.flock !== "function") throw new LockUnavailableError(`${path} is not multus-flock.node (it has no flock function)`);
+  return mod.exports as NativeLock;
+}
+
+export function useNativeLock(path: string | undefined): void {
+  native = path === undefined ? null : loadNative(path);
+}
+
+export function lockPrimitive(): "multus-flock.node" | "util-linux flock" {
+  return nativeLock() === null ? "util-linux flock" : "multus-flock.node";
+}
+
+/** One non-blocking attempt: true when locked, false when another holder has it. */
+function tryNative(lib: NativeLock, fd: number, mode: LockMode, path: string): boolean {
+  const errno = lib.flock(fd, mode === "exclusive");
+  if (errno === 0) return true;
+  if (errno === EWOULDBLOCK) return false;
+  throw new LockUnavailableError(`flock(2) on ${path} failed: ${getSystemErrorName(-errno)}`);
+}
+
+/** Back-off between attempts on a busy lock: short at first (most waits are brief), then 50 ms. */
+const RETRY_MS = [2, 5, 10, 20, 50];
+
+async function lockFd(fd: number, path: string, opts: AcquireOptions, started: number): Promise<void> {
+  const slice = opts.sliceMs ?? 1000;
+  const lib = nativeLock();
+  let locked = lib === null ? await runFlock(fd, opts.mode, 0) : tryNative(lib, fd, opts.mode, path);
+  let lastBusy = -Infinity;
+  for (let attempt = 0; !locked; attempt++) {
+    const left = opts.deadline - Date.now();
+    if (left <= 0) throw new LockTimeoutError(path, Date.now() - started);
+    if (Date.now() - lastBusy >= slice) {
+      lastBusy = Date.now();
+      await opts.onBusy?.(Date.now() - started);
+    }
+    if (lib === null) {
+      locked = await runFlock(fd, opts.mode, Math.min(slice, Math.max(1, opts.deadline - Date.now())));
+    } else {
+      await sleep(Math.min(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] ?? 50, Math.max(1, opts.deadline - Date.now())));
+      locked = tryNative(lib, fd, opts.mode, path);
+    }
+  }
+}
+
 export async function acquireFileLock(path: string, opts: AcquireOptions): Promise<FileLock> {
   const started = Date.now();
-  const slice = opts.sliceMs ?? 1000;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   for (;;) {
     // Node opens with O_CLOEXEC: only children we hand the descriptor to (flock, delegates) get it.
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    let locked = false;
     try {
-      locked = await runFlock(fd, opts.mode, 0);
-      while (!locked) {
-        const left = opts.deadline - Date.now();
-        if (left <= 0) throw new LockTimeoutError(path, Date.now() - started);
-        await opts.onBusy?.(Date.now() - started);
-        locked = await runFlock(fd, opts.mode, Math.min(slice, Math.max(1, opts.deadline - Date.now())));
-      }
+      await lockFd(fd, path, opts, started);
     } catch (err) {
       closeSync(fd);
       throw err;

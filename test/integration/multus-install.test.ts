@@ -168,6 +168,7 @@ describe("multus-install: executables and the install record", () => {
     // v1 is a real binary that keeps running (so the kernel holds it busy); v2 another one.
     await copyFile("/bin/sleep", join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
+    await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
     const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
     const first = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(first.status, 0, first.stderr);
@@ -200,6 +201,7 @@ describe("multus-install: executables and the install record", () => {
     const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
     // multus-shim is missing from the source: the install fails before it writes anything.
     await copyFile(binPath("multus-shim"), join(src, "multus"));
+    await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
     const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
     const failed = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(failed.status, 1);
@@ -231,6 +233,7 @@ describe("multus-install killed with SIGKILL", () => {
     const { work, src, bin, conf } = await scratchNode(t);
     await copyFile(binPath("multus"), join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
+    await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n", { mode: 0o755 });
     const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
     const before = withoutSrc(await tree(work));
