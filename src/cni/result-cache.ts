@@ -175,7 +175,9 @@ export class ResultCache {
   async write(entry: CachedAttachment): Promise<void> {
     const path = this.filePath(entry);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(path, encodeCacheEntry(entry), { mode: 0o600 });
+    // Atomic but not fsynced, as libcni writes it: after a power loss a missing entry only means a DEL
+    // without prevResult, which plugins must accept; the journal is the record that must survive.
+    await writeFileAtomic(path, encodeCacheEntry(entry), { mode: 0o600, durable: false });
   }
 
   async delete(key: CacheKey): Promise<void> {

@@ -21,7 +21,6 @@
 //       Callers must catch: an event never fails a CNI operation.
 //   isStaticPod(pod), mirrorPodUid(pod), podUidMatches(pod, uid)
 //   NETWORK_STATUS_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION
-import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import { apiPath } from "./api-path.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -170,7 +169,10 @@ export function podReference(pod: Pod): EventObjectReference {
 
 /** Names are DNS subdomains (≤ 253); the pod part is shortened so the suffix always fits. */
 function eventName(podName: string): string {
-  const suffix = randomBytes(8).toString("hex");
+  // Unique enough for an event (a clash only loses that event); not node:crypto, which every thin
+  // call would load at start-up.
+  const hex8 = (n: number): string => Math.floor(n).toString(16).padStart(8, "0");
+  const suffix = `${hex8(Date.now() % 2 ** 32)}${hex8(Math.random() * 2 ** 32)}`;
   const base = podName.slice(0, 253 - 1 - suffix.length).replace(/[^a-z0-9]+$/, "");
   return `${base === "" ? "pod" : base}.${suffix}`;
 }

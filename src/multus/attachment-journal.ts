@@ -55,7 +55,11 @@ export class AttachmentJournal {
     return join(this.dir, `${containerId}.json`);
   }
 
-  async write(entry: JournalEntry): Promise<void> {
+  /**
+   * `durable: false` only where the version it replaces is an equally safe record after a reboot
+   * (writeFileAtomic): the last write of a successful ADD, whose "adding" before it is as strict.
+   */
+  async write(entry: JournalEntry, opts: { durable?: boolean } = {}): Promise<void> {
     const { plan, states } = entry;
     const file: JournalFile = {
       kind: KIND,
@@ -66,7 +70,7 @@ export class AttachmentJournal {
       attachments: plan.attachments.map(({ index, ...rest }) => ({ ...rest, state: states[index] ?? "planned" })),
     };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.pathOf(plan.containerId), JSON.stringify(file), { mode: 0o600 });
+    await writeFileAtomic(this.pathOf(plan.containerId), JSON.stringify(file), { mode: 0o600, durable: opts.durable ?? true });
   }
 
   /**

@@ -104,7 +104,9 @@ export class Executor {
       states[a.index] = "added";
       const next = plan.attachments[a.index + 1];
       if (next !== undefined) states[next.index] = "adding";
-      await this.#journal.write(entry);
+      // The next attachment's "adding" must survive a reboot before its plugin starts. The last
+      // write only turns "adding" (already strict for a DEL) into "added" (for CHECK): no fsync.
+      await this.#journal.write(entry, { durable: next !== undefined });
       const unconfirmed = unconfirmedRequests(a, result);
       if (unconfirmed !== undefined) throw await this.#rollback(entry, done, undefined, unconfirmed, ctx);
       this.#log.info({ containerId: plan.containerId, network: a.network, ifName: a.ifName }, "attachment added");
@@ -158,8 +160,9 @@ export class Executor {
     if (skipped.length > 0) {
       this.#log.info({ containerId: plan.containerId, networks: skipped.map((a) => a.network) }, "attachments never started are not torn down");
     }
+    // "deleting" is written only with what is left (#keepOnly): a DEL is as strict for "adding" and
+    // "added" as for "deleting", so announcing it first would cost two fsyncs and change nothing.
     for (const t of todo) if (t.strict) states[t.attachment.index] = "deleting";
-    if (todo.length > 0) await this.#journal.write(entry);
     const strictErrors: CniError[] = [];
     const leftover = new Set<number>();
     for (const t of [...todo].reverse()) {

@@ -11,9 +11,6 @@ import { appendFileSync, readdirSync, renameSync, statSync, unlinkSync } from "n
 import { readFile, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { promisify } from "node:util";
-import { gzip } from "node:zlib";
-
-const gzipAsync = promisify(gzip);
 
 export interface LogRotationOptions {
   /** Rotate before the file would exceed this many megabytes (0 here: never; the config maps lumberjack's 0 to 100). */
@@ -75,7 +72,9 @@ export class RotatingLogFile {
     // meanwhile); a short-lived process still waits for it before exiting, as Node does for zlib work.
     void (async () => {
       try {
-        await writeFile(`${backup}.gz`, await gzipAsync(await readFile(backup)), { mode: 0o600 });
+        // zlib is loaded only here: every thin call would pay for it at start-up otherwise.
+        const { gzip } = await import("node:zlib");
+        await writeFile(`${backup}.gz`, await promisify(gzip)(await readFile(backup)), { mode: 0o600 });
         await unlink(backup);
       } catch {
         // The uncompressed backup stays.
