@@ -127,6 +127,16 @@ try {
       try {
         await new Promise((resolve) => setTimeout(resolve, 2000));
         const idle = memoryMiB(daemon.pid, "VmRSS");
+        const idleAnon = memoryMiB(daemon.pid, "RssAnon");
+        // VmHWM has the peak of the total; the anonymous part (heap, stacks) is sampled.
+        let peakAnon = idleAnon;
+        const sampler = setInterval(() => {
+          try {
+            peakAnon = Math.max(peakAnon, memoryMiB(daemon.pid, "RssAnon"));
+          } catch {
+            // The daemon is gone: the run fails below.
+          }
+        }, 50);
         for (const kind of kinds) {
           for (const n of secondaries) {
             log(`${impl.label} kubernetes-thick ${kind} × ${String(n)}`);
@@ -137,7 +147,8 @@ try {
           log(`${impl.label} kubernetes-thick burst of ${String(size)}`);
           results.bursts.push(await wb.burst(impl, "kubernetes-thick", burstKind as DelegateKind, Number(burstN), burstPods.slice(0, size), daemon));
         }
-        results.daemons.push({ impl: impl.label, idleRssMiB: idle, peakRssMiB: memoryMiB(daemon.pid, "VmHWM") });
+        results.daemons.push({ impl: impl.label, idleRssMiB: idle, peakRssMiB: memoryMiB(daemon.pid, "VmHWM"), idleAnonMiB: idleAnon, peakAnonMiB: peakAnon });
+        clearInterval(sampler);
       } finally {
         await daemon.stop();
       }

@@ -261,8 +261,12 @@ export function capabilitiesOf(json: Record<string, unknown>): Record<string, bo
   return out;
 }
 
+/**
+ * Keys in code-unit order, as Go's encoding/json writes map keys (upstream's generated config).
+ * Not localeCompare: its ICU collation data costs the daemon ≈ 8 MiB of resident memory.
+ */
 export function sortKeys(o: Record<string, boolean>): Record<string, boolean> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 export function safeJson(text: string): unknown {
