@@ -35,6 +35,7 @@ import { createMultusHandlers } from "../multus/multus-plugin.ts";
 import { isReady } from "../multus/readiness.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
+import { lockPrimitive } from "../util/file-lock.ts";
 import { CachedPodApiFactory, stripNad } from "./cached-pod-api.ts";
 import { createCniServer } from "./cni-server.ts";
 import { ConfigGenerator } from "../install/config-generator.ts";
@@ -176,7 +177,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   for (const i of informers) i.start();
   const socketPath = join(config.socketDir, SOCKET_NAME);
   await listenOnSocket(server, config.socketDir, socketPath, log);
-  log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit }, "multus-daemon listening");
+  log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit, locks: lockPrimitive() }, "multus-daemon listening");
 
   let metricsServer: Server | undefined;
   if (config.metricsPort !== undefined) {

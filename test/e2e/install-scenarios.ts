@@ -148,6 +148,10 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     const [multus, passthru] = await Promise.all([stat(join(bin, "multus")), stat(join(bin, "passthru"))]);
     assert.equal(passthru.ino, multus.ino, "passthru is a hard link to the multi-call multus");
     await stat(join(bin, "multus-shim"));
+    // The lock module beside multus on the host (the shim's DEL hand-over takes locks through it),
+    // and the daemon's own in the image.
+    await stat(join(bin, "multus-flock.node"));
+    assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /"locks":"multus-flock\.node"/);
 
     const namespace = await seed000(t, info);
     // Delegates run chrooted in the node's root (chrootDir: /hostroot), with the node's tools: the
