@@ -5,7 +5,7 @@
 // is a measurement, never a test. Run as root after `node scripts/build.ts`:
 //
 //   node bench/run.ts [--impl ours,upstream] [--modes config-file,kubernetes-thin,kubernetes-thick]
-//                     [--delegates bridge,macvlan] [--secondaries 1,2,4] [--rounds 15]
+//                     [--delegates bridge,macvlan] [--secondaries 1,2,4] [--rounds 21]
 //                     [--bursts 8,32,64] [--burst-scenario macvlan:2] [--out bench/out/<time>]
 //
 // `--impl upstream` builds upstream Multus v4.3.0 from the Go module proxy once (the optional step:
@@ -21,10 +21,11 @@ import { parseArgs } from "node:util";
 import { applyYaml, kubectl, releaseCluster, startCluster } from "../test/cluster/harness.ts";
 import { createKubeBed, type TestPod } from "../test/helpers/kube-bed.ts";
 import { repoRoot } from "../test/helpers/run-executable.ts";
-import { startBenchDaemon } from "./lib/daemon.ts";
-import { resolveImplementations } from "./lib/implementations.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startBenchDaemon, type BenchDaemon } from "./lib/daemon.ts";
+import { resolveImplementations, type Implementation } from "./lib/implementations.ts";
 import { chartSvg, markdown, writePng, type RunResults } from "./lib/report.ts";
-import { Workbench, type DelegateKind, type Mode } from "./lib/scenarios.ts";
+import { WARMUP, Workbench, type Case, type DelegateKind, type Mode, type SequentialResult } from "./lib/scenarios.ts";
 import { machine, memoryMiB } from "./lib/system.ts";
 
 const { values } = parseArgs({
@@ -33,7 +34,7 @@ const { values } = parseArgs({
     modes: { type: "string", default: "config-file,kubernetes-thin,kubernetes-thick" },
     delegates: { type: "string", default: "bridge,macvlan" },
     secondaries: { type: "string", default: "1,2,4" },
-    rounds: { type: "string", default: "15" },
+    rounds: { type: "string", default: "21" },
     bursts: { type: "string", default: "8,32,64" },
     "burst-scenario": { type: "string", default: "macvlan:2" },
     out: { type: "string" },
@@ -45,6 +46,8 @@ const kinds = list(values.delegates) as DelegateKind[];
 const secondaries = list(values.secondaries).map(Number);
 const rounds = Number(values.rounds);
 const burstSizes = list(values.bursts).map(Number);
+/** Rounds of fresh pods each Kubernetes-mode row's API requests are counted over. */
+const API_PODS = 5;
 const [burstKind = "macvlan", burstN = "2"] = values["burst-scenario"].split(":");
 for (const m of modes) if (!["config-file", "kubernetes-thin", "kubernetes-thick"].includes(m)) throw new Error(`--modes: unknown mode ${m}`);
 for (const k of [...kinds, burstKind]) if (k !== "bridge" && k !== "macvlan") throw new Error(`--delegates: unknown delegate ${k} (bridge or macvlan)`);
@@ -84,72 +87,99 @@ const log = (line: string): void => {
 try {
   const wb = new Workbench(bed, ns);
   await wb.prepare(Math.max(...secondaries, Number(burstN)));
-  const seqPods = new Map<string, TestPod>();
-  const seqPod = async (kind: DelegateKind, n: number): Promise<TestPod> => {
-    const key = `${kind}-${String(n)}`;
-    let p = seqPods.get(key);
-    if (p === undefined) {
-      [p] = await wb.pods(1, wb.networks(kind, n), `seq-${key}`);
-      if (p === undefined) throw new Error("no pod");
-      seqPods.set(key, p);
+  const thinModes = modes.filter((m) => m !== "kubernetes-thick");
+  const key = (kind: DelegateKind, n: number): string => `${kind}-${String(n)}`;
+  // A pod of its own for every round (as every sandbox on a real node), shared by the cases of the round.
+  const roundPods = new Map<string, TestPod[]>();
+  for (const kind of kinds) for (const n of secondaries) roundPods.set(key(kind, n), await wb.pods(WARMUP + rounds, wb.networks(kind, n), `r-${key(kind, n)}`));
+  const podsFor = (kind: DelegateKind, n: number): TestPod[] => roundPods.get(key(kind, n)) ?? [];
+  let apiSeq = 0;
+  /** API requests per pod, for each Kubernetes-mode row, from a block of fresh pods of its own. */
+  const countApi = async (rows: SequentialResult[], cases: readonly Case[], kind: DelegateKind, n: number): Promise<void> => {
+    for (const c of cases) {
+      if (c.impl === undefined || c.mode === "config-file") continue;
+      const row = rows.find((r) => r.impl === c.impl.label && r.mode === c.mode);
+      if (row === undefined) continue;
+      const api = await wb.countApiRequests(c, kind, n, await wb.pods(API_PODS, wb.networks(kind, n), `a${String(++apiSeq)}-${key(kind, n)}`));
+      row.apiPerPod = api.perPod;
+      row.apiKinds = api.kinds;
     }
-    return p;
   };
   const burstPods = burstSizes.length === 0 ? [] : await wb.pods(Math.max(...burstSizes), wb.networks(burstKind as DelegateKind, Number(burstN)), "burst");
 
-  // Thin modes: for each scenario the floor, then each implementation in turn (load drifts alike).
-  for (const kind of kinds) {
-    for (const n of secondaries) {
-      const pod = await seqPod(kind, n);
-      log(`floor ${kind} × ${String(n)}`);
-      results.floors.push(await wb.floor(kind, n, pod, rounds));
-      for (const mode of modes.filter((m) => m !== "kubernetes-thick")) {
+  // Thin modes: every round runs the floor and each implementation in each mode, in turn.
+  if (thinModes.length > 0) {
+    for (const kind of kinds) {
+      for (const n of secondaries) {
+        log(`thin: floor and ${thinModes.join(", ")} for ${impls.map((i) => i.label).join(", ")}, ${kind} × ${String(n)}`);
+        const cases: Case[] = [{}, ...thinModes.flatMap((mode) => impls.map((impl) => ({ impl, mode })))];
+        const { floor, rows } = await wb.compare(kind, n, cases, podsFor(kind, n), rounds);
+        if (floor !== undefined) results.floors.push(floor);
+        await countApi(rows, cases, kind, n);
+        results.sequential.push(...rows);
+      }
+    }
+    for (const mode of thinModes) {
+      for (const size of burstSizes) {
         for (const impl of impls) {
-          log(`${impl.label} ${mode} ${kind} × ${String(n)}`);
-          results.sequential.push(await wb.sequential(impl, mode, kind, n, pod, rounds));
+          log(`${impl.label} ${mode} burst of ${String(size)}`);
+          results.bursts.push(await wb.burst(impl, mode, burstKind as DelegateKind, Number(burstN), burstPods.slice(0, size)));
         }
       }
     }
   }
-  for (const mode of modes.filter((m) => m !== "kubernetes-thick")) {
-    for (const size of burstSizes) {
-      for (const impl of impls) {
-        log(`${impl.label} ${mode} burst of ${String(size)}`);
-        results.bursts.push(await wb.burst(impl, mode, burstKind as DelegateKind, Number(burstN), burstPods.slice(0, size)));
-      }
-    }
-  }
-  // Thick: one daemon per implementation serves all its scenarios and bursts.
   if (modes.includes("kubernetes-thick")) {
-    for (const impl of impls) {
-      log(`${impl.label} daemon`);
-      const daemon = await startBenchDaemon({ executable: impl.daemon, label: impl.label, cluster: paths, nodeNs: bed.node.name, state: bed.state, confDir: bed.confDir });
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-        const idle = memoryMiB(daemon.pid, "VmRSS");
-        const idleAnon = memoryMiB(daemon.pid, "RssAnon");
-        // VmHWM has the peak of the total; the anonymous part (heap, stacks) is sampled.
-        let peakAnon = idleAnon;
-        const sampler = setInterval(() => {
-          try {
-            peakAnon = Math.max(peakAnon, memoryMiB(daemon.pid, "RssAnon"));
-          } catch {
-            // The daemon is gone: the run fails below.
-          }
-        }, 50);
-        for (const kind of kinds) {
-          for (const n of secondaries) {
-            log(`${impl.label} kubernetes-thick ${kind} × ${String(n)}`);
-            results.sequential.push(await wb.sequential(impl, "kubernetes-thick", kind, n, await seqPod(kind, n), rounds, daemon));
-          }
+    const start = (impl: Implementation): Promise<BenchDaemon> => startBenchDaemon({ executable: impl.daemon, label: impl.label, cluster: paths, nodeNs: bed.node.name, state: bed.state, confDir: bed.confDir });
+    // Sequential rounds: every implementation's daemon runs, each round calls each in turn.
+    const daemons: BenchDaemon[] = [];
+    try {
+      for (const impl of impls) {
+        log(`${impl.label} daemon`);
+        daemons.push(await start(impl));
+      }
+      await sleep(2000);
+      const idle = daemons.map((d) => ({ rss: memoryMiB(d.pid, "VmRSS"), anon: memoryMiB(d.pid, "RssAnon") }));
+      for (const kind of kinds) {
+        for (const n of secondaries) {
+          log(`thick: ${impls.map((i) => i.label).join(", ")}, ${kind} × ${String(n)}`);
+          const cases: Case[] = [...(thinModes.length > 0 ? [] : [{}]), ...impls.map((impl, i): Case => {
+            const daemon = daemons[i];
+            if (daemon === undefined) throw new Error(`${impl.label}: no daemon`);
+            return { impl, mode: "kubernetes-thick", daemon };
+          })];
+          const { floor, rows } = await wb.compare(kind, n, cases, podsFor(kind, n), rounds);
+          if (floor !== undefined) results.floors.push(floor);
+          await countApi(rows, cases, kind, n);
+          results.sequential.push(...rows);
         }
+      }
+      for (const [i, impl] of impls.entries()) results.daemons.push({ impl: impl.label, idleRssMiB: idle[i]?.rss ?? Number.NaN, idleAnonMiB: idle[i]?.anon ?? Number.NaN, peakRssMiB: Number.NaN, peakAnonMiB: Number.NaN });
+    } finally {
+      for (const d of daemons) await d.stop();
+    }
+    // Bursts: one daemon at a time, fresh, so that its peak memory is its own burst's.
+    for (const impl of impls) {
+      const daemon = await start(impl);
+      const row = results.daemons.find((d) => d.impl === impl.label);
+      let peakAnon = 0;
+      const sampler = setInterval(() => {
+        try {
+          peakAnon = Math.max(peakAnon, memoryMiB(daemon.pid, "RssAnon"));
+        } catch {
+          // The daemon is gone: its burst reports the errors.
+        }
+      }, 50);
+      try {
         for (const size of burstSizes) {
           log(`${impl.label} kubernetes-thick burst of ${String(size)}`);
           results.bursts.push(await wb.burst(impl, "kubernetes-thick", burstKind as DelegateKind, Number(burstN), burstPods.slice(0, size), daemon));
         }
-        results.daemons.push({ impl: impl.label, idleRssMiB: idle, peakRssMiB: memoryMiB(daemon.pid, "VmHWM"), idleAnonMiB: idleAnon, peakAnonMiB: peakAnon });
-        clearInterval(sampler);
+        if (row !== undefined && burstSizes.length > 0) {
+          row.peakRssMiB = memoryMiB(daemon.pid, "VmHWM");
+          row.peakAnonMiB = peakAnon;
+        }
       } finally {
+        clearInterval(sampler);
         await daemon.stop();
       }
     }

@@ -49,9 +49,9 @@ export function markdown(r: RunResults): string {
   out.push(`Machine: ${r.meta.machine}; after the run: ${r.meta.loadAfter}.`, "");
   out.push(`Implementations: ${r.meta.implementations.map((i) => `${i.label} ${i.version} (${i.dir})`).join("; ")}.`, "");
   out.push(
-    `Each row: ${String(r.meta.rounds)} sequential pods (ADD then DEL) after 2 warm-up pods, on the cluster network (bridge + host-local) plus N secondary networks. ` +
+    `Each row: ${String(r.meta.rounds)} sequential rounds (ADD then DEL) after 2 warm-up rounds, a fresh pod per round, on the cluster network (bridge + host-local) plus N secondary networks; every round runs the floor and each implementation in turn. ` +
       "Times in ms, wall time of the runtime's exec from spawn to exit. Overhead = the implementation's median minus the floor's (the same delegates exec'd directly, in turn, by one process in the node namespace). " +
-      "CPU = user + system time of every process of one ADD+DEL (for thick, the daemon's share included). API = requests the API server counted per ADD+DEL (apiserver_request_total, watches and the server's own housekeeping excluded).",
+      "CPU = user + system time of every process of one ADD+DEL (for thick, the daemon's share included). API = requests the API server counted per ADD+DEL over 5 fresh pods of the row's own (apiserver_request_total, watches and the server's own housekeeping excluded).",
     "",
   );
   out.push("| mode | delegates | implementation | ADD p50 / p90 / p99 / max | DEL p50 / p90 / p99 / max | overhead ADD / DEL | pods/s | CPU ms | API | errors |");
@@ -95,11 +95,12 @@ export function markdown(r: RunResults): string {
     );
     for (const d of r.daemons) out.push(`| ${d.impl} | ${d.idleRssMiB.toFixed(0)} | ${d.peakRssMiB.toFixed(0)} | ${d.idleAnonMiB.toFixed(0)} | ${d.peakAnonMiB.toFixed(0)} |`);
   }
-  const apiRows = r.sequential.filter((s) => s.apiKinds !== undefined && s.secondaries === Math.min(...r.sequential.map((x) => x.secondaries)));
+  const sizes = r.sequential.map((x) => x.secondaries);
+  const apiRows = r.sequential.filter((s) => s.apiKinds !== undefined && (s.secondaries === Math.min(...sizes) || s.secondaries === Math.max(...sizes)));
   if (apiRows.length > 0) {
-    out.push("", "Which API requests (per ADD+DEL, the smallest scenario of each mode):", "");
+    out.push("", "Which API requests (per ADD+DEL over 5 fresh pods of each row's own; the smallest and largest scenarios):", "");
     for (const s of apiRows) {
-      const kinds = [...(s.apiKinds ?? new Map<string, number>())].map(([k, v]) => `${k} ${(v / r.meta.rounds).toFixed(1)}`).join(", ");
+      const kinds = [...(s.apiKinds ?? new Map<string, number>())].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
       out.push(`- ${s.impl}, ${MODE_LABEL[s.mode]}, ${s.kind} × ${String(s.secondaries)}: ${kinds === "" ? "none" : kinds}`);
     }
   }

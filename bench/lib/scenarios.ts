@@ -9,11 +9,13 @@
 //   class Workbench(bed, namespace)
 //     prepare(maxSecondaries)                         the NADs bridge-1..N and macvlan-1..N
 //     pods(count, networks, prefix): TestPod[]        real pod objects (one apply) with sandboxes
-//     floor(kind, n, pod, rounds): FloorResult        the same delegates exec'd directly
-//     sequential(impl, mode, kind, n, pod, rounds, daemon?): SequentialResult
+//     compare(kind, n, cases, pods, rounds)          sequential rounds, every case in turn each round;
+//                                                     the floor is the same delegates exec'd directly
+//     countApiRequests(case, kind, n, pods)           API requests per ADD+DEL, block-wise
 //     burst(impl, mode, kind, n, pods, daemon?): BurstResult
 //     networks(kind, n): string                       the networks annotation ("macvlan-1,macvlan-2")
 import { readFile, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { applyYaml, kubectl } from "../../test/cluster/harness.ts";
 import { nadYaml, REF_PLUGINS, type KubeBed, type TestPod } from "../../test/helpers/kube-bed.ts";
@@ -59,7 +61,10 @@ export interface BurstResult {
   firstError?: string;
 }
 
-const WARMUP = 2;
+export const WARMUP = 2;
+
+/** One thing a round runs: the floor (no implementation), or an implementation in a mode. */
+export type Case = { impl?: undefined; mode?: undefined; daemon?: undefined } | { impl: Implementation; mode: Mode; daemon?: BenchDaemon };
 let seq = 0;
 
 export class Workbench {
@@ -126,7 +131,8 @@ export class Workbench {
     return r.code === 0 ? { ms: elapsed } : { ms: elapsed, error: `${command} of ${pod.name} exited ${String(r.code)}: ${(r.stdout + r.stderr).trim().slice(0, 300)}` };
   }
 
-  async floor(kind: DelegateKind, n: number, pod: TestPod, rounds: number): Promise<FloorResult> {
+  /** The floor's ADD and DEL scripts: one process in the node namespace runs the delegates in turn, as Multus does (DEL in reverse). */
+  async #floorScripts(kind: DelegateKind, n: number): Promise<Record<"ADD" | "DEL", string>> {
     const dir = join(this.#bed.state, `floor-${kind}-${String(n)}`);
     await run(["mkdir", "-p", dir]);
     const confs = [this.#clusterConf, ...Array.from({ length: n }, (_, i) => this.#secondary(kind, i + 1))];
@@ -135,69 +141,87 @@ export class Workbench {
       await writeFile(join(dir, `${String(i)}.json`), JSON.stringify(c));
       lines.push(`CNI_IFNAME=${i === 0 ? "eth0" : `net${String(i)}`} ${REF_PLUGINS}/${String(c?.["type"])} < ${dir}/${String(i)}.json > /dev/null`);
     }
-    // One process in the node namespace runs the delegates in turn, as Multus does (DEL in reverse).
-    const script = { ADD: ["set -e", ...lines].join("\n"), DEL: ["set -e", ...[...lines].reverse()].join("\n") };
-    const add: number[] = [];
-    const del: number[] = [];
-    let errors = 0;
-    let firstError: string | undefined;
-    let cpu = 0;
-    for (let i = 0; i < WARMUP + rounds; i++) {
-      const containerId = `floor${String(process.pid)}x${String(++seq)}`;
-      const cpuBefore = cpuMs("self-children");
-      for (const command of ["ADD", "DEL"] as const) {
-        const started = performance.now();
-        const r = await run(["ip", "netns", "exec", this.#bed.node.name, "sh", "-c", script[command]], {
-          allowFail: true,
-          env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: pod.netns.path, CNI_PATH: REF_PLUGINS },
-        });
-        const elapsed = performance.now() - started;
-        if (r.code !== 0) {
-          errors++;
-          firstError ??= `floor ${command}: ${r.stderr.trim().slice(0, 300)}`;
-        }
-        if (i >= WARMUP) (command === "ADD" ? add : del).push(elapsed);
-      }
-      if (i >= WARMUP) cpu += cpuMs("self-children") - cpuBefore;
-    }
-    return { kind, secondaries: n, add: summarize(add), del: summarize(del), cpuPerPod: cpu / rounds, errors, ...(firstError === undefined ? {} : { firstError }) };
+    return { ADD: ["set -e", ...lines].join("\n"), DEL: ["set -e", ...[...lines].reverse()].join("\n") };
   }
 
-  async sequential(impl: Implementation, mode: Mode, kind: DelegateKind, n: number, pod: TestPod, rounds: number, daemon?: BenchDaemon): Promise<SequentialResult> {
-    const conf = this.#conf(impl, mode, kind, n, daemon);
-    const executable = mode === "kubernetes-thick" ? impl.shim : impl.thin;
-    const add: number[] = [];
-    const del: number[] = [];
-    let errors = 0;
-    let firstError: string | undefined;
-    let api: Map<string, number> | undefined;
-    let cpuBefore = 0;
+  async #floorCall(script: string, command: string, pod: TestPod): Promise<{ ms: number; error?: string }> {
+    const started = performance.now();
+    const r = await run(["ip", "netns", "exec", this.#bed.node.name, "sh", "-c", script], {
+      allowFail: true,
+      env: { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: pod.containerId, CNI_NETNS: pod.netns.path, CNI_PATH: REF_PLUGINS },
+    });
+    const elapsed = performance.now() - started;
+    return r.code === 0 ? { ms: elapsed } : { ms: elapsed, error: `floor ${command}: ${r.stderr.trim().slice(0, 300)}` };
+  }
+
+  /**
+   * Sequential rounds of one scenario (delegate kind × n), every case in each round in turn (the
+   * floor, then each implementation and mode), so that a drifting load falls on all of them alike.
+   * Each round has a pod of its own (`pods[i]`, a real API object, as every sandbox of a real node
+   * is); each case ADDs then DELs it under a container ID of its own. The first WARMUP rounds warm
+   * caches and are not counted. CPU: this process's reaped children (the runtime's exec tree) per
+   * call window, plus each daemon's own CPU over the whole block, divided among its rounds.
+   */
+  async compare(kind: DelegateKind, n: number, cases: readonly Case[], pods: readonly TestPod[], rounds: number): Promise<{ floor?: FloorResult; rows: SequentialResult[] }> {
+    const floor = await this.#floorScripts(kind, n);
+    const acc = cases.map(() => ({ add: [] as number[], del: [] as number[], errors: 0, firstError: undefined as string | undefined, cpu: 0 }));
+    const daemonCpu = (c: Case): number => (c.daemon === undefined ? 0 : cpuMs(c.daemon.pid));
+    let daemonBefore: number[] = [];
     for (let i = 0; i < WARMUP + rounds; i++) {
-      if (i === WARMUP) {
-        // The rounds before this warm caches (page cache, a daemon's first requests).
-        if (mode !== "config-file") api = await apiRequests();
-        cpuBefore = cpuMs("self-children") + (daemon === undefined ? 0 : cpuMs(daemon.pid));
-      }
-      const p = { ...pod, containerId: `${pod.containerId}r${String(i)}` };
-      for (const command of ["ADD", "DEL"] as const) {
-        const r = await this.#call(executable, command, p, conf);
-        if (r.error !== undefined) {
-          errors++;
-          firstError ??= r.error;
+      const pod = pods[i];
+      if (pod === undefined) throw new Error(`compare: ${String(WARMUP + rounds)} pods needed`);
+      if (i === WARMUP) daemonBefore = cases.map(daemonCpu);
+      for (const [ci, c] of cases.entries()) {
+        const a = acc[ci];
+        if (a === undefined) continue;
+        const p = { ...pod, containerId: `${pod.containerId}c${String(ci)}` };
+        const conf = c.impl === undefined ? "" : this.#conf(c.impl, c.mode, kind, n, c.daemon);
+        const executable = c.impl === undefined ? "" : c.mode === "kubernetes-thick" ? c.impl.shim : c.impl.thin;
+        const cpuBefore = cpuMs("self-children");
+        for (const command of ["ADD", "DEL"] as const) {
+          const r = c.impl === undefined ? await this.#floorCall(floor[command], command, p) : await this.#call(executable, command, p, conf);
+          if (r.error !== undefined) {
+            a.errors++;
+            a.firstError ??= r.error;
+          }
+          if (i >= WARMUP) (command === "ADD" ? a.add : a.del).push(r.ms);
         }
-        if (i >= WARMUP) (command === "ADD" ? add : del).push(r.ms);
+        if (i >= WARMUP) a.cpu += cpuMs("self-children") - cpuBefore;
       }
     }
-    const cpu = cpuMs("self-children") + (daemon === undefined ? 0 : cpuMs(daemon.pid)) - cpuBefore;
-    const result: SequentialResult = { impl: impl.label, mode, kind, secondaries: n, add: summarize(add), del: summarize(del), cpuPerPod: cpu / rounds, errors, ...(firstError === undefined ? {} : { firstError }) };
-    if (api !== undefined) {
-      // Events are sent off the daemon's critical path: let them land before counting.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const d = diffCounts(api, await apiRequests());
-      result.apiPerPod = d.total / rounds;
-      result.apiKinds = d.byKind;
+    const daemonAfter = cases.map(daemonCpu);
+    const result: { floor?: FloorResult; rows: SequentialResult[] } = { rows: [] };
+    for (const [ci, c] of cases.entries()) {
+      const a = acc[ci];
+      if (a === undefined) continue;
+      const base: FloorResult = {
+        kind, secondaries: n, add: summarize(a.add), del: summarize(a.del),
+        cpuPerPod: (a.cpu + (daemonAfter[ci] ?? 0) - (daemonBefore[ci] ?? 0)) / rounds,
+        errors: a.errors, ...(a.firstError === undefined ? {} : { firstError: a.firstError }),
+      };
+      if (c.impl === undefined) result.floor = base;
+      else result.rows.push({ ...base, impl: c.impl.label, mode: c.mode });
     }
     return result;
+  }
+
+  /**
+   * API requests per ADD+DEL of one case: its own block of fresh pods, the server's counters read
+   * before and after (the bench makes no request meanwhile), after events sent off the critical
+   * path have landed.
+   */
+  async countApiRequests(c: Case & { impl: Implementation }, kind: DelegateKind, n: number, pods: readonly TestPod[]): Promise<{ perPod: number; kinds: Map<string, number> }> {
+    const conf = this.#conf(c.impl, c.mode, kind, n, c.daemon);
+    const executable = c.mode === "kubernetes-thick" ? c.impl.shim : c.impl.thin;
+    const before = await apiRequests();
+    for (const pod of pods) {
+      const p = { ...pod, containerId: `${pod.containerId}a` };
+      for (const command of ["ADD", "DEL"] as const) await this.#call(executable, command, p, conf);
+    }
+    await sleep(1500);
+    const d = diffCounts(before, await apiRequests());
+    const kinds = new Map([...d.byKind].map(([k, v]) => [k, v / pods.length]));
+    return { perPod: d.total / pods.length, kinds };
   }
 
   /** `pods.length` ADDs at once, then as many DELs at once. */
