@@ -25,6 +25,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { startBenchDaemon, type BenchDaemon } from "./lib/daemon.ts";
 import { resolveImplementations, type Implementation } from "./lib/implementations.ts";
 import { chartSvg, markdown, writePng, type RunResults } from "./lib/report.ts";
+import { startupCosts } from "./lib/startup.ts";
 import { WARMUP, Workbench, type Case, type DelegateKind, type Mode, type SequentialResult } from "./lib/scenarios.ts";
 import { machine, memoryMiB } from "./lib/system.ts";
 
@@ -62,6 +63,12 @@ const started = new Date();
 const out = values.out ?? join(repoRoot, "bench", "out", started.toISOString().replace(/[:.]/g, "-"));
 await mkdir(out, { recursive: true });
 
+const log = (line: string): void => {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+};
+// First, on the idle machine: what starting a process costs.
+log("start-up costs");
+const startup = await startupCosts(impls, 40);
 const { paths } = await startCluster();
 const ns = `bench-${String(process.pid)}`;
 await applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: { name: default, namespace: ${ns} }\n`);
@@ -76,13 +83,11 @@ const results: RunResults = {
     rounds,
     implementations: impls.map((i) => ({ label: i.label, version: i.version, dir: i.dir })),
   },
+  startup,
   floors: [],
   sequential: [],
   bursts: [],
   daemons: [],
-};
-const log = (line: string): void => {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 };
 try {
   const wb = new Workbench(bed, ns);

@@ -8,6 +8,7 @@
 //   writePng(svg, path): Promise<void>
 import { writeFile } from "node:fs/promises";
 import type { BurstResult, DelegateKind, FloorResult, Mode, SequentialResult } from "./scenarios.ts";
+import type { StartupResult } from "./startup.ts";
 import { ms } from "./stats.ts";
 
 export interface DaemonResult {
@@ -21,6 +22,7 @@ export interface DaemonResult {
 
 export interface RunResults {
   meta: { date: string; command: string; machine: string; loadAfter: string; rounds: number; implementations: { label: string; version: string; dir: string }[] };
+  startup: StartupResult[];
   floors: FloorResult[];
   sequential: SequentialResult[];
   bursts: BurstResult[];
@@ -54,6 +56,11 @@ export function markdown(r: RunResults): string {
       "CPU = user + system time of every process of one ADD+DEL (for thick, the daemon's share included). API = requests the API server counted per ADD+DEL over 5 fresh pods of the row's own (apiserver_request_total, watches and the server's own housekeeping excluded).",
     "",
   );
+  if (r.startup.length > 0) {
+    out.push("Start-up: one process exec'd and waited for, 40 rounds, the cases in turn (ms).", "", "| process | p50 | p90 |", "|---|---|---|");
+    for (const st of r.startup) out.push(`| ${st.label} | ${ms(st.p50)} | ${ms(st.p90)} |`);
+    out.push("");
+  }
   out.push("| mode | delegates | implementation | ADD p50 / p90 / p99 / max | DEL p50 / p90 / p99 / max | overhead ADD / DEL | pods/s | CPU ms | API | errors |");
   out.push("|---|---|---|---|---|---|---|---|---|---|");
   for (const f of r.floors) {

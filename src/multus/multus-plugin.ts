@@ -171,15 +171,17 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         call.log.warn({ file: call.config.readinessIndicatorFile }, "readiness indicator file missing; DEL goes on");
       }
       await locked(call, "DEL", async (lock) => {
-        const teardown = await teardownFor(call);
+        const teardown = await timed(call, "plan", () => teardownFor(call));
         const ctx: OperationContext = { budget: call.budget, lock };
         // CNI DEL: the runtime's current CNI_NETNS wins (it may be empty once the sandbox is gone).
-        if (teardown.source === "rebuilt") {
-          await call.executor.delRebuilt({ ...teardown.plan, netns: args.netns }, ctx);
-          if (teardown.corruptJournal) await call.journal.remove(args.containerId);
-        } else {
-          await call.executor.del({ ...teardown.entry, plan: { ...teardown.entry.plan, netns: args.netns } }, ctx);
-        }
+        await timed(call, "delegates", async () => {
+          if (teardown.source === "rebuilt") {
+            await call.executor.delRebuilt({ ...teardown.plan, netns: args.netns }, ctx);
+            if (teardown.corruptJournal) await call.journal.remove(args.containerId);
+          } else {
+            await call.executor.del({ ...teardown.entry, plan: { ...teardown.entry.plan, netns: args.netns } }, ctx);
+          }
+        });
         // Upstream's record of this sandbox (an in-place upgrade) is no longer needed either way.
         await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
       });
