@@ -1,14 +1,16 @@
 // The journal of a pod sandbox's attachments: `<cniDir>/attachments/<containerID>.json`, one small
-// JSON file per sandbox holding the plan and, per attachment, how far it got. Every transition is
-// written atomically (temp file, fsync, rename, fsync of the directory) before the step it announces,
-// so after a crash at any point (kill -9, power loss) a DEL knows what may exist:
+// JSON file per sandbox holding the plan and, per attachment, how far it got. Every transition that
+// changes what a DEL would do is written atomically (temp file, fsync, rename, fsync of the directory)
+// before the step it announces, so after a crash at any point (kill -9, power loss) a DEL knows what
+// may exist (docs/architecture.md, "What is durable", says which writes skip the fsync and why):
 //
 //   planned  → never started: DEL skips it
 //   adding   → its ADD was started and did not report back: DEL is strict (it may exist)
 //   added    → its ADD succeeded: DEL is strict
 //   failed   → its ADD reported an error: DEL is best-effort (the plugin's config may be what is
 //              broken; by the CNI contract the plugin cleans up after its own failed ADD)
-//   deleting → its DEL was started: DEL is strict, and repeated until it succeeds
+//   deleting → a DEL or a rollback tried it and failed: DEL is strict, and repeated until it succeeds
+//              (a DEL does not announce itself: "adding"/"added" are as strict)
 //
 // The file is removed only when nothing in it can exist any more (upstream defects multus#355, #948,
 // #1087). Version 1 files (the first release: no states) are read as every attachment `added`.
