@@ -65,8 +65,9 @@
 //   code 6. When upstream Multus prints a wrapped libcni error, skel unwraps it to the innermost
 //   types.Error (code kept, "plugin … failed (add):" prefix dropped); we keep both.
 
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { CniCode, CniError } from "./cni-error.ts";
+import { settled } from "./settled.ts";
 import { execPlugin, findPlugin, formatCniArgs, NOOP_LOGGER, probeVersion } from "./exec-plugin.ts";
 import type { CniLogger } from "./exec-plugin.ts";
 import { validateContainerId, validateInterfaceName, validateNetworkName } from "./plugin-env.ts";
@@ -668,13 +669,15 @@ function validateAttachment(list: NetworkConfigList, rt: RuntimeConf): void {
  * plugins; we check it so that a chain never starts (and half-configures) against a namespace that is
  * not there. Code 8 is libcni's ErrInvalidNetNS. DEL does not check: it must work after the netns is gone.
  */
-async function requireNetns(netns: string): Promise<void> {
-  if (netns === "") throw new CniError(CniCode.NetnsFailure, "missing network namespace path (CNI_NETNS)");
-  try {
-    await stat(netns);
-  } catch (err) {
-    throw new CniError(CniCode.NetnsFailure, `network namespace ${JSON.stringify(netns)} does not exist`, (err as Error).message);
-  }
+function requireNetns(netns: string): Promise<void> {
+  return settled(() => {
+    if (netns === "") throw new CniError(CniCode.NetnsFailure, "missing network namespace path (CNI_NETNS)");
+    try {
+      statSync(netns);
+    } catch (err) {
+      throw new CniError(CniCode.NetnsFailure, `network namespace ${JSON.stringify(netns)} does not exist`, (err as Error).message);
+    }
+  });
 }
 
 /** A plugin's ADD stdout → a validated result (CNI-R-07). */

@@ -34,12 +34,14 @@
 //     `unknown CNI_COMMAND: VERSION` ⇒ ["0.1.0"]; a "0.2.0" reply without a list ⇒ ["0.1.0","0.2.0"].
 
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { constants } from "node:fs";
-import { access, lstat, readlink, stat } from "node:fs/promises";
+// Metadata calls are synchronous: each is microseconds on local files, less than a thread-pool
+// round trip (these run on every delegate call; docs/performance.md).
+import { accessSync, constants, lstatSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CniCode, CniError } from "./cni-error.ts";
+import { settled } from "./settled.ts";
 import type { CniCommand, VersionInfo } from "./types.ts";
 import { LATEST_VERSION } from "./version.ts";
 import { isRecord } from "./is-record.ts";
@@ -88,7 +90,15 @@ export function hostCommand(file: string, args: readonly string[]): [string, str
  * `path` as the chroot would resolve it, seen from here: every symlink along it (the host's
  * /opt/cni/bin/bridge -> /usr/lib/cni/bridge) is followed inside `root`, not in our own namespace.
  */
-async function underRoot(root: string, path: string): Promise<string> {
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function underRoot(root: string, path: string): string {
   const parts = path.split("/").filter((p) => p !== "");
   let resolved = "";
   for (let hops = 0; parts.length > 0; ) {
@@ -99,20 +109,24 @@ async function underRoot(root: string, path: string): Promise<string> {
       continue;
     }
     const candidate = `${resolved}/${part}`;
-    const st = await lstat(join(root, candidate)).catch(() => undefined);
+    const st = lstatOrUndefined(join(root, candidate));
     if (st?.isSymbolicLink() !== true) {
       resolved = candidate;
       continue;
     }
     if (++hops > 40) throw new Error(`too many levels of symbolic links under ${root}: ${path}`);
-    const target = await readlink(join(root, candidate));
+    const target = readlinkSync(join(root, candidate));
     parts.unshift(...target.split("/").filter((p) => p !== ""));
     if (target.startsWith("/")) resolved = "";
   }
   return join(root, resolved);
 }
 
-export async function findPlugin(type: string, dirs: readonly string[]): Promise<string> {
+export function findPlugin(type: string, dirs: readonly string[]): Promise<string> {
+  return settled(() => findPluginNow(type, dirs));
+}
+
+function findPluginNow(type: string, dirs: readonly string[]): string {
   // libcni invoke.FindInPath wording; a bad `type` is a configuration error.
   if (type === "") throw new CniError(CniCode.InvalidNetworkConfig, "no plugin name provided");
   if (type.includes("/")) throw new CniError(CniCode.InvalidNetworkConfig, `invalid plugin name: ${type}`);
@@ -120,12 +134,12 @@ export async function findPlugin(type: string, dirs: readonly string[]): Promise
   for (const dir of dirs) {
     const full = join(dir, type);
     try {
-      const seen = pluginRoot === undefined ? full : await underRoot(pluginRoot.root, full);
-      const st = await stat(seen);
+      const seen = pluginRoot === undefined ? full : underRoot(pluginRoot.root, full);
+      const st = statSync(seen);
       if (!st.isFile()) continue;
       // Skip a non-executable file instead of failing later with "permission denied" (libcni would
       // pick it): a later directory may hold the real plugin.
-      await access(seen, constants.X_OK);
+      accessSync(seen, constants.X_OK);
       return full;
     } catch {
       continue;

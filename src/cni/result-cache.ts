@@ -24,7 +24,9 @@
 //     .list(containerId?): Promise<CachedAttachment[]>  valid cniCacheV1 entries, sorted by file name,
 //                                                    as libcni's GetCachedAttachments (used by GC)
 
-import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { readFileSync, unlinkSync } from "node:fs";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { settled } from "./settled.ts";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { CniCode, CniError } from "./cni-error.ts";
@@ -159,17 +161,20 @@ export class ResultCache {
     return join(this.resultsDir, `${key.networkName}-${key.containerId}-${key.ifName}`);
   }
 
-  async read(key: CacheKey): Promise<CacheReadOutcome> {
-    const path = this.filePath(key);
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (err) {
-      // libcni: "Ignore read errors; the cached result may not exist on-disk".
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: "absent" };
-      return { state: "corrupt", reason: `cannot read ${path}: ${(err as Error).message}` };
-    }
-    return decodeCacheEntry(text);
+  /** Synchronous inside: a small local file, read on every DEL and CHECK (a thread-pool round trip costs more). */
+  read(key: CacheKey): Promise<CacheReadOutcome> {
+    return settled(() => {
+      const path = this.filePath(key);
+      let text: string;
+      try {
+        text = readFileSync(path, "utf8");
+      } catch (err) {
+        // libcni: "Ignore read errors; the cached result may not exist on-disk".
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return { state: "absent" };
+        return { state: "corrupt", reason: `cannot read ${path}: ${(err as Error).message}` };
+      }
+      return decodeCacheEntry(text);
+    });
   }
 
   async write(entry: CachedAttachment): Promise<void> {
@@ -180,12 +185,14 @@ export class ResultCache {
     await writeFileAtomic(path, encodeCacheEntry(entry), { mode: 0o600, durable: false });
   }
 
-  async delete(key: CacheKey): Promise<void> {
-    try {
-      await unlink(this.filePath(key));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
+  delete(key: CacheKey): Promise<void> {
+    return settled(() => {
+      try {
+        unlinkSync(this.filePath(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    });
   }
 
   /** Every readable cniCacheV1 entry (optionally of one container), sorted by file name. */

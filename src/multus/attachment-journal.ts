@@ -14,7 +14,9 @@
 //
 // The file is removed only when nothing in it can exist any more (upstream defects multus#355, #948,
 // #1087). Version 1 files (the first release: no states) are read as every attachment `added`.
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { readFileSync, rmSync } from "node:fs";
+import { mkdir, readdir } from "node:fs/promises";
+import { settled } from "../cni/settled.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
@@ -80,20 +82,26 @@ export class AttachmentJournal {
    * `corrupt` (the caller logs it and decides); any other read error (EACCES, EIO) is thrown, since
    * guessing would turn a strict teardown into a best-effort one.
    */
-  async read(containerId: string): Promise<JournalRead> {
-    let text: string;
-    try {
-      text = await readFile(this.pathOf(containerId), "utf8");
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-    const decoded = decodeJournal(text);
-    return typeof decoded === "string" ? { corrupt: decoded } : { entry: decoded };
+  read(containerId: string): Promise<JournalRead> {
+    // Synchronous inside: a small local file read before every ADD and DEL (a thread-pool round trip
+    // costs more than the read).
+    return settled(() => {
+      let text: string;
+      try {
+        text = readFileSync(this.pathOf(containerId), "utf8");
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+      const decoded = decodeJournal(text);
+      return typeof decoded === "string" ? { corrupt: decoded } : { entry: decoded };
+    });
   }
 
-  async remove(containerId: string): Promise<void> {
-    await rm(this.pathOf(containerId), { force: true });
+  remove(containerId: string): Promise<void> {
+    return settled(() => {
+      rmSync(this.pathOf(containerId), { force: true });
+    });
   }
 
   /** Container IDs that have a journal (for GC). */

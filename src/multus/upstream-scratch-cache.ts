@@ -3,7 +3,9 @@
 // DelegateNetConf records (keys Conf, ConfList, Name, ifnameRequest, macRequest, ipRequest,
 // infinibandGUIDRequest, default-route, deviceID, resourceName, and Bytes: the delegate's raw
 // config, base64). The first record is the cluster network (upstream marks it master on DEL).
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readFileSync, rmSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { settled } from "../cni/settled.ts";
 import { join } from "node:path";
 import { CniCode } from "../cni/cni-error.ts";
 import type { NetConf, NetConfList } from "../cni/types.ts";
@@ -21,11 +23,15 @@ export function upstreamCachePath(cniDir: string, containerId: string): string {
  * Any other read error (EACCES, EIO, a directory in its place) is thrown: a record may be there, and
  * guessing would turn a strict teardown into a best-effort one.
  */
-export async function readUpstreamScratchCache(cniDir: string, req: CniRequest): Promise<{ plan: AttachmentPlan } | { corrupt: string } | undefined> {
+export function readUpstreamScratchCache(cniDir: string, req: CniRequest): Promise<{ plan: AttachmentPlan } | { corrupt: string } | undefined> {
+  return settled(() => readRecord(cniDir, req));
+}
+
+function readRecord(cniDir: string, req: CniRequest): { plan: AttachmentPlan } | { corrupt: string } | undefined {
   let text: string;
   const path = upstreamCachePath(cniDir, req.containerId);
   try {
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new MultusError("MULTUS_ERR_CONFIG", `cannot read upstream Multus's record of container ${req.containerId} (${path}): ${(err as Error).message}; fix the file (or remove it if nothing of that sandbox is left) and the runtime's DEL will go on`, { cause: err, cniCode: CniCode.IoFailure });
@@ -61,8 +67,10 @@ export async function listUpstreamScratchCaches(cniDir: string): Promise<string[
 // CNI's container ID syntax (libcni ValidateContainerID).
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-export async function removeUpstreamScratchCache(cniDir: string, containerId: string): Promise<void> {
-  await rm(upstreamCachePath(cniDir, containerId), { force: true });
+export function removeUpstreamScratchCache(cniDir: string, containerId: string): Promise<void> {
+  return settled(() => {
+    rmSync(upstreamCachePath(cniDir, containerId), { force: true });
+  });
 }
 
 function toAttachment(rec: unknown, index: number, req: CniRequest): Attachment | undefined {
