@@ -3,7 +3,7 @@
 // DelegateNetConf records (keys Conf, ConfList, Name, ifnameRequest, macRequest, ipRequest,
 // infinibandGUIDRequest, default-route, deviceID, resourceName, and Bytes: the delegate's raw
 // config, base64). The first record is the cluster network (upstream marks it master on DEL).
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { settled } from "../cni/settled.ts";
 import { join } from "node:path";
@@ -69,7 +69,11 @@ const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function removeUpstreamScratchCache(cniDir: string, containerId: string): Promise<void> {
   return settled(() => {
-    rmSync(upstreamCachePath(cniDir, containerId), { force: true });
+    try {
+      unlinkSync(upstreamCachePath(cniDir, containerId));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   });
 }
 
