@@ -26,7 +26,7 @@ import { startBenchDaemon, type BenchDaemon } from "./lib/daemon.ts";
 import { resolveImplementations, type Implementation } from "./lib/implementations.ts";
 import { chartSvg, markdown, writePng, type RunResults } from "./lib/report.ts";
 import { startupCosts } from "./lib/startup.ts";
-import { WARMUP, Workbench, type Case, type DelegateKind, type Mode, type SequentialResult } from "./lib/scenarios.ts";
+import { mergeSamples, rowsOf, WARMUP, Workbench, type Case, type DelegateKind, type Mode, type Samples, type SequentialResult } from "./lib/scenarios.ts";
 import { machine, memoryMiB } from "./lib/system.ts";
 
 const { values } = parseArgs({
@@ -49,6 +49,8 @@ const rounds = Number(values.rounds);
 const burstSizes = list(values.bursts).map(Number);
 /** Rounds of fresh pods each Kubernetes-mode row's API requests are counted over. */
 const API_PODS = 5;
+/** Thick-mode rounds come in this many blocks, the implementations taking turns. */
+const THICK_BLOCKS = 3;
 const [burstKind = "macvlan", burstN = "2"] = values["burst-scenario"].split(":");
 for (const m of modes) if (!["config-file", "kubernetes-thin", "kubernetes-thick"].includes(m)) throw new Error(`--modes: unknown mode ${m}`);
 for (const k of [...kinds, burstKind]) if (k !== "bridge" && k !== "macvlan") throw new Error(`--delegates: unknown delegate ${k} (bridge or macvlan)`);
@@ -119,7 +121,7 @@ try {
         log(`thin: floor and ${thinModes.join(", ")} for ${impls.map((i) => i.label).join(", ")}, ${kind} × ${String(n)}`);
         const cases: Case[] = [{}, ...thinModes.flatMap((mode) => impls.map((impl) => ({ impl, mode })))];
         const { floor, rows } = await wb.compare(kind, n, cases, podsFor(kind, n), rounds);
-        if (floor !== undefined) results.floors.push(floor);
+        if (floor !== undefined) results.floors.push({ ...floor, phase: "thin" });
         await countApi(rows, cases, kind, n);
         results.sequential.push(...rows);
       }
@@ -134,33 +136,73 @@ try {
     }
   }
   if (modes.includes("kubernetes-thick")) {
+    const apiOf = new Map<string, { perPod: number; kinds: Map<string, number> }>();
     const start = (impl: Implementation): Promise<BenchDaemon> => startBenchDaemon({ executable: impl.daemon, label: impl.label, cluster: paths, nodeNs: bed.node.name, state: bed.state, confDir: bed.confDir });
-    // Sequential rounds: every implementation's daemon runs, each round calls each in turn.
-    const daemons: BenchDaemon[] = [];
-    try {
-      for (const impl of impls) {
-        log(`${impl.label} daemon`);
-        daemons.push(await start(impl));
-      }
-      await sleep(2000);
-      const idle = daemons.map((d) => ({ rss: memoryMiB(d.pid, "VmRSS"), anon: memoryMiB(d.pid, "RssAnon") }));
+    // Sequential rounds: one daemon on the node at a time, as in production (a second daemon would
+    // parse the watch event of every status patch, and take CPU from the one measured). Against
+    // drift, the rounds are split into THICK_BLOCKS blocks, and the implementations take turns block
+    // by block, in alternating order; every block starts with its own warm-up rounds.
+    if (thinModes.length === 0) {
       for (const kind of kinds) {
         for (const n of secondaries) {
-          log(`thick: ${impls.map((i) => i.label).join(", ")}, ${kind} × ${String(n)}`);
-          const cases: Case[] = [...(thinModes.length > 0 ? [] : [{}]), ...impls.map((impl, i): Case => {
-            const daemon = daemons[i];
-            if (daemon === undefined) throw new Error(`${impl.label}: no daemon`);
-            return { impl, mode: "kubernetes-thick", daemon };
-          })];
-          const { floor, rows } = await wb.compare(kind, n, cases, podsFor(kind, n), rounds);
-          if (floor !== undefined) results.floors.push(floor);
-          await countApi(rows, cases, kind, n);
-          results.sequential.push(...rows);
+          log(`floor ${kind} × ${String(n)}`);
+          const { floor } = await wb.compare(kind, n, [{}], podsFor(kind, n), rounds);
+          if (floor !== undefined) results.floors.push({ ...floor, phase: "thin" });
         }
       }
-      for (const [i, impl] of impls.entries()) results.daemons.push({ impl: impl.label, idleRssMiB: idle[i]?.rss ?? Number.NaN, idleAnonMiB: idle[i]?.anon ?? Number.NaN, peakRssMiB: Number.NaN, peakAnonMiB: Number.NaN });
-    } finally {
-      for (const d of daemons) await d.stop();
+    }
+    const perBlock = Math.ceil(rounds / THICK_BLOCKS);
+    const merged = new Map<string, Samples>();
+    for (let b = 0; b < THICK_BLOCKS; b++) {
+      const order = b % 2 === 0 ? impls : [...impls].reverse();
+      for (const impl of order) {
+        log(`${impl.label} daemon, thick block ${String(b + 1)} of ${String(THICK_BLOCKS)}`);
+        const daemon = await start(impl);
+        try {
+          await sleep(2000);
+          if (b === 0) results.daemons.push({ impl: impl.label, idleRssMiB: memoryMiB(daemon.pid, "VmRSS"), idleAnonMiB: memoryMiB(daemon.pid, "RssAnon"), peakRssMiB: Number.NaN, peakAnonMiB: Number.NaN });
+          for (const kind of kinds) {
+            for (const n of secondaries) {
+              const pods = podsFor(kind, n);
+              const counted = pods.slice(WARMUP + b * perBlock, WARMUP + Math.min(rounds, (b + 1) * perBlock));
+              // The floor runs in the same rounds, so thick overhead is against a floor of its phase.
+              const cases: Case[] = [{}, { impl, mode: "kubernetes-thick", daemon }];
+              const [floorGot, got] = await wb.sample(kind, n, cases, [...pods.slice(0, WARMUP), ...counted], `t${String(b)}${impl.label.replace(/[^A-Za-z0-9]/g, "")}`);
+              if (floorGot === undefined || got === undefined) continue;
+              for (const [k, v] of [[`${impl.label}|${key(kind, n)}`, got], [`floor|${key(kind, n)}`, floorGot]] as const) {
+                const before = merged.get(k);
+                merged.set(k, before === undefined ? v : mergeSamples(before, v));
+              }
+              // API requests: once, in the implementation's last block.
+              if (b === THICK_BLOCKS - 1) {
+                const api = await wb.countApiRequests({ impl, mode: "kubernetes-thick", daemon }, kind, n, await wb.pods(API_PODS, wb.networks(kind, n), `a${String(++apiSeq)}-${key(kind, n)}`));
+                apiOf.set(`${impl.label}|${key(kind, n)}`, api);
+              }
+            }
+          }
+        } finally {
+          await daemon.stop();
+        }
+      }
+    }
+    for (const kind of kinds) {
+      for (const n of secondaries) {
+        log(`thick: ${impls.map((i) => i.label).join(", ")}, ${kind} × ${String(n)}: ${String(THICK_BLOCKS)} blocks merged`);
+        const cases: Case[] = impls.map((impl) => ({ impl, mode: "kubernetes-thick" }));
+        const samples = impls.map((impl) => merged.get(`${impl.label}|${key(kind, n)}`) ?? { add: [], del: [], errors: 0, cpu: 0, rounds: 0 });
+        const { rows } = rowsOf(kind, n, cases, samples);
+        const floorSamples = merged.get(`floor|${key(kind, n)}`);
+        const thickFloor = floorSamples === undefined ? undefined : rowsOf(kind, n, [{}], [floorSamples]).floor;
+        if (thickFloor !== undefined) results.floors.push({ ...thickFloor, phase: "thick" });
+        for (const row of rows) {
+          const api = apiOf.get(`${row.impl}|${key(kind, n)}`);
+          if (api !== undefined) {
+            row.apiPerPod = api.perPod;
+            row.apiKinds = api.kinds;
+          }
+        }
+        results.sequential.push(...rows);
+      }
     }
     // Bursts: one daemon at a time, fresh, so that its peak memory is its own burst's.
     for (const impl of impls) {

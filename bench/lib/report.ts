@@ -31,13 +31,14 @@ export interface RunResults {
 
 const MODE_LABEL: Record<Mode, string> = { "config-file": "config-file thin", "kubernetes-thin": "Kubernetes thin", "kubernetes-thick": "Kubernetes thick" };
 
-function floorOf(r: RunResults, kind: DelegateKind, n: number): FloorResult | undefined {
-  return r.floors.find((f) => f.kind === kind && f.secondaries === n);
+function floorOf(r: RunResults, kind: DelegateKind, n: number, phase: "thin" | "thick"): FloorResult | undefined {
+  const same = r.floors.filter((f) => f.kind === kind && f.secondaries === n);
+  return same.find((f) => f.phase === phase) ?? same[0];
 }
 
 /** Overhead over the floor, ADD and DEL medians. */
 export function overhead(r: RunResults, s: SequentialResult): { add: number; del: number } {
-  const f = floorOf(r, s.kind, s.secondaries);
+  const f = floorOf(r, s.kind, s.secondaries, s.mode === "kubernetes-thick" ? "thick" : "thin");
   return { add: s.add.p50 - (f?.add.p50 ?? Number.NaN), del: s.del.p50 - (f?.del.p50 ?? Number.NaN) };
 }
 
@@ -51,7 +52,7 @@ export function markdown(r: RunResults): string {
   out.push(`Machine: ${r.meta.machine}; after the run: ${r.meta.loadAfter}.`, "");
   out.push(`Implementations: ${r.meta.implementations.map((i) => `${i.label} ${i.version} (${i.dir})`).join("; ")}.`, "");
   out.push(
-    `Each row: ${String(r.meta.rounds)} sequential rounds (ADD then DEL) after 2 warm-up rounds, a fresh pod per round, on the cluster network (bridge + host-local) plus N secondary networks; every round runs the floor and each implementation in turn. ` +
+    `Each row: ${String(r.meta.rounds)} sequential rounds (ADD then DEL) after 2 warm-up rounds, a fresh pod per round, on the cluster network (bridge + host-local) plus N secondary networks; every round runs the floor and each implementation in turn. In thick mode one daemon runs at a time, as on a node: the rounds come in 3 blocks, the implementations take turns block by block (in alternating order), each block has its own 2 warm-up rounds, and the floor runs in the same rounds (its own row). With 21 rounds the nearest-rank p99 is the maximum. ` +
       "Times in ms, wall time of the runtime's exec from spawn to exit. Overhead = the implementation's median minus the floor's (the same delegates exec'd directly, in turn, by one process in the node namespace). " +
       "CPU = user + system time of every process of one ADD+DEL (for thick, the daemon's share included). API = requests the API server counted per ADD+DEL over 5 fresh pods of the row's own (apiserver_request_total, watches and the server's own housekeeping excluded).",
     "",
@@ -64,7 +65,7 @@ export function markdown(r: RunResults): string {
   out.push("| mode | delegates | implementation | ADD p50 / p90 / p99 / max | DEL p50 / p90 / p99 / max | overhead ADD / DEL | pods/s | CPU ms | API | errors |");
   out.push("|---|---|---|---|---|---|---|---|---|---|");
   for (const f of r.floors) {
-    out.push(`| floor | ${f.kind} × ${String(f.secondaries)} | delegates alone | ${q(f.add)} | ${q(f.del)} | – | ${pps(f)} | ${f.cpuPerPod.toFixed(0)} | – | ${String(f.errors)} |`);
+    out.push(`| floor${f.phase === undefined ? "" : ` (${f.phase} rounds)`} | ${f.kind} × ${String(f.secondaries)} | delegates alone | ${q(f.add)} | ${q(f.del)} | – | ${pps(f)} | ${f.cpuPerPod.toFixed(0)} | – | ${String(f.errors)} |`);
   }
   for (const s of r.sequential) {
     const o = overhead(r, s);

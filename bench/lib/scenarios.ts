@@ -11,6 +11,8 @@
 //     pods(count, networks, prefix): TestPod[]        real pod objects (one apply) with sandboxes
 //     compare(kind, n, cases, pods, rounds)          sequential rounds, every case in turn each round;
 //                                                     the floor is the same delegates exec'd directly
+//     sample(kind, n, cases, pods, tag): Samples[]    the same, raw (blocks merged with mergeSamples)
+//   rowsOf(kind, n, cases, samples), mergeSamples(a, b)
 //     countApiRequests(case, kind, n, pods)           API requests per ADD+DEL, block-wise
 //     burst(impl, mode, kind, n, pods, daemon?): BurstResult
 //     networks(kind, n): string                       the networks annotation ("macvlan-1,macvlan-2")
@@ -29,6 +31,8 @@ export type Mode = "config-file" | "kubernetes-thin" | "kubernetes-thick";
 export type DelegateKind = "bridge" | "macvlan";
 
 export interface FloorResult {
+  /** The phase a floor was measured in (thin rounds, or the thick blocks); rows use their own. */
+  phase?: "thin" | "thick";
   kind: DelegateKind;
   secondaries: number;
   add: Summary;
@@ -163,18 +167,25 @@ export class Workbench {
    * call window, plus each daemon's own CPU over the whole block, divided among its rounds.
    */
   async compare(kind: DelegateKind, n: number, cases: readonly Case[], pods: readonly TestPod[], rounds: number): Promise<{ floor?: FloorResult; rows: SequentialResult[] }> {
+    if (pods.length < WARMUP + rounds) throw new Error(`compare: ${String(WARMUP + rounds)} pods needed`);
+    return rowsOf(kind, n, cases, await this.sample(kind, n, cases, pods.slice(0, WARMUP + rounds), ""));
+  }
+
+  /**
+   * The raw samples of `compare`: the first WARMUP pods warm up, every further pod is one counted
+   * round. `tag` keeps container IDs apart when the same pods serve several calls.
+   */
+  async sample(kind: DelegateKind, n: number, cases: readonly Case[], pods: readonly TestPod[], tag: string): Promise<Samples[]> {
     const floor = await this.#floorScripts(kind, n);
-    const acc = cases.map(() => ({ add: [] as number[], del: [] as number[], errors: 0, firstError: undefined as string | undefined, cpu: 0 }));
+    const acc: Samples[] = cases.map(() => ({ add: [], del: [], errors: 0, cpu: 0, rounds: 0 }));
     const daemonCpu = (c: Case): number => (c.daemon === undefined ? 0 : cpuMs(c.daemon.pid));
-    let daemonBefore: number[] = [];
-    for (let i = 0; i < WARMUP + rounds; i++) {
-      const pod = pods[i];
-      if (pod === undefined) throw new Error(`compare: ${String(WARMUP + rounds)} pods needed`);
+    let daemonBefore: number[] = cases.map(daemonCpu);
+    for (const [i, pod] of pods.entries()) {
       if (i === WARMUP) daemonBefore = cases.map(daemonCpu);
       for (const [ci, c] of cases.entries()) {
         const a = acc[ci];
         if (a === undefined) continue;
-        const p = { ...pod, containerId: `${pod.containerId}c${String(ci)}` };
+        const p = { ...pod, containerId: `${pod.containerId}${tag}c${String(ci)}` };
         const conf = c.impl === undefined ? "" : this.#conf(c.impl, c.mode, kind, n, c.daemon);
         const executable = c.impl === undefined ? "" : c.mode === "kubernetes-thick" ? c.impl.shim : c.impl.thin;
         const cpuBefore = cpuMs("self-children");
@@ -186,23 +197,15 @@ export class Workbench {
           }
           if (i >= WARMUP) (command === "ADD" ? a.add : a.del).push(r.ms);
         }
-        if (i >= WARMUP) a.cpu += cpuMs("self-children") - cpuBefore;
+        if (i >= WARMUP) {
+          a.cpu += cpuMs("self-children") - cpuBefore;
+          a.rounds++;
+        }
       }
     }
     const daemonAfter = cases.map(daemonCpu);
-    const result: { floor?: FloorResult; rows: SequentialResult[] } = { rows: [] };
-    for (const [ci, c] of cases.entries()) {
-      const a = acc[ci];
-      if (a === undefined) continue;
-      const base: FloorResult = {
-        kind, secondaries: n, add: summarize(a.add), del: summarize(a.del),
-        cpuPerPod: (a.cpu + (daemonAfter[ci] ?? 0) - (daemonBefore[ci] ?? 0)) / rounds,
-        errors: a.errors, ...(a.firstError === undefined ? {} : { firstError: a.firstError }),
-      };
-      if (c.impl === undefined) result.floor = base;
-      else result.rows.push({ ...base, impl: c.impl.label, mode: c.mode });
-    }
-    return result;
+    for (const [ci, a] of acc.entries()) a.cpu += (daemonAfter[ci] ?? 0) - (daemonBefore[ci] ?? 0);
+    return acc;
   }
 
   /**
@@ -213,6 +216,8 @@ export class Workbench {
   async countApiRequests(c: Case & { impl: Implementation }, kind: DelegateKind, n: number, pods: readonly TestPod[]): Promise<{ perPod: number; kinds: Map<string, number> }> {
     const conf = this.#conf(c.impl, c.mode, kind, n, c.daemon);
     const executable = c.mode === "kubernetes-thick" ? c.impl.shim : c.impl.thin;
+    // What the previous calls sent off their critical path lands first.
+    await sleep(1500);
     const before = await apiRequests();
     for (const pod of pods) {
       const p = { ...pod, containerId: `${pod.containerId}a` };
@@ -254,4 +259,38 @@ export class Workbench {
       errors, ...(firstError === undefined ? {} : { firstError }),
     };
   }
+}
+
+/** What `sample` collects for one case: every counted round's ADD and DEL time, CPU summed. */
+export interface Samples {
+  add: number[];
+  del: number[];
+  errors: number;
+  firstError?: string;
+  /** CPU ms of the counted rounds (the runtime's exec tree, plus the case's daemon over the block). */
+  cpu: number;
+  rounds: number;
+}
+
+/** Samples of the same case from several blocks, as one. */
+export function mergeSamples(a: Samples, b: Samples): Samples {
+  const firstError = a.firstError ?? b.firstError;
+  return { add: [...a.add, ...b.add], del: [...a.del, ...b.del], errors: a.errors + b.errors, cpu: a.cpu + b.cpu, rounds: a.rounds + b.rounds, ...(firstError === undefined ? {} : { firstError }) };
+}
+
+/** The rows of a table: the floor's (the case without an implementation) and each implementation's. */
+export function rowsOf(kind: DelegateKind, n: number, cases: readonly Case[], samples: readonly Samples[]): { floor?: FloorResult; rows: SequentialResult[] } {
+  const result: { floor?: FloorResult; rows: SequentialResult[] } = { rows: [] };
+  for (const [ci, c] of cases.entries()) {
+    const a = samples[ci];
+    if (a === undefined) continue;
+    const base: FloorResult = {
+      kind, secondaries: n, add: summarize(a.add), del: summarize(a.del),
+      cpuPerPod: a.rounds === 0 ? Number.NaN : a.cpu / a.rounds,
+      errors: a.errors, ...(a.firstError === undefined ? {} : { firstError: a.firstError }),
+    };
+    if (c.impl === undefined) result.floor = base;
+    else result.rows.push({ ...base, impl: c.impl.label, mode: c.mode });
+  }
+  return result;
 }

@@ -7,10 +7,12 @@
 //     fsyncs it, renames it over `path` and fsyncs the directory, so a reader (or a reboot) sees either
 //     the old file or the complete new one, never a truncated one. The temporary name starts with "."
 //     so directory scanners can skip it. On failure the temporary file is removed.
-//     `durable: false` skips both fsyncs: the replacement is still atomic for every process (a kill -9
-//     leaves the old file or the new one), but after a power loss or kernel crash the old file, or an
-//     empty one, may be what is found. Only for writes whose previous version is an equally safe
-//     answer after a reboot (docs/architecture.md, "What is durable").
+//     `durable: "file"` fsyncs the file but not the directory: after a power loss or kernel crash the
+//     rename may be lost, so the old file or the complete new one is found. For writes whose previous
+//     version is an equally safe record after a reboot.
+//     `durable: false` skips both fsyncs: still atomic for every process (a kill -9 leaves the old
+//     file or the new one), but after a power loss the old file, or an empty one, may be found. Only
+//     for data a reboot may lose (docs/architecture.md, "What is durable").
 //
 // The temporary name needs no cryptographic randomness ("wx" refuses an existing file, and a clash is
 // retried with another name); not loading node:crypto saves every thin call ≈ 2 ms of start-up.
@@ -21,8 +23,8 @@ import { basename, dirname, join } from "node:path";
 export interface AtomicWriteOptions {
   /** File mode of the new file (default 0o600). */
   mode?: number;
-  /** fsync the file and the directory (default true). */
-  durable?: boolean;
+  /** true (default): fsync the file and the directory; "file": the file only; false: neither. */
+  durable?: boolean | "file";
 }
 
 let written = 0;
@@ -53,13 +55,13 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       await fh.writeFile(data);
       // The mode given to open() is filtered by the umask; set it explicitly.
       await fh.chmod(mode);
-      if (durable) await fh.sync();
+      if (durable !== false) await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, path);
     renamed = true;
-    if (!durable) return;
+    if (durable !== true) return;
     // The rename itself is durable only once the directory entry is flushed.
     const dh = await open(dir, "r");
     try {

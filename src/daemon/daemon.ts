@@ -63,6 +63,9 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   for (const key of config.unknownKeys) log.warn({ field: key, config: config.source }, "unknown key in the daemon config, ignored (docs/configuration.md lists the keys)");
   for (const key of config.ignoredKeys) log.warn({ field: key, config: config.source }, "daemon config key accepted but without effect in Multus-TS (docs/compatibility.md)");
 
+  // A broken multus-flock.node fails the start, before the socket takes any request.
+  const locks = lockPrimitive();
+
   if (config.chrootDir !== undefined) {
     const st = await stat(config.chrootDir).catch(() => undefined);
     if (st?.isDirectory() !== true) {
@@ -177,7 +180,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   for (const i of informers) i.start();
   const socketPath = join(config.socketDir, SOCKET_NAME);
   await listenOnSocket(server, config.socketDir, socketPath, log);
-  log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit, locks: lockPrimitive() }, "multus-daemon listening");
+  log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit, locks }, "multus-daemon listening");
 
   let metricsServer: Server | undefined;
   if (config.metricsPort !== undefined) {

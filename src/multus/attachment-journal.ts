@@ -60,10 +60,11 @@ export class AttachmentJournal {
   }
 
   /**
-   * `durable: false` only where the version it replaces is an equally safe record after a reboot
-   * (writeFileAtomic): the last write of a successful ADD, whose "adding" before it is as strict.
+   * `durable: "file"` (the file fsynced, not the directory) only where the version it replaces is an
+   * equally safe record after a reboot (writeFileAtomic): the last write of a successful ADD, whose
+   * "adding" before it is as strict. A journal is never written without an fsync of its data.
    */
-  async write(entry: JournalEntry, opts: { durable?: boolean } = {}): Promise<void> {
+  async write(entry: JournalEntry, opts: { durable?: true | "file" } = {}): Promise<void> {
     const { plan, states } = entry;
     const file: JournalFile = {
       kind: KIND,

@@ -105,8 +105,9 @@ export class Executor {
       const next = plan.attachments[a.index + 1];
       if (next !== undefined) states[next.index] = "adding";
       // The next attachment's "adding" must survive a reboot before its plugin starts. The last
-      // write only turns "adding" (already strict for a DEL) into "added" (for CHECK): no fsync.
-      await this.#journal.write(entry, { durable: next !== undefined });
+      // write only turns "adding" (already strict for a DEL) into "added" (for CHECK): its data is
+      // fsynced, its rename need not be (a lost rename leaves the complete "adding" version).
+      await this.#journal.write(entry, next === undefined ? { durable: "file" } : {});
       const unconfirmed = unconfirmedRequests(a, result);
       if (unconfirmed !== undefined) throw await this.#rollback(entry, done, undefined, unconfirmed, ctx);
       this.#log.info({ containerId: plan.containerId, network: a.network, ifName: a.ifName }, "attachment added");

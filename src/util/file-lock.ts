@@ -7,9 +7,10 @@
 //
 // Node has no flock binding. The lock is taken by multus-flock.node (src/native/flock.c, a Node-API
 // module installed next to the executable: dist/bin, /opt/cni/bin, the image's /usr/local/bin), a
-// non-blocking flock(2) on our descriptor; a busy lock is tried again with a short back-off. Without
-// that file (a copy of the executable alone, the tests run from source) the lock is taken by
-// util-linux `flock` on the descriptor handed to it, one process per attempt (≈ 1.5–2 ms each).
+// non-blocking flock(2) on our descriptor. A busy lock is waited for by util-linux `flock -w` on the
+// same descriptor (in the kernel); without that program, the module tries again with a back-off.
+// Without the module (a copy of the executable alone, the tests run from source) util-linux `flock`
+// takes every lock, one process per attempt (≈ 1.5–2 ms each).
 //
 // Exported API:
 //   acquireFileLock(path, { mode, deadline, onBusy?, sliceMs? }): Promise<FileLock>
@@ -28,6 +29,7 @@ import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, 
 import { delimiter, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { constants as osConstants } from "node:os";
 import { getSystemErrorName } from "node:util";
 
 export type LockMode = "shared" | "exclusive";
@@ -171,7 +173,7 @@ function sameFile(fd: number, path: string): boolean {
 // ---- multus-flock.node ----
 
 const NATIVE_NAME = "multus-flock.node";
-const EWOULDBLOCK = 11;
+const EWOULDBLOCK = osConstants.errno.EWOULDBLOCK;
 interface NativeLock {
   flock(fd: number, exclusive: boolean): number;
 }
@@ -184,9 +186,10 @@ function nativeLock(): NativeLock | null {
 
 function loadNative(path: string): NativeLock | null {
   try {
-    accessSync(path, constants.R_OK);
-  } catch {
-    return null;
+    accessSync(path, constants.F_OK);
+  } catch (err) {
+    // Only a missing file means "not installed"; anything else (EACCES) is a broken install, below.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
   }
   const mod = { exports: {} as Partial<NativeLock> };
   // A file that is there but does not load is a broken install: say so rather than fall back quietly.
@@ -215,13 +218,29 @@ function tryNative(lib: NativeLock, fd: number, mode: LockMode, path: string): b
   throw new LockUnavailableError(`flock(2) on ${path} failed: ${getSystemErrorName(-errno)}`);
 }
 
-/** Back-off between attempts on a busy lock: short at first (most waits are brief), then 50 ms. */
+/** Back-off between attempts on a busy lock when no `flock` can wait in the kernel: 2 → 50 ms. */
 const RETRY_MS = [2, 5, 10, 20, 50];
 
+function hasFlockProgram(): boolean {
+  try {
+    findFlock();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The uncontended lock (nearly every one) is one non-blocking flock(2) through the module. A busy
+ * lock is waited for in the kernel by util-linux `flock -w`, woken the moment the holder lets go, as
+ * without the module (polling would let a stream of shared holders starve GC's exclusive wait);
+ * only without that program does the module poll with a back-off.
+ */
 async function lockFd(fd: number, path: string, opts: AcquireOptions, started: number): Promise<void> {
   const slice = opts.sliceMs ?? 1000;
   const lib = nativeLock();
   let locked = lib === null ? await runFlock(fd, opts.mode, 0) : tryNative(lib, fd, opts.mode, path);
+  const poll = lib !== null && !hasFlockProgram() ? lib : null;
   let lastBusy = -Infinity;
   for (let attempt = 0; !locked; attempt++) {
     const left = opts.deadline - Date.now();
@@ -230,11 +249,11 @@ async function lockFd(fd: number, path: string, opts: AcquireOptions, started: n
       lastBusy = Date.now();
       await opts.onBusy?.(Date.now() - started);
     }
-    if (lib === null) {
+    if (poll === null) {
       locked = await runFlock(fd, opts.mode, Math.min(slice, Math.max(1, opts.deadline - Date.now())));
     } else {
       await sleep(Math.min(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] ?? 50, Math.max(1, opts.deadline - Date.now())));
-      locked = tryNative(lib, fd, opts.mode, path);
+      locked = tryNative(poll, fd, opts.mode, path);
     }
   }
 }
