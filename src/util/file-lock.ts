@@ -23,7 +23,8 @@
 //   readLockNote(path): string | undefined / FileLock.note(text): a short text kept in the lock file
 //     (who holds it), for waiters' messages. Not durable: it matters only while the holder lives.
 //   lockPrimitive(): "multus-flock.node" | "util-linux flock"   which one this process uses
-//   useNativeLock(path | undefined): void    tests: load the module from `path`, or never (undefined)
+//   useNativeLock(path | undefined, { kernelWait? }): void   tests: load the module from `path`, or
+//     never (undefined); kernelWait: false makes busy waits poll, as on a host without util-linux flock
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { accessSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
@@ -202,8 +203,11 @@ function loadNative(path: string): NativeLock | null {
   return mod.exports as NativeLock;
 }
 
-export function useNativeLock(path: string | undefined): void {
+let kernelWaitAllowed = true;
+
+export function useNativeLock(path: string | undefined, opts: { kernelWait?: boolean } = {}): void {
   native = path === undefined ? null : loadNative(path);
+  kernelWaitAllowed = opts.kernelWait ?? true;
 }
 
 export function lockPrimitive(): "multus-flock.node" | "util-linux flock" {
@@ -240,7 +244,7 @@ async function lockFd(fd: number, path: string, opts: AcquireOptions, started: n
   const slice = opts.sliceMs ?? 1000;
   const lib = nativeLock();
   let locked = lib === null ? await runFlock(fd, opts.mode, 0) : tryNative(lib, fd, opts.mode, path);
-  const poll = lib !== null && !hasFlockProgram() ? lib : null;
+  const poll = lib !== null && !(kernelWaitAllowed && hasFlockProgram()) ? lib : null;
   let lastBusy = -Infinity;
   for (let attempt = 0; !locked; attempt++) {
     const left = opts.deadline - Date.now();

@@ -1,6 +1,6 @@
 // src/util/file-lock.ts, with each of its two lock primitives: multus-flock.node (the Node-API module
-// the executables load from their own directory; here dist/bin's, built by scripts/build.ts) and the
-// util-linux `flock` fallback. Real: flock(2) on real files, a real child process inheriting a
+// the executables load from their own directory; here dist/bin's, built by scripts/build.ts), with
+// busy waits in the kernel or polled, and the util-linux `flock` fallback. Real: flock(2) on real files, a real child process inheriting a
 // locked descriptor. flock(2) locks belong to the open file description, so two acquisitions of one
 // path in this process exclude each other exactly as two processes would.
 import assert from "node:assert/strict";
@@ -24,15 +24,23 @@ after(async () => {
 
 const soon = (ms = 5000): number => Date.now() + ms;
 
-for (const primitive of ["multus-flock.node", "util-linux flock"] as const) {
-  describe(`file locks through ${primitive}`, () => {
+// The module with busy waits in the kernel (util-linux flock -w, the usual host), the module alone
+// polling with its back-off (a host without util-linux), and util-linux flock alone (no module).
+const SETUPS = [
+  { name: "multus-flock.node, busy waits in the kernel", primitive: "multus-flock.node", kernelWait: true },
+  { name: "multus-flock.node, busy waits polled", primitive: "multus-flock.node", kernelWait: false },
+  { name: "util-linux flock", primitive: "util-linux flock", kernelWait: true },
+] as const;
+
+for (const { name, primitive, kernelWait } of SETUPS) {
+  describe(`file locks through ${name}`, () => {
     before(() => {
-      useNativeLock(primitive === "multus-flock.node" ? binPath("multus-flock.node") : undefined);
+      useNativeLock(primitive === "multus-flock.node" ? binPath("multus-flock.node") : undefined, { kernelWait });
       assert.equal(lockPrimitive(), primitive);
     });
 
     test("an exclusive lock keeps a second one waiting until it is released", async () => {
-      const path = join(dir, `${primitive}-x.lock`);
+      const path = join(dir, `${name}-x.lock`);
       const first = await acquireFileLock(path, { mode: "exclusive", deadline: soon() });
       let busy = 0;
       const second = acquireFileLock(path, { mode: "exclusive", deadline: soon(), onBusy: () => { busy++; } });
@@ -45,7 +53,7 @@ for (const primitive of ["multus-flock.node", "util-linux flock"] as const) {
     });
 
     test("shared locks coexist; an exclusive one waits for all of them", async () => {
-      const path = join(dir, `${primitive}-s.lock`);
+      const path = join(dir, `${name}-s.lock`);
       const a = await acquireFileLock(path, { mode: "shared", deadline: soon() });
       const b = await acquireFileLock(path, { mode: "shared", deadline: soon(1000) });
       let done = false;
@@ -61,14 +69,14 @@ for (const primitive of ["multus-flock.node", "util-linux flock"] as const) {
     });
 
     test("a lock still held at the deadline ends in LockTimeoutError", async () => {
-      const path = join(dir, `${primitive}-t.lock`);
+      const path = join(dir, `${name}-t.lock`);
       const held = await acquireFileLock(path, { mode: "exclusive", deadline: soon() });
       await assert.rejects(acquireFileLock(path, { mode: "shared", deadline: soon(300) }), (err: unknown) => err instanceof LockTimeoutError && err.path === path);
       held.release();
     });
 
     test("a child that inherited the locked descriptor keeps the lock after we release ours", async () => {
-      const path = join(dir, `${primitive}-c.lock`);
+      const path = join(dir, `${name}-c.lock`);
       const held = await acquireFileLock(path, { mode: "exclusive", deadline: soon() });
       // As a delegate plugin inherits it: the descriptor is the child's fd 3.
       const child = spawn("sleep", ["0.6"], { stdio: ["ignore", "ignore", "ignore", held.fd] });
