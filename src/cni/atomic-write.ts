@@ -2,7 +2,7 @@
 // it alone), so it cannot use src/util/; this is its own small copy of the pattern.
 //
 // Exported API:
-//   writeFileAtomic(path: string, data: string | Uint8Array, options?: { mode?: number; durable?: boolean }): Promise<void>
+//   writeFileAtomic(path: string, data: string | Uint8Array, options?: { mode?: number; durable?: boolean | "file" }): Promise<void>
 //     Writes `data` to a temporary file in the same directory (created with `mode`, default 0o600),
 //     fsyncs it, renames it over `path` and fsyncs the directory, so a reader (or a reboot) sees either
 //     the old file or the complete new one, never a truncated one. The temporary name starts with "."

@@ -8,7 +8,8 @@
 // budget. Events are queued and sent off the critical path: they are informational, and a slow or
 // failing events API must not delay a pod. The queue is drained EVENT_DELAY_MS after its first event,
 // so that building and sending the requests (≈ 1 ms of the one JavaScript thread each) happens neither
-// before the ADD is answered nor while the sandbox's next call (often the DEL) is served.
+// before the ADD is answered nor while the calls right after it are served (a burst, or a DEL that
+// follows at once).
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Informer } from "../k8s/informer.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
