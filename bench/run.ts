@@ -142,15 +142,6 @@ try {
     // parse the watch event of every status patch, and take CPU from the one measured). Against
     // drift, the rounds are split into THICK_BLOCKS blocks, and the implementations take turns block
     // by block, in alternating order; every block starts with its own warm-up rounds.
-    if (thinModes.length === 0) {
-      for (const kind of kinds) {
-        for (const n of secondaries) {
-          log(`floor ${kind} × ${String(n)}`);
-          const { floor } = await wb.compare(kind, n, [{}], podsFor(kind, n), rounds);
-          if (floor !== undefined) results.floors.push({ ...floor, phase: "thin" });
-        }
-      }
-    }
     const perBlock = Math.ceil(rounds / THICK_BLOCKS);
     const merged = new Map<string, Samples>();
     for (let b = 0; b < THICK_BLOCKS; b++) {
