@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { existsSync, watch } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { applyYaml, createNamespace, kubectl, repoRoot, tryKubectl, uniqueName, useCluster } from "../cluster/harness.ts";
 import { nadYaml, useKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
 import { binPath } from "../helpers/run-executable.ts";
+import { TEMP_MARK } from "../../src/install/files.ts";
 
 const cluster = useCluster();
 const useBed = useKubeBed(cluster, { mode: "thin" });
@@ -95,8 +97,8 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 /** A scratch "node": <work>/src (what the image would hold), bin (/opt/cni/bin), net.d (/etc/cni/net.d). */
-async function scratchNode(t: TestContext): Promise<{ work: string; src: string; bin: string; conf: string }> {
-  const work = await mkdtemp(join(tmpdir(), "mt-install-"));
+async function scratchNode(t: TestContext, parent = tmpdir()): Promise<{ work: string; src: string; bin: string; conf: string }> {
+  const work = await mkdtemp(join(parent, "mt-install-"));
   t.after(() => rm(work, { recursive: true, force: true }));
   const dirs = { work, src: join(work, "src"), bin: join(work, "bin"), conf: join(work, "net.d") };
   for (const d of [dirs.src, dirs.bin, dirs.conf]) await mkdir(d);
@@ -230,7 +232,9 @@ describe("multus-install: executables and the install record", () => {
 
 describe("multus-install killed with SIGKILL", () => {
   test("INSTALL-KILL an install killed at any moment (before the record, during the 127 MiB copy, after it) leaves a record that uninstall undoes exactly, temporary copies included", async (t) => {
-    const { work, src, bin, conf } = await scratchNode(t);
+    // On tmpfs when the machine has one: a file system that reflinks (XFS, btrfs) makes the copy
+    // instant, and the kill mid-copy below needs a copy that takes time.
+    const { work, src, bin, conf } = await scratchNode(t, existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
     await copyFile(binPath("multus"), join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
     await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
@@ -238,7 +242,12 @@ describe("multus-install killed with SIGKILL", () => {
     const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
     const before = withoutSrc(await tree(work));
     const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
-    let midCopy = 0;
+    const undoAndCompare = async (when: string): Promise<void> => {
+      const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
+      assert.equal(undo.status, 0, `uninstall after a kill ${when}: ${undo.stderr}`);
+      assert.deepEqual(withoutSrc(await tree(work)), before, `the node is as before after a kill ${when}`);
+    };
+    // Kills at fixed delays: before the record, during the copies, after the install (timing decides which).
     for (const delayMs of [0, 40, 80, 120, 160, 220, 300, 420, 600]) {
       const child = spawn(binPath("multus-install"), args, { stdio: "ignore" });
       // Listened to at once: at the longer delays the install may be done before the kill.
@@ -246,12 +255,32 @@ describe("multus-install killed with SIGKILL", () => {
       await sleep(delayMs);
       child.kill("SIGKILL");
       await closed;
-      if ((await readdir(bin)).some((n) => n.includes(".multus-install-"))) midCopy++;
-      const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
-      assert.equal(undo.status, 0, `uninstall after a kill at ${String(delayMs)} ms: ${undo.stderr}`);
-      assert.deepEqual(withoutSrc(await tree(work)), before, `the node is as before after a kill at ${String(delayMs)} ms`);
+      await undoAndCompare(`at ${String(delayMs)} ms`);
     }
-    assert.ok(midCopy > 0, "at least one kill landed during a copy (a temporary file was left for uninstall to clean)");
+    // And one kill that lands during the copy of multus by construction: the temporary file's creation
+    // (inotify) stops the installer, and it is killed while stopped with the temporary file there.
+    const bigTemp = `.multus${TEMP_MARK}`;
+    let midCopy = false;
+    for (let attempt = 0; attempt < 5 && !midCopy; attempt++) {
+      const watcher = watch(bin);
+      const child = spawn(binPath("multus-install"), args, { stdio: "ignore" });
+      const closed = new Promise((resolve) => child.on("close", resolve));
+      const stopped = await new Promise<boolean>((resolve) => {
+        watcher.on("change", (_event, name) => {
+          if (typeof name === "string" && name.startsWith(bigTemp) && child.kill("SIGSTOP")) resolve(true);
+        });
+        void closed.then(() => {
+          resolve(false);
+        });
+      });
+      watcher.close();
+      midCopy = stopped && (await readdir(bin)).some((n) => n.startsWith(bigTemp));
+      child.kill("SIGKILL");
+      await closed;
+      if (midCopy) assert.ok((await readdir(bin)).some((n) => n.startsWith(bigTemp)), "the killed copy left its temporary file");
+      await undoAndCompare(`during the copy (attempt ${String(attempt + 1)})`);
+    }
+    assert.ok(midCopy, "a kill landed during the copy of multus (its temporary file was left for uninstall to clean)");
   });
 });
 
