@@ -13,6 +13,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Informer } from "../k8s/informer.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
+import { getResourceClaim, listResourceSlices } from "../k8s/dra-resources.ts";
 import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
 import { unlessNotFound, type PodApi } from "../multus/kube-pod-api.ts";
 import type { PodRef } from "../multus/attachment-plan.ts";
@@ -79,6 +80,9 @@ export class CachedPodApiFactory {
         o.onLiveRead?.("nad", "stale");
         return unlessNotFound(getNetworkAttachmentDefinition(o.client, namespace, name, { signal }));
       },
+      // DRA objects are read live: only pods with claims need them, once per ADD.
+      getResourceClaim: (namespace, name) => unlessNotFound(getResourceClaim(o.client, namespace, name, { signal })),
+      listResourceSlices: (nodeName, driver) => listResourceSlices(o.client, nodeName, driver, { signal }),
       patchNetworkStatus: async (pod, json) => {
         await patchPodNetworkStatus(o.client, pod, json, { signal });
       },

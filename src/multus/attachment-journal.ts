@@ -166,9 +166,15 @@ function isJournalFile(x: unknown): x is JournalFile {
       isRecord(a["capabilityArgs"]) &&
       (a["defaultRoute"] === undefined || isStringList(a["defaultRoute"])) &&
       (a["expect"] === undefined || (isRecord(a["expect"]) && (a["expect"]["ips"] === undefined || isStringList(a["expect"]["ips"])) && (a["expect"]["mac"] === undefined || typeof a["expect"]["mac"] === "string"))) &&
+      (a["device"] === undefined || isDevice(a["device"])) &&
       (!v2 || (ATTACHMENT_STATES as readonly unknown[]).includes(a["state"]))
     );
   });
+}
+
+function isDevice(x: unknown): boolean {
+  if (!isRecord(x) || typeof x["id"] !== "string" || typeof x["infoFile"] !== "string") return false;
+  return (x["resourceName"] === undefined || typeof x["resourceName"] === "string") && (x["dpInfoFile"] === undefined || typeof x["dpInfoFile"] === "string");
 }
 
 function isStringList(x: unknown): x is string[] {

@@ -27,6 +27,19 @@ export interface Attachment {
    * its result carries them.
    */
   expect?: { ips?: string[]; mac?: string };
+  /** The device this attachment uses (a VF from a device plugin or a DRA claim, or the selection's deviceID). */
+  device?: AttachmentDevice;
+}
+
+export interface AttachmentDevice {
+  /** The device ID (for SR-IOV, the VF's PCI address): the delegate's `deviceID` and `pciBusID`. */
+  id: string;
+  /** The NAD's resourceName it was assigned from; absent for a selection's own deviceID. */
+  resourceName?: string;
+  /** This attachment's device-info file (DI-03), passed as CNIDeviceInfoFile and removed on DEL. */
+  infoFile: string;
+  /** The device plugin's file for the device (DI-02), copied to `infoFile` before the ADD. */
+  dpInfoFile?: string;
 }
 
 export interface PodRef {

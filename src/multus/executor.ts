@@ -5,6 +5,7 @@
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import { convertResult } from "../cni/result-convert.ts";
 import type { CniResult, NetConfList, Result100, ValidAttachment } from "../cni/types.ts";
+import { prepareAttachmentInfo, removeAttachmentInfo } from "../devices/device-info-files.ts";
 import { stripPrefix } from "../netattach/address-syntax.ts";
 import { Budget } from "../util/budget.ts";
 import type { Logger } from "../util/logger.ts";
@@ -95,6 +96,8 @@ export class Executor {
     for (const a of plan.attachments) {
       let result: CniResult;
       try {
+        // The journal (already written) names the device-info file, so a crash from here on still removes it.
+        if (a.device !== undefined) await prepareAttachmentInfo(a.device.infoFile, a.device.dpInfoFile);
         result = await this.#runner.add(a.delegate, requestFor(plan, a), ctx);
       } catch (err) {
         states[a.index] = "failed";
@@ -209,6 +212,7 @@ export class Executor {
     await this.#journal.write(grown);
     let result: CniResult;
     try {
+      if (a.device !== undefined) await prepareAttachmentInfo(a.device.infoFile, a.device.dpInfoFile);
       result = await this.#runner.add(a.delegate, requestFor(grown.plan, a), ctx);
     } catch (err) {
       grown.states[a.index] = "failed";
@@ -361,6 +365,8 @@ export class Executor {
     for (const a of [...attachments].reverse()) {
       try {
         await this.#runner.del(a.delegate, requestFor(plan, a), ctx);
+        // DI-03: the attachment's device-info file goes with it (kept while its DEL is still to be retried).
+        if (a.device !== undefined) removeAttachmentInfo(a.device.infoFile);
       } catch (err) {
         const cause = toCniError(err);
         this.#log.error({ containerId: plan.containerId, network: a.network, ifName: a.ifName, error: cause.message }, "attachment DEL failed");

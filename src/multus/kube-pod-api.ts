@@ -3,6 +3,7 @@
 // over informer caches: src/daemon/cached-pod-api.ts).
 import { hostname } from "node:os";
 import { resolveClientConfig } from "../k8s/client-config.ts";
+import { getResourceClaim, listResourceSlices, type ResourceClaim, type ResourceSlice } from "../k8s/dra-resources.ts";
 import { isNotFound } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
 import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, type Pod } from "../k8s/resources.ts";
@@ -18,6 +19,9 @@ export interface PodApi {
    */
   getPod(namespace: string, name: string, uid?: string): Promise<Pod | undefined>;
   getNad: NadGetter;
+  /** DRA (resource.k8s.io/v1): a claim of the pod (undefined on 404) and the slices of a node's driver. */
+  getResourceClaim(namespace: string, name: string): Promise<ResourceClaim | undefined>;
+  listResourceSlices(nodeName: string, driver: string): Promise<ResourceSlice[]>;
   /** A merge patch of pods/status; with the pod's UID as a precondition, so a recreated pod is never touched. */
   patchNetworkStatus(pod: PodRef, networkStatusJson: string): Promise<void>;
   /** Best-effort: an event never fails a CNI operation. */
@@ -37,6 +41,8 @@ export async function createPodApi(config: MultusConfig, log: Logger, signal: Ab
   return {
     getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),
     getNad: (namespace, name) => unlessNotFound(getNetworkAttachmentDefinition(client, namespace, name)),
+    getResourceClaim: (namespace, name) => unlessNotFound(getResourceClaim(client, namespace, name)),
+    listResourceSlices: (nodeName, driver) => listResourceSlices(client, nodeName, driver),
     async patchNetworkStatus(pod, json) {
       await patchPodNetworkStatus(client, pod, json);
     },

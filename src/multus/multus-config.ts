@@ -1,6 +1,7 @@
 // The Multus configuration (the `type: "multus"` file in /etc/cni/net.d, also what the runtime sends
 // on stdin). Keys and defaults follow upstream Multus (docs/configuration.md); validated once here.
 import * as v from "valibot";
+import { DEFAULT_DEVICE_CHECKPOINT, DEFAULT_DEVICE_INFO_DIR, DEFAULT_POD_RESOURCES_SOCKET } from "../devices/paths.ts";
 import { MultusError } from "../util/multus-error.ts";
 import type { NetConf, NetConfList } from "../cni/types.ts";
 
@@ -33,6 +34,8 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "delegateTimeoutSeconds", "operationTimeoutSeconds", "rollbackTimeoutSeconds",
   // multus-shim's keys (the thick config, which the thin plugin reads when the shim hands it a DEL).
   "daemonSocketDir", "daemonReadyTimeoutSeconds",
+  // Ours: where the kubelet and the device plugins keep their files (devices).
+  "podResourcesSocket", "deviceCheckpointFile", "deviceInfoDir",
 ]);
 
 /** Keys of the CNI protocol itself: a daemon's config never overrides these in a request. */
@@ -84,6 +87,9 @@ const MultusConfigSchema = v.looseObject({
   delegateTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   operationTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3600))),
   rollbackTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3600))),
+  podResourcesSocket: v.optional(v.string()),
+  deviceCheckpointFile: v.optional(v.string()),
+  deviceInfoDir: v.optional(v.string()),
 });
 
 /** lumberjack's rotation of `logFile`, with upstream Multus's defaults (100 MB, 5 backups, 5 days, gzip). */
@@ -128,6 +134,12 @@ export interface MultusConfig {
   delegateTimeoutMs: number | undefined;
   operationTimeoutMs: number;
   rollbackTimeoutMs: number;
+  /** The kubelet's PodResources socket (devices of a pod). */
+  podResourcesSocket: string;
+  /** The kubelet device manager's checkpoint (when PodResources cannot answer). */
+  deviceCheckpointFile: string;
+  /** The device-info directory (device-info spec: /var/run/k8s.cni.cncf.io/devinfo). */
+  deviceInfoDir: string;
   /** Top-level keys nobody knows (warned about once per key, then ignored). */
   unknownKeys: string[];
 }
@@ -194,6 +206,9 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     delegateTimeoutMs: c.delegateTimeoutSeconds === undefined ? undefined : c.delegateTimeoutSeconds * 1000,
     operationTimeoutMs: (c.operationTimeoutSeconds ?? DEFAULTS.operationTimeoutSeconds) * 1000,
     rollbackTimeoutMs: (c.rollbackTimeoutSeconds ?? DEFAULTS.rollbackTimeoutSeconds) * 1000,
+    podResourcesSocket: nonEmpty(c.podResourcesSocket) ?? DEFAULT_POD_RESOURCES_SOCKET,
+    deviceCheckpointFile: nonEmpty(c.deviceCheckpointFile) ?? DEFAULT_DEVICE_CHECKPOINT,
+    deviceInfoDir: nonEmpty(c.deviceInfoDir) ?? DEFAULT_DEVICE_INFO_DIR,
     unknownKeys: Object.keys(c).filter((k) => !KNOWN_KEYS.has(k)).sort(),
   };
 }

@@ -13,7 +13,9 @@ import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import type { CmdArgs, GcArgs, PluginHandlers } from "../cni/skel.ts";
 import type { CniResult, NetConfList } from "../cni/types.ts";
 import { parseCniArgs } from "../cni/plugin-env.ts";
-import { podUidMatches } from "../k8s/resources.ts";
+import { removeContainerInfo } from "../devices/device-info-files.ts";
+import type { PodDevices } from "../devices/allocated-devices.ts";
+import { podUidMatches, type Pod } from "../k8s/resources.ts";
 import { Budget } from "../util/budget.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -133,8 +135,23 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     return planFromDelegates(call.config, call.req);
   };
 
-  const podPlan = async (call: Call, api: PodApi, pod: PodRef, annotations: Record<string, string>): Promise<AttachmentPlan> =>
-    planForPod({ config: call.config, req: call.req, pod, annotations }, createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log));
+  const podPlan = async (call: Call, api: PodApi, pod: PodRef, annotations: Record<string, string>, object?: Pod): Promise<AttachmentPlan> =>
+    planForPod(
+      { config: call.config, req: call.req, pod, annotations, devices: (wanted) => podDevices(call, api, pod, wanted, object) },
+      createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log),
+    );
+
+  /** Loaded only for pods whose networks name a device resource (the gRPC client stays out of other calls). */
+  const podDevices = async (call: Call, api: PodApi, pod: PodRef, wanted: string[], object: Pod | undefined): Promise<PodDevices> => {
+    const { lookupPodDevices } = await import("../devices/allocated-devices.ts");
+    return lookupPodDevices(pod, wanted, {
+      podResourcesSocket: call.config.podResourcesSocket,
+      checkpointFile: call.config.deviceCheckpointFile,
+      pod: async () => object ?? (await api.getPod(pod.namespace, pod.name, pod.uid)),
+      dra: { getClaim: (ns, n) => api.getResourceClaim(ns, n), listSlices: (node, driver) => api.listResourceSlices(node, driver) },
+      signal: call.budget.signal(),
+    });
+  };
 
   /** Run `fn` holding the sandbox's locks; the lock file goes with the journal. */
   const locked = async <T>(call: Call, command: string, fn: (lock: SandboxLock) => Promise<T>): Promise<T> => {
@@ -184,6 +201,8 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         });
         // Upstream's record of this sandbox (an in-place upgrade) is no longer needed either way.
         await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
+        // DI-03: no device-info file of the sandbox outlives it, journaled or not (a rebuilt plan has no devices).
+        removeContainerInfo(call.config.deviceInfoDir, args.containerId);
       });
     },
 
@@ -227,8 +246,8 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     const podRef = `${podId.namespace}/${podId.name}`;
     let plan: AttachmentPlan;
     try {
-      const { pod, annotations } = await timed(call, "api", () => podAnnotations(call.config.runtimeConfig, api, podId));
-      plan = await timed(call, "plan", () => podPlan(call, api, pod, annotations));
+      const { pod, annotations, object } = await timed(call, "api", () => podAnnotations(call.config.runtimeConfig, api, podId));
+      plan = await timed(call, "plan", () => podPlan(call, api, pod, annotations, object));
     } catch (err) {
       await announceFailure(api, podId, toCniError(err).message);
       throw err;
@@ -243,7 +262,9 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         throw err;
       }
       try {
-        await publishAttachments(api, target, plan, results, (phase, fn) => timed(call, phase, fn));
+        await publishAttachments(api, target, plan, results, (phase, fn) => timed(call, phase, fn), (message) => {
+          call.log.warn({ pod: podRef, problem: message }, "device-info left out of network-status");
+        });
       } catch (err) {
         // Nothing half-done stays: the interfaces go again (with the rollback's own budget), and the
         // runtime retries the sandbox.
@@ -279,7 +300,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
           const pod = await api.getPod(podId.namespace, podId.name, podId.uid);
           // A pod that is gone (or was recreated) still had the networks every pod gets.
           const current = pod !== undefined && (podId.uid === "" || podUidMatches(pod, podId.uid));
-          return await podPlan(call, api, podId, current ? pod.metadata.annotations : {});
+          return await podPlan(call, api, podId, current ? pod.metadata.annotations : {}, current ? pod : undefined);
         } finally {
           api.close();
         }

@@ -4,6 +4,9 @@
 // annotation selects (NPWG-05…17, 22, 27, 28). All lookups happen first; then the plan is assembled
 // and validated as a whole (interface names, capabilities, default-route) before anything runs.
 import type { NetConf, NetConfList } from "../cni/types.ts";
+import { assignDevices, type DeviceDemand } from "../devices/device-assignment.ts";
+import { attachmentInfoPath, devicePluginInfoPath } from "../devices/paths.ts";
+import type { PodDevices } from "../devices/allocated-devices.ts";
 import { checkNamespaceIsolation } from "../netattach/namespace-policy.ts";
 import { parseSelectionAnnotation, type NetworkSelection } from "../netattach/selection-annotation.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -27,6 +30,11 @@ export interface PodPlanInput {
   req: CniRequest;
   pod: PodRef;
   annotations: Readonly<Record<string, string>>;
+  /**
+   * The pod's devices for the given resource names (DRA claims, PodResources, the checkpoint); called
+   * only when a network names a resource. Undefined: Multus cannot see the kubelet (an error then).
+   */
+  devices?: (resourceNames: string[]) => Promise<PodDevices>;
 }
 
 /** Capability keys a selection may request, and the runtimeConfig key each becomes (NPWG-08…15). */
@@ -109,8 +117,39 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
     if (selection !== undefined) checkCapabilities(a, selection, podRef);
     return a;
   });
+  await attachDevices(attachments, base, input, podRef);
   checkInterfaceNames(attachments);
   return { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments, pod };
+}
+
+/**
+ * Networks whose NAD names a resource get the next of the pod's devices of it (device-assignment.ts);
+ * a selection's own `deviceID` is used as given. The device goes into every plugin of the delegate
+ * (`deviceID` and `pciBusID`, as upstream), into the `deviceID` capability, and gets a device-info file.
+ */
+async function attachDevices(attachments: Attachment[], base: readonly { net: ResolvedNetwork; selection?: NetworkSelection }[], input: PodPlanInput, podRef: string): Promise<void> {
+  const demands: DeviceDemand[] = [];
+  base.forEach(({ net, selection }, index) => {
+    if (net.resourceName !== undefined && selection?.deviceId === undefined) demands.push({ index, network: net.statusName, resourceName: net.resourceName });
+  });
+  let assigned = new Map<number, string>();
+  if (demands.length > 0) {
+    if (input.devices === undefined) {
+      throw new MultusError("MULTUS_ERR_DEVICE", `pod ${podRef}: network "${demands[0]?.network ?? ""}" names a device resource, but Multus runs without a pod (config-file mode) and cannot ask the kubelet`);
+    }
+    const found = await input.devices([...new Set(demands.map((d) => d.resourceName))]);
+    assigned = assignDevices(demands, found.devices, podRef, found.sources);
+  }
+  for (const a of attachments) {
+    const selected = base[a.index]?.selection?.deviceId;
+    const id = selected ?? assigned.get(a.index);
+    if (id === undefined) continue;
+    const resourceName = selected === undefined ? base[a.index]?.net.resourceName : undefined;
+    const infoFile = attachmentInfoPath(input.config.deviceInfoDir, a.delegate.name, input.req.containerId, a.ifName);
+    a.device = { id, infoFile, ...(resourceName === undefined ? {} : { resourceName, dpInfoFile: devicePluginInfoPath(input.config.deviceInfoDir, resourceName, id) }) };
+    a.delegate = { ...a.delegate, plugins: a.delegate.plugins.map((p): NetConf => ({ ...p, deviceID: id, pciBusID: id })) };
+    a.capabilityArgs = { ...a.capabilityArgs, deviceID: id, CNIDeviceInfoFile: infoFile };
+  }
 }
 
 function selectionCapabilities(sel: NetworkSelection | undefined): Record<string, unknown> {
@@ -121,7 +160,6 @@ function selectionCapabilities(sel: NetworkSelection | undefined): Record<string
   if (sel.portMappings !== undefined) out["portMappings"] = sel.portMappings;
   if (sel.bandwidth !== undefined) out["bandwidth"] = sel.bandwidth;
   if (sel.infinibandGuid !== undefined) out["infinibandGUID"] = sel.infinibandGuid;
-  if (sel.deviceId !== undefined) out["deviceID"] = sel.deviceId;
   return out;
 }
 

@@ -2,7 +2,7 @@
 // `io.kubernetes.cri.pod-annotations` capability, no API round trip), else from the API (thin mode: a
 // GET; the daemon: its informer cache, with a live GET when the cache misses or is stale).
 import { CONFIG_SOURCE_ANNOTATION } from "../k8s/annotations.ts";
-import { podUidMatches } from "../k8s/resources.ts";
+import { podUidMatches, type Pod } from "../k8s/resources.ts";
 import { MultusError } from "../util/multus-error.ts";
 import type { PodRef } from "./attachment-plan.ts";
 import type { PodApi } from "./kube-pod-api.ts";
@@ -37,7 +37,7 @@ export async function podAnnotations(
   runtimeConfig: Record<string, unknown>,
   api: PodApi,
   podId: PodRef,
-): Promise<{ pod: PodRef; annotations: Record<string, string> }> {
+): Promise<{ pod: PodRef; annotations: Record<string, string>; object?: Pod }> {
   const fromRuntime = runtimeAnnotations(runtimeConfig);
   if (fromRuntime !== undefined && podId.uid !== "" && (fromRuntime[CONFIG_SOURCE_ANNOTATION] ?? "api") === "api") {
     return { pod: podId, annotations: fromRuntime };
@@ -50,5 +50,5 @@ export async function podAnnotations(
   if (podId.uid !== "" && !podUidMatches(pod, podId.uid)) {
     throw new MultusError("MULTUS_ERR_POD_NOT_FOUND", `pod ${podRef} was recreated: the runtime asked for UID ${podId.uid}, the API has ${pod.metadata.uid}; nothing was attached`);
   }
-  return { pod: { ...podId, uid: pod.metadata.uid }, annotations: fromRuntime ?? pod.metadata.annotations };
+  return { pod: { ...podId, uid: pod.metadata.uid }, annotations: fromRuntime ?? pod.metadata.annotations, object: pod };
 }

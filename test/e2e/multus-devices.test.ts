@@ -1,0 +1,186 @@
+// Seed 000's SR-IOV pods and the device errors, end to end on the real node (which parts are real:
+// test/e2e/devices-rig.ts). The kubelet allocates our test device plugin's VFs to the pods, records
+// them in its checkpoint and answers PodResources; Multus finds them there, gives each network its
+// VF (deviceID), copies the device plugin's device-info file (DI-02 → DI-03) and reports it in
+// network-status; sriov-cni's stand-in moves the VF's netdev into the pod.
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { applyYaml, kubectl } from "../cluster/harness.ts";
+import { TestDevicePlugin } from "../devices/device-plugin.ts";
+import { createDeviceRig, NETDEVICE_RESOURCE, NETDEVICE_VFS, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
+import {
+  BUSYBOX,
+  NODE_NAME,
+  createNamespace,
+  eventMessages,
+  eventually,
+  nodeLinks,
+  podInterfaces,
+  podObject,
+  podPhaseAndWaiting,
+  useNode,
+  waitPodReady,
+} from "./node-harness.ts";
+
+const node = useNode();
+const NETWORKS = "k8s.v1.cni.cncf.io/networks";
+
+let rig: DeviceRig | undefined;
+const plugins: TestDevicePlugin[] = [];
+
+/** Seed 000's SR-IOV NAD: type sriov, the resourceName annotation, host-local leases in the node's state. */
+async function sriovNad(namespace: string, name: string, resourceName: string, subnet: string): Promise<void> {
+  await applyYaml(
+    JSON.stringify({
+      apiVersion: "k8s.cni.cncf.io/v1",
+      kind: "NetworkAttachmentDefinition",
+      metadata: { name, namespace, annotations: { "k8s.v1.cni.cncf.io/resourceName": resourceName } },
+      spec: {
+        config: JSON.stringify({
+          cniVersion: "1.0.0",
+          name,
+          type: "sriov",
+          vlan: 0,
+          spoofchk: "on",
+          trust: "on",
+          ipam: { type: "host-local", subnet, dataDir: join(node().stateDir, "ipam") },
+        }),
+      },
+    }),
+  );
+}
+
+async function sriovPod(namespace: string, name: string, networks: string, resources: Record<string, number>): Promise<void> {
+  const amounts = Object.fromEntries(Object.entries(resources).map(([k, v]) => [k, String(v)]));
+  await applyYaml(
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace, annotations: { [NETWORKS]: networks } },
+      spec: {
+        nodeName: NODE_NAME,
+        automountServiceAccountToken: false,
+        dnsPolicy: "Default",
+        terminationGracePeriodSeconds: 2,
+        containers: [
+          {
+            name: "main",
+            image: BUSYBOX,
+            imagePullPolicy: "Never",
+            command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+            resources: { requests: amounts, limits: amounts },
+          },
+        ],
+      },
+    }),
+  );
+}
+
+interface StatusEntry {
+  name: string;
+  interface?: string;
+  ips?: string[];
+  "device-info"?: { type: string; version: string; pci?: { "pci-address": string } };
+}
+
+async function rawNetworkStatus(namespace: string, name: string): Promise<StatusEntry[]> {
+  const pod = await podObject(namespace, name);
+  const text = (pod["metadata"] as { annotations?: Record<string, string> }).annotations?.["k8s.v1.cni.cncf.io/network-status"];
+  assert.ok(text !== undefined, "network-status is written");
+  return JSON.parse(text) as StatusEntry[];
+}
+
+function cniInfoFiles(): string[] {
+  const dir = join(node().stateDir, "devinfo", "cni");
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+async function vfsInNodeNetns(): Promise<string[]> {
+  const names = new Set((await nodeLinks(node())).map((l) => l.name));
+  return ["mtvf0", "mtvf1", "mtvf2", "mtvf3"].filter((n) => names.has(n));
+}
+
+async function deleteAndWaitGone(namespace: string, name: string): Promise<void> {
+  await kubectl(["delete", "pod", name, "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
+}
+
+describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () => {
+  before(async () => {
+    rig = await createDeviceRig(node());
+    const pluginDir = rig.pluginDir;
+    plugins.push(new TestDevicePlugin({ pluginDir, resourceName: NETDEVICE_RESOURCE, devices: NETDEVICE_VFS, deviceInfoDir: rig.deviceInfoDir }));
+    plugins.push(new TestDevicePlugin({ pluginDir, resourceName: VFIO_RESOURCE, devices: VFIO_VFS, deviceInfoDir: rig.deviceInfoDir }));
+    for (const p of plugins) await p.start();
+    // The kubelet publishes the resources at its next node status update.
+    const advertised = await eventually(async () => {
+      const allocatable = JSON.parse(await kubectl(["get", "node", NODE_NAME, "-o", "jsonpath={.status.allocatable}"])) as Record<string, string>;
+      return allocatable[NETDEVICE_RESOURCE] === String(NETDEVICE_VFS.length) && allocatable[VFIO_RESOURCE] === String(VFIO_VFS.length);
+    }, 60_000);
+    assert.ok(advertised, "the node's allocatable lists both test resources");
+  });
+
+  after(async () => {
+    for (const p of plugins) await p.stop();
+    await rig?.remove();
+  });
+
+  test("DI-02 DI-03 test-sriov: net1 is the VF the kubelet allocated, network-status carries its device-info, deleting the pod returns the VF and removes the file", async (t) => {
+    const namespace = await createNamespace(t);
+    await sriovNad(namespace, "sriov-net", NETDEVICE_RESOURCE, "10.56.217.0/24");
+    const before = plugins[0]?.allocations.length ?? 0;
+    await sriovPod(namespace, "test-sriov", "sriov-net", { [NETDEVICE_RESOURCE]: 1 });
+    await waitPodReady(namespace, "test-sriov");
+
+    const given = plugins[0]?.allocations.slice(before).flat() ?? [];
+    assert.equal(given.length, 1, "the kubelet allocated one VF through the device plugin's Allocate");
+    const vf = given[0] ?? "";
+    const status = await rawNetworkStatus(namespace, "test-sriov");
+    const net1 = status.find((s) => s.interface === "net1");
+    assert.ok(net1 !== undefined, `network-status has net1: ${JSON.stringify(status)}`);
+    assert.equal(net1.name, `${namespace}/sriov-net`);
+    assert.deepEqual(net1["device-info"], { type: "pci", version: "1.1.0", pci: { "pci-address": vf } }, "DI-03: the device plugin's file, read back after the ADD");
+    assert.ok(net1.ips?.[0]?.startsWith("10.56.217."), "IPAM ran on the VF's network");
+
+    const inPod = await podInterfaces(namespace, "test-sriov");
+    assert.ok(inPod.some((i) => i.name === "net1" && i.ips.some((a) => a.startsWith("10.56.217."))), "the VF netdev is net1 in the pod, with its address");
+    const index = NETDEVICE_VFS.indexOf(vf);
+    assert.ok(!(await vfsInNodeNetns()).includes(`mtvf${String(index)}`), "the VF's netdev left the node's namespace");
+    assert.equal(cniInfoFiles().filter((f) => f.startsWith("sriov-net-")).length, 1, "DI-03: one per-attachment device-info file while the pod runs");
+
+    await deleteAndWaitGone(namespace, "test-sriov");
+    assert.ok(await eventually(async () => (await vfsInNodeNetns()).includes(`mtvf${String(index)}`), 30_000), "the VF is back in the node's namespace");
+    assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("sriov-net-")), [], "DI-03: the file is gone after DEL");
+  });
+
+  test("two networks sharing a resource take the pod's VFs in PCI order", async (t) => {
+    const namespace = await createNamespace(t);
+    await sriovNad(namespace, "sriov-net", NETDEVICE_RESOURCE, "10.56.218.0/24");
+    await sriovPod(namespace, "two-vfs", "sriov-net,sriov-net", { [NETDEVICE_RESOURCE]: 2 });
+    await waitPodReady(namespace, "two-vfs");
+    const status = await rawNetworkStatus(namespace, "two-vfs");
+    const ids = ["net1", "net2"].map((n) => status.find((s) => s.interface === n)?.["device-info"]?.pci?.["pci-address"]);
+    assert.ok(ids[0] !== undefined && ids[1] !== undefined, `both attachments report a device: ${JSON.stringify(status)}`);
+    assert.notEqual(ids[0], ids[1], "distinct VFs");
+    assert.deepEqual([...ids].sort(), ids, "net1 has the lower PCI address");
+    await deleteAndWaitGone(namespace, "two-vfs");
+  });
+
+  test("a pod selecting more networks of a resource than it requested fails with the clear error, before any delegate runs, and leaves nothing", async (t) => {
+    const namespace = await createNamespace(t);
+    await sriovNad(namespace, "sriov-net", NETDEVICE_RESOURCE, "10.56.219.0/24");
+    const filesBefore = cniInfoFiles();
+    await sriovPod(namespace, "too-many", "sriov-net,sriov-net", { [NETDEVICE_RESOURCE]: 1 });
+    const want = /2 networks \("[^"]+\/sriov-net", "[^"]+\/sriov-net"\) need a device of resource "intel\.com\/sriov_netdevice" each, but the pod was given 1/;
+    const failed = await eventually(async () => (await eventMessages(namespace, "too-many")).some((m) => want.test(m)), 60_000);
+    assert.ok(failed, `the event names the networks, the resource and the count: ${(await eventMessages(namespace, "too-many")).join("\n")}`);
+    assert.match(await podPhaseAndWaiting(namespace, "too-many"), /^Pending/);
+    assert.deepEqual(cniInfoFiles(), filesBefore, "no device-info file");
+    assert.equal((await vfsInNodeNetns()).length, 4, "no VF moved");
+    const leases = join(node().stateDir, "ipam", "sriov-net");
+    assert.deepEqual((existsSync(leases) ? readdirSync(leases) : []).filter((f) => f.startsWith("10.56.219.")), [], "no IP lease");
+    await deleteAndWaitGone(namespace, "too-many");
+  });
+});
+
