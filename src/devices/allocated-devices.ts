@@ -21,6 +21,8 @@ export interface PodDevices {
   devices: DeviceMap;
   /** Where they came from, for error messages: "DRA claims: …; PodResources: …". */
   sources: string;
+  /** The resource each device belongs to, where it differs from the key it was found under (DRA). */
+  resourceOf: Map<string, string>;
 }
 
 function describe(map: DeviceMap): string {
@@ -33,13 +35,15 @@ export async function lookupPodDevices(pod: { namespace: string; name: string; u
   const podRef = `${pod.namespace}/${pod.name}`;
   const devices: DeviceMap = new Map();
   const sources: string[] = [];
+  const resourceOf = new Map<string, string>();
   const object = await deps.pod();
   if (deps.dra !== undefined && object !== undefined && (object.spec.resourceClaims ?? []).length > 0) {
     const dra = await draDevices(object, deps.dra, podRef);
-    for (const [k, ids] of dra) devices.set(k, ids);
-    sources.push(`DRA claims: ${describe(dra)}`);
+    for (const [k, ids] of dra.devices) devices.set(k, ids);
+    for (const [id, r] of dra.resourceOf) resourceOf.set(id, r);
+    sources.push(`DRA claims: ${describe(dra.devices)}`);
   }
-  if (wanted.every((r) => devices.has(r))) return { devices, sources: sources.join("; ") };
+  if (wanted.every((r) => devices.has(r))) return { devices, sources: sources.join("; "), resourceOf };
 
   const socket = deps.podResourcesSocket;
   let fromKubelet: DeviceMap | undefined;
@@ -68,5 +72,5 @@ export async function lookupPodDevices(pod: { namespace: string; name: string; u
     }
   }
   for (const [k, ids] of fromKubelet ?? []) if (!devices.has(k)) devices.set(k, ids);
-  return { devices, sources: sources.join("; ") };
+  return { devices, sources: sources.join("; "), resourceOf };
 }

@@ -40,11 +40,19 @@ function stringAttribute(slice: ResourceSlice, device: string, name: string): st
   return s === undefined || s === "" ? undefined : s;
 }
 
-/** Device IDs by resourceName attribute and by `<claim>/<request>`, from every claim of the pod. */
-export async function draDevices(pod: Pod, api: DraApi, podRef: string): Promise<DeviceMap> {
+export interface DraDevices {
+  /** Device IDs by resourceName attribute and by `<claim>/<request>`. */
+  devices: DeviceMap;
+  /** Each device's own resourceName attribute (its device-info file is named after it). */
+  resourceOf: Map<string, string>;
+}
+
+/** The devices of every claim of the pod that carry a k8s.cni.cncf.io/deviceID. */
+export async function draDevices(pod: Pod, api: DraApi, podRef: string): Promise<DraDevices> {
   const out: DeviceMap = new Map();
+  const resourceOf = new Map<string, string>();
   const claims = podClaims(pod, podRef);
-  if (claims.length === 0) return out;
+  if (claims.length === 0) return { devices: out, resourceOf };
   const node = pod.spec.nodeName ?? "";
   if (node === "") throw new MultusError("MULTUS_ERR_DEVICE", `pod ${podRef} has DRA claims but no spec.nodeName: it is not scheduled`);
   const slices = new Map<string, Promise<ResourceSlice[]>>();
@@ -77,8 +85,11 @@ export async function draDevices(pod: Pod, api: DraApi, podRef: string): Promise
       const request = r.request.split("/")[0] ?? r.request;
       file(`${c.name}/${request}`, id);
       const resourceName = slice === undefined ? undefined : stringAttribute(slice, r.device, RESOURCE_NAME_ATTRIBUTE);
-      if (resourceName !== undefined) file(resourceName, id);
+      if (resourceName !== undefined) {
+        file(resourceName, id);
+        resourceOf.set(id, resourceName);
+      }
     }
   }
-  return out;
+  return { devices: out, resourceOf };
 }

@@ -133,12 +133,14 @@ async function attachDevices(attachments: Attachment[], base: readonly { net: Re
     if (net.resourceName !== undefined && selection?.deviceId === undefined) demands.push({ index, network: net.statusName, resourceName: net.resourceName });
   });
   let assigned = new Map<number, string>();
+  let resourceOf = new Map<string, string>();
   if (demands.length > 0) {
     if (input.devices === undefined) {
       throw new MultusError("MULTUS_ERR_DEVICE", `pod ${podRef}: network "${demands[0]?.network ?? ""}" names a device resource, but Multus runs without a pod (config-file mode) and cannot ask the kubelet`);
     }
     const found = await input.devices([...new Set(demands.map((d) => d.resourceName))]);
     assigned = assignDevices(demands, found.devices, podRef, found.sources);
+    resourceOf = found.resourceOf;
   }
   for (const a of attachments) {
     const selected = base[a.index]?.selection?.deviceId;
@@ -146,7 +148,9 @@ async function attachDevices(attachments: Attachment[], base: readonly { net: Re
     if (id === undefined) continue;
     const resourceName = selected === undefined ? base[a.index]?.net.resourceName : undefined;
     const infoFile = attachmentInfoPath(input.config.deviceInfoDir, a.delegate.name, input.req.containerId, a.ifName);
-    a.device = { id, infoFile, ...(resourceName === undefined ? {} : { resourceName, dpInfoFile: devicePluginInfoPath(input.config.deviceInfoDir, resourceName, id) }) };
+    // The device-info file is named after the device's own resource (for `<claim>/<request>`, the DRA attribute).
+    const dpResource = resourceName === undefined ? undefined : (resourceOf.get(id) ?? resourceName);
+    a.device = { id, infoFile, ...(resourceName === undefined || dpResource === undefined ? {} : { resourceName, dpInfoFile: devicePluginInfoPath(input.config.deviceInfoDir, dpResource, id) }) };
     a.delegate = { ...a.delegate, plugins: a.delegate.plugins.map((p): NetConf => ({ ...p, deviceID: id, pciBusID: id })) };
     a.capabilityArgs = { ...a.capabilityArgs, deviceID: id, CNIDeviceInfoFile: infoFile };
   }

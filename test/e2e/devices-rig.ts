@@ -27,6 +27,20 @@ export const PF: FakePf = {
   ],
 };
 
+export const DRA_RESOURCE = "intel.com/sriov_dra";
+
+/** A second PF whose four VFs a DRA driver publishes instead of the device plugin. */
+export const DRA_PF: FakePf = {
+  pci: "0000:5e:00.0",
+  netdev: "mtpf1",
+  vfs: [
+    { pci: "0000:5e:02.0", driver: "iavf", netdev: "mtdvf0" },
+    { pci: "0000:5e:02.1", driver: "iavf", netdev: "mtdvf1" },
+    { pci: "0000:5e:02.2", driver: "iavf", netdev: "mtdvf2" },
+    { pci: "0000:5e:02.3", driver: "iavf", netdev: "mtdvf3" },
+  ],
+};
+
 export const NETDEVICE_VFS = PF.vfs.filter((v) => v.netdev !== undefined).map((v) => v.pci);
 export const VFIO_VFS = PF.vfs.filter((v) => v.netdev === undefined).map((v) => v.pci);
 
@@ -48,8 +62,8 @@ export async function createDeviceRig(node: NodeInfo): Promise<DeviceRig> {
   const sysfs = join(node.stateDir, "sysfs-test");
   const state = join(node.stateDir, "sriov-test-state");
   await rm(sysfs, { recursive: true, force: true });
-  await createFakeSriovTree(sysfs, [PF]);
-  for (const vf of PF.vfs) {
+  await createFakeSriovTree(sysfs, [PF, DRA_PF]);
+  for (const vf of [...PF.vfs, ...DRA_PF.vfs]) {
     if (vf.netdev === undefined) continue;
     await run("ip", ["-n", node.netns, "link", "del", vf.netdev]);
     await ipNode(node, ["link", "add", vf.netdev, "type", "veth", "peer", "name", `${vf.netdev}p`]);
@@ -67,7 +81,7 @@ export async function createDeviceRig(node: NodeInfo): Promise<DeviceRig> {
     deviceInfoDir,
     pluginDir: join(node.stateDir, "device-plugins"),
     async remove() {
-      for (const vf of PF.vfs) if (vf.netdev !== undefined) await run("ip", ["-n", node.netns, "link", "del", `${vf.netdev}p`]);
+      for (const vf of [...PF.vfs, ...DRA_PF.vfs]) if (vf.netdev !== undefined) await run("ip", ["-n", node.netns, "link", "del", `${vf.netdev}p`]);
       await rm(plugin, { force: true });
       await rm(sysfs, { recursive: true, force: true });
       await rm(state, { recursive: true, force: true });

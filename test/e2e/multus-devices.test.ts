@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { applyYaml, kubectl } from "../cluster/harness.ts";
+import { applyYaml, kubectl, tryKubectl } from "../cluster/harness.ts";
 import { TestDevicePlugin } from "../devices/device-plugin.ts";
-import { createDeviceRig, NETDEVICE_RESOURCE, NETDEVICE_VFS, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
+import { TestDraPlugin } from "../devices/dra-plugin.ts";
+import { createDeviceRig, DRA_PF, DRA_RESOURCE, NETDEVICE_RESOURCE, NETDEVICE_VFS, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
 import {
   BUSYBOX,
   NODE_NAME,
@@ -27,6 +28,7 @@ import {
 const node = useNode();
 const NETWORKS = "k8s.v1.cni.cncf.io/networks";
 
+/** The fake VFs, their sysfs tree and the sriov-cni stand-in, for both suites below. */
 let rig: DeviceRig | undefined;
 const plugins: TestDevicePlugin[] = [];
 
@@ -106,12 +108,20 @@ async function deleteAndWaitGone(namespace: string, name: string): Promise<void>
   await kubectl(["delete", "pod", name, "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
 }
 
-describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () => {
+describe("device-backed networks on the real node", () => {
   before(async () => {
     rig = await createDeviceRig(node());
-    const pluginDir = rig.pluginDir;
-    plugins.push(new TestDevicePlugin({ pluginDir, resourceName: NETDEVICE_RESOURCE, devices: NETDEVICE_VFS, deviceInfoDir: rig.deviceInfoDir }));
-    plugins.push(new TestDevicePlugin({ pluginDir, resourceName: VFIO_RESOURCE, devices: VFIO_VFS, deviceInfoDir: rig.deviceInfoDir }));
+  });
+  after(async () => {
+    await rig?.remove();
+  });
+
+describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () => {
+  before(async () => {
+    const pluginDir = join(node().stateDir, "device-plugins");
+    const deviceInfoDir = join(node().stateDir, "devinfo");
+    plugins.push(new TestDevicePlugin({ pluginDir, resourceName: NETDEVICE_RESOURCE, devices: NETDEVICE_VFS, deviceInfoDir }));
+    plugins.push(new TestDevicePlugin({ pluginDir, resourceName: VFIO_RESOURCE, devices: VFIO_VFS, deviceInfoDir }));
     for (const p of plugins) await p.start();
     // The kubelet publishes the resources at its next node status update.
     const advertised = await eventually(async () => {
@@ -123,7 +133,6 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
 
   after(async () => {
     for (const p of plugins) await p.stop();
-    await rig?.remove();
   });
 
   test("DI-02 DI-03 test-sriov: net1 is the VF the kubelet allocated, network-status carries its device-info, deleting the pod returns the VF and removes the file", async (t) => {
@@ -184,3 +193,142 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
   });
 });
 
+
+describe("seed 001: two VFs from a DRA claim, allocated by the real scheduler and prepared by the real kubelet", () => {
+  const DRIVER = "sriov.test.k8s.cni.cncf.io";
+  let dra: TestDraPlugin | undefined;
+
+  before(async () => {
+    const info = node();
+    dra = new TestDraPlugin({
+      kubeletRootDir: join(info.stateDir, "kubelet"),
+      driver: DRIVER,
+      nodeName: NODE_NAME,
+      devices: DRA_PF.vfs.map((v) => ({ pci: v.pci, resourceName: DRA_RESOURCE })),
+      deviceInfoDir: join(info.stateDir, "devinfo"),
+    });
+    await dra.start();
+    assert.ok(await eventually(() => Promise.resolve(dra?.registered === true), 30_000), "the kubelet registered the DRA plugin");
+    // The seed's class name and ours, both selecting the test driver's devices.
+    for (const name of ["sriovnetwork.openshift.io", DRIVER]) {
+      await applyYaml(JSON.stringify({ apiVersion: "resource.k8s.io/v1", kind: "DeviceClass", metadata: { name }, spec: { selectors: [{ cel: { expression: `device.driver == '${DRIVER}'` } }] } }));
+    }
+  });
+
+  after(async () => {
+    await dra?.stop();
+    await kubectl(["delete", "deviceclass", "sriovnetwork.openshift.io", DRIVER, "--ignore-not-found"]);
+  });
+
+  const draVfs = DRA_PF.vfs.map((v) => v.pci);
+  const draNetdevs = async (): Promise<string[]> => {
+    const names = new Set((await nodeLinks(node())).map((l) => l.name));
+    return DRA_PF.vfs.flatMap((v) => (v.netdev !== undefined && names.has(v.netdev) ? [v.netdev] : []));
+  };
+
+  async function deviceIdsOf(namespace: string, name: string, ifNames: string[]): Promise<string[]> {
+    const status = await rawNetworkStatus(namespace, name);
+    return ifNames.map((n) => {
+      const id = status.find((s) => s.interface === n)?.["device-info"]?.pci?.["pci-address"];
+      assert.ok(id !== undefined, `${n} reports its device: ${JSON.stringify(status)}`);
+      return id;
+    });
+  }
+
+  test("seed 001 as a Deployment: vf-test1,vf-test1 with a count-2 claim template gives net1 and net2 on distinct VFs in PCI order; deleting it returns both and their files", async (t) => {
+    const namespace = await createNamespace(t);
+    // The seed's NAD form: resourceName `sriov/vf` = the pod's claim `sriov`, its request `vf`.
+    await sriovNad(namespace, "vf-test1", "sriov/vf", "10.0.2.0/24");
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "resource.k8s.io/v1",
+        kind: "ResourceClaimTemplate",
+        metadata: { name: "vf-test1-claim", namespace },
+        spec: { spec: { devices: { requests: [{ name: "vf", exactly: { deviceClassName: "sriovnetwork.openshift.io", count: 2 } }] } } },
+      }),
+    );
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "pod0", namespace },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: "pod0" } },
+          template: {
+            metadata: { labels: { app: "pod0" }, annotations: { [NETWORKS]: "vf-test1,vf-test1" } },
+            spec: {
+              automountServiceAccountToken: false,
+              dnsPolicy: "Default",
+              terminationGracePeriodSeconds: 2,
+              resourceClaims: [{ name: "sriov", resourceClaimTemplateName: "vf-test1-claim" }],
+              containers: [
+                {
+                  name: "main",
+                  image: BUSYBOX,
+                  imagePullPolicy: "Never",
+                  command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+                  securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
+                  resources: { claims: [{ name: "sriov" }] },
+                },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    await kubectl(["rollout", "status", "deployment/pod0", "--timeout=90s"], { namespace, timeoutMs: 105_000 });
+    const name = (await kubectl(["get", "pods", "-l", "app=pod0", "-o", "jsonpath={.items[0].metadata.name}"], { namespace })).trim();
+    const ids = await deviceIdsOf(namespace, name, ["net1", "net2"]);
+    assert.notEqual(ids[0], ids[1], "two distinct VFs");
+    assert.deepEqual([...ids].sort(), ids, "net1 has the lower PCI address");
+    for (const id of ids) assert.ok(draVfs.includes(id), `${id} is one of the DRA driver's VFs`);
+    const interfaces = await podInterfaces(namespace, name);
+    for (const n of ["net1", "net2"]) assert.ok(interfaces.some((i) => i.name === n && i.ips.some((a) => a.startsWith("10.0.2."))), `${n} is in the pod with an address`);
+    assert.equal((await draNetdevs()).length, 2, "two VF netdevs left the node's namespace");
+
+    await kubectl(["delete", "deployment", "pod0", "--wait=true"], { namespace });
+    assert.ok(await eventually(async () => (await tryKubectl(["get", "pod", name], { namespace })).code !== 0, 60_000), "the pod is gone");
+    assert.ok(await eventually(async () => (await draNetdevs()).length === 4, 30_000), "both VFs are back in the node's namespace");
+    assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("vf-test1-")), [], "no device-info file is left");
+  });
+
+  test("a claim named directly (resourceClaimName, which upstream misses) and the JSON form with custom names: dataplane1 and dataplane2", async (t) => {
+    const namespace = await createNamespace(t);
+    await sriovNad(namespace, "vf-data", DRA_RESOURCE, "10.0.3.0/24");
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "resource.k8s.io/v1",
+        kind: "ResourceClaim",
+        metadata: { name: "two-vfs", namespace },
+        spec: { devices: { requests: [{ name: "vf", exactly: { deviceClassName: DRIVER, count: 2 } }] } },
+      }),
+    );
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "direct", namespace, annotations: { [NETWORKS]: JSON.stringify([{ name: "vf-data", interface: "dataplane1" }, { name: "vf-data", interface: "dataplane2" }]) } },
+        spec: {
+          automountServiceAccountToken: false,
+          dnsPolicy: "Default",
+          terminationGracePeriodSeconds: 2,
+          resourceClaims: [{ name: "vfs", resourceClaimName: "two-vfs" }],
+          containers: [
+            { name: "main", image: BUSYBOX, imagePullPolicy: "Never", command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"], resources: { claims: [{ name: "vfs" }] } },
+          ],
+        },
+      }),
+    );
+    await waitPodReady(namespace, "direct");
+    const ids = await deviceIdsOf(namespace, "direct", ["dataplane1", "dataplane2"]);
+    assert.notEqual(ids[0], ids[1]);
+    assert.deepEqual([...ids].sort(), ids, "dataplane1 has the lower PCI address");
+    const interfaces = await podInterfaces(namespace, "direct");
+    for (const n of ["dataplane1", "dataplane2"]) assert.ok(interfaces.some((i) => i.name === n), `${n} is in the pod`);
+    await deleteAndWaitGone(namespace, "direct");
+    assert.ok(await eventually(async () => (await draNetdevs()).length === 4, 30_000), "both VFs are back");
+    assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("vf-data-")), [], "no device-info file is left");
+  });
+});
+});
