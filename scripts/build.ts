@@ -24,7 +24,7 @@ const binDir = join(root, "dist", "bin");
  * so one file instead of four (docs/install.md, "Host footprint"). Later issues add multusctl, vfioveth.
  */
 const MULTI_CALL = "multus";
-const ALIASES: readonly string[] = ["passthru", "multus-daemon", "multus-install"];
+const ALIASES: readonly string[] = ["passthru", "vfioveth", "multus-daemon", "multus-install"];
 /** C executables, one per src/shim/<name>.c. */
 const C_EXECUTABLES: readonly string[] = ["multus-shim"];
 /** -Werror: the shim must compile clean; -static -s: no shared library on the host, no symbols. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { applyYaml, kubectl, tryKubectl } from "../cluster/harness.ts";
+import { applyYaml, kubectl, run, tryKubectl } from "../cluster/harness.ts";
 import { TestDevicePlugin } from "../devices/device-plugin.ts";
 import { TestDraPlugin } from "../devices/dra-plugin.ts";
 import { createDeviceRig, DRA_PF, DRA_RESOURCE, NETDEVICE_RESOURCE, NETDEVICE_VFS, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
@@ -21,6 +21,7 @@ import {
   podInterfaces,
   podObject,
   podPhaseAndWaiting,
+  podSandbox,
   useNode,
   waitPodReady,
 } from "./node-harness.ts";
@@ -161,6 +162,56 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
     await deleteAndWaitGone(namespace, "test-sriov");
     assert.ok(await eventually(async () => (await vfsInNodeNetns()).includes(`mtvf${String(index)}`), 30_000), "the VF is back in the node's namespace");
     assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("sriov-net-")), [], "DI-03: the file is gone after DEL");
+  });
+
+  test("DI-03 test-sriov-dpdk: vfioveth describes the vfio VF with a veth pair (its MAC, IP and PCI address); the vfio device node itself cannot exist here", async (t) => {
+    const namespace = await createNamespace(t);
+    const info = node();
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name: "sriov-dpdk", namespace, annotations: { "k8s.v1.cni.cncf.io/resourceName": VFIO_RESOURCE } },
+        spec: {
+          config: JSON.stringify({
+            cniVersion: "1.0.0",
+            name: "sriov-dpdk",
+            type: "vfioveth",
+            // The fake sysfs (a real node leaves this out: /sys).
+            sysfsRoot: rig?.sysfs,
+            // This kernel has no SR-IOV PF to read the VF's MAC from (netlink vfinfo): the pod names one.
+            capabilities: { mac: true },
+            ipam: { type: "host-local", subnet: "10.56.220.0/24", dataDir: join(info.stateDir, "ipam") },
+          }),
+        },
+      }),
+    );
+    const mac = "ca:fe:c0:ff:ee:01";
+    const before = plugins[1]?.allocations.length ?? 0;
+    await sriovPod(namespace, "test-sriov-dpdk", JSON.stringify([{ name: "sriov-dpdk", mac }]), { [VFIO_RESOURCE]: 1 });
+    await waitPodReady(namespace, "test-sriov-dpdk");
+    const vf = plugins[1]?.allocations.slice(before).flat()[0];
+    assert.ok(vf !== undefined && VFIO_VFS.includes(vf), "the kubelet allocated a vfio VF");
+
+    const sandbox = await podSandbox(info, namespace, "test-sriov-dpdk");
+    // The sandbox netns is mounted in the node's mount namespace only (node.sh): enter that first.
+    const shown = await run("nsenter", [`--mount=${join(info.stateDir, "ns", "mnt")}`, "--", "nsenter", `--net=${sandbox.netns}`, "ip", "-json", "-d", "link", "show"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const links = JSON.parse(shown.stdout) as { ifname: string; address?: string; ifalias?: string; operstate?: string; flags?: string[] }[];
+    const net1 = links.find((l) => l.ifname === "net1");
+    assert.ok(net1 !== undefined, `net1 is in the pod: ${shown.stdout}`);
+    assert.equal(net1.address, mac, "net1 has the VF's MAC");
+    assert.equal(net1.ifalias, vf, "net1's alias is the VF's PCI address");
+    assert.ok(links.some((l) => l.ifname === "net1-vdev" && (l.flags ?? []).includes("UP")), "its peer net1-vdev is up beside it");
+    const inPod = await podInterfaces(namespace, "test-sriov-dpdk");
+    assert.ok(inPod.some((i) => i.name === "net1" && i.ips.some((a) => a.startsWith("10.56.220."))), "net1 carries the IPAM address");
+    const status = await rawNetworkStatus(namespace, "test-sriov-dpdk");
+    assert.equal(status.find((x) => x.interface === "net1")?.["device-info"]?.pci?.["pci-address"], vf, "network-status carries the VF's device-info");
+
+    await deleteAndWaitGone(namespace, "test-sriov-dpdk");
+    assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("sriov-dpdk-")), [], "the device-info file is gone");
+    const leases = join(info.stateDir, "ipam", "sriov-dpdk");
+    assert.deepEqual((existsSync(leases) ? readdirSync(leases) : []).filter((f) => f.startsWith("10.56.220.")), [], "the lease is released");
   });
 
   test("two networks sharing a resource take the pod's VFs in PCI order", async (t) => {
