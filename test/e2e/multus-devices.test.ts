@@ -109,7 +109,7 @@ async function deleteAndWaitGone(namespace: string, name: string): Promise<void>
   await kubectl(["delete", "pod", name, "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
 }
 
-describe("device-backed networks on the real node", () => {
+describe(`device-backed networks on the real node (${process.env["MULTUS_TS_NODE_MODE"] === "thick" ? "thick" : "thin"} mode)`, () => {
   before(async () => {
     rig = await createDeviceRig(node());
   });
