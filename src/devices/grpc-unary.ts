@@ -49,7 +49,7 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
     }
     signal.addEventListener("abort", onAbort, { once: true });
     session.on("error", (err: Error) => {
-      finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: ${err.message}`, { cause: err }));
+      finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: cannot connect: ${err.message}`, { cause: err }));
     });
     const stream = session.request({
       [constants.HTTP2_HEADER_METHOD]: "POST",
@@ -78,13 +78,19 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
       trailers = { status: headerValue(t["grpc-status"]), message: headerValue(t["grpc-message"]) };
     });
     stream.on("error", (err: Error) => {
-      finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: ${err.message}`, { cause: err }));
+      // A socket that cannot be reached cancels the stream first; the session's error says why.
+      setImmediate(() => {
+        finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: ${err.message}`, { cause: err }));
+      });
     });
     stream.on("close", () => {
       const status = trailers.status ?? headerStatus.status;
       const message = decodeURIComponent(trailers.message ?? headerStatus.message ?? "");
       if (status === undefined) {
-        finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: the stream ended without a grpc-status`));
+        // Also what a socket that cannot be reached looks like at first; the session's error says why.
+        setImmediate(() => {
+          finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: the stream ended without a grpc-status`));
+        });
         return;
       }
       if (status !== "0") {

@@ -1,0 +1,308 @@
+// Devices through dist/bin/multus (thin), against the real kube-apiserver: which devices a pod got
+// (PodResources Get, its List fallback, the kubelet checkpoint, DRA claims), the errors when they
+// cannot be found, device-info files (DI-01…03) and their removal, also after kill -9. Real: the
+// API server with our RBAC, dist/bin/multus, the reference IPAM plugin, `ip` moving netdevs between
+// namespaces the test creates. Stood in for, as no kubelet runs here: the PodResources server (grpc-js
+// serving the kubelet's proto, so our own client meets an independent gRPC implementation), the
+// checkpoint file (written in the kubelet's format), the VFs (veth ends in the node namespace named by
+// a fake sysfs tree) and sriov-cni (test/devices/sriov-test-cni.ts). The e2e suite runs the same
+// paths with the real kubelet (test/e2e/multus-devices.test.ts).
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
+import { createFakeSriovTree } from "../devices/fake-sysfs.ts";
+import { TestPodResourcesServer } from "../devices/pod-resources-server.ts";
+import { FakePluginDir } from "../helpers/fake-plugin.ts";
+import { useKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
+import { execInNetns } from "../helpers/netns.ts";
+import { stdoutJson } from "../helpers/run-executable.ts";
+
+const cluster = useCluster();
+const RESOURCE = "intel.com/sriov_netdevice";
+const VFS = ["0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2"];
+const state = join(tmpdir(), `mt-devices-${String(process.pid)}`);
+const paths = {
+  socket: join(state, "pod-resources.sock"),
+  checkpoint: join(state, "kubelet_internal_checkpoint"),
+  deviceInfoDir: join(state, "devinfo"),
+  sysfs: join(state, "sysfs"),
+  bin: join(state, "bin"),
+};
+
+const useBed = useKubeBed(cluster, {
+  mode: "thin",
+  // The VFs' netdevs, in the node namespace before the bed takes its snapshot.
+  prepareNode: async (node) => {
+    for (const [i] of VFS.entries()) await execInNetns(node.name, ["ip", "link", "add", `mtvf${String(i)}`, "type", "veth", "peer", "name", `mtvf${String(i)}p`]);
+  },
+});
+let bed: KubeBed;
+let podResources: TestPodResourcesServer;
+let fakes: FakePluginDir;
+
+before(async () => {
+  await rm(state, { recursive: true, force: true });
+  await mkdir(paths.bin, { recursive: true });
+  await createFakeSriovTree(paths.sysfs, [{ pci: "0000:3b:00.0", netdev: "mtpf0", vfs: VFS.map((pci, i) => ({ pci, driver: "iavf" as const, netdev: `mtvf${String(i)}` })) }]);
+  const script = fileURLToPath(new URL("../devices/sriov-test-cni.ts", import.meta.url));
+  await writeFile(join(paths.bin, "sriov"), `#!/bin/sh\nSRIOV_TEST_SYSFS='${paths.sysfs}' SRIOV_TEST_STATE='${join(state, "sriov-state")}' exec '${process.execPath}' '${script}' "$@"\n`);
+  await chmod(join(paths.bin, "sriov"), 0o755);
+  podResources = new TestPodResourcesServer(paths.socket);
+  await podResources.start();
+  fakes = await FakePluginDir.create();
+});
+
+after(async () => {
+  podResources.stop();
+  await fakes.remove();
+  await rm(state, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  bed = useBed();
+  podResources.pods.length = 0;
+  podResources.getDisabled = false;
+  podResources.calls.Get = 0;
+  podResources.calls.List = 0;
+  await rm(paths.deviceInfoDir, { recursive: true, force: true });
+  await rm(paths.checkpoint, { force: true });
+});
+
+/** The Multus config with the device paths; plugins from the test's bin dir first, then the reference ones. */
+function conf(extra: Record<string, unknown> = {}): string {
+  return bed.conf({ podResourcesSocket: paths.socket, deviceCheckpointFile: paths.checkpoint, deviceInfoDir: paths.deviceInfoDir, binDir: paths.bin, ...extra });
+}
+
+async function sriovNad(namespace: string, name: string, resource: string, subnet: string, extra: Record<string, unknown> = {}): Promise<void> {
+  await applyYaml(
+    JSON.stringify({
+      apiVersion: "k8s.cni.cncf.io/v1",
+      kind: "NetworkAttachmentDefinition",
+      metadata: { name, namespace, annotations: { "k8s.v1.cni.cncf.io/resourceName": resource } },
+      spec: { config: JSON.stringify({ cniVersion: "1.0.0", name, type: "sriov", ipam: { type: "host-local", subnet, dataDir: bed.ipamDir }, ...extra }) },
+    }),
+  );
+}
+
+async function writeDpInfo(resource: string, id: string, content: unknown): Promise<void> {
+  const dir = join(paths.deviceInfoDir, "dp");
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${resource.replaceAll("/", "-")}-${id}-device.json`), JSON.stringify(content));
+}
+
+function cniInfoFiles(): string[] {
+  const dir = join(paths.deviceInfoDir, "cni");
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+interface RawStatus {
+  name: string;
+  interface?: string;
+  "device-info"?: unknown;
+}
+
+async function rawStatus(p: TestPod): Promise<RawStatus[]> {
+  const raw = await kubectl(["get", "pod", "-n", p.namespace, p.name, "-o", "jsonpath={.metadata.annotations.k8s\\.v1\\.cni\\.cncf\\.io/network-status}"]);
+  return JSON.parse(raw) as RawStatus[];
+}
+
+async function addOk(p: TestPod, c = conf()): Promise<void> {
+  const add = await bed.cni("ADD", p, { conf: c });
+  assert.equal(add.code, 0, `ADD: ${add.stdout}${add.stderr}`);
+}
+
+async function delOk(p: TestPod, c = conf()): Promise<void> {
+  const del = await bed.cni("DEL", p, { conf: c });
+  assert.equal(del.code, 0, `DEL: ${del.stdout}${del.stderr}`);
+}
+
+async function expectError(t: TestContext, p: TestPod, message: RegExp): Promise<void> {
+  const add = await bed.cni("ADD", p, { conf: conf() });
+  assert.equal(add.code, 1, `ADD should fail: ${add.stdout}`);
+  const err = stdoutJson(add);
+  assert.equal(err["code"], 103, "MULTUS_ERR_DEVICE");
+  assert.match(String(err["msg"]), message);
+  t.diagnostic(String(err["msg"]));
+  assert.deepEqual(await bed.residue(p), [], "nothing is left");
+  assert.deepEqual(cniInfoFiles(), [], "no device-info file");
+  await delOk(p);
+}
+
+describe("devices of a pod, through dist/bin/multus (thin mode)", () => {
+  test("DI-01 DI-02 DI-03 PodResources Get: the pod's VF goes to its network, the device plugin's file is copied read-only and reported, and DEL removes it", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.0.0/24");
+    const p = await bed.createPod(ns, "sriov-net");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.1"] } } });
+    const info = { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:3b:02.1", "pf-pci-address": "0000:3b:00.0" } };
+    await writeDpInfo(RESOURCE, "0000:3b:02.1", info);
+    await addOk(p);
+    assert.equal(podResources.calls.Get, 1, "one Get for the pod");
+    assert.equal(podResources.calls.List, 0, "no List of every pod on the node");
+    assert.ok((await bed.podInterfaces(p)).has("net1"), "the VF's netdev is net1 in the pod");
+    const net1 = (await rawStatus(p)).find((s) => s.interface === "net1");
+    assert.deepEqual(net1?.["device-info"], info, "DI-01: a valid device-info object, carried into network-status");
+    const files = cniInfoFiles();
+    assert.deepEqual(files, [`sriov-net-${p.containerId}_net1-device.json`], "DI-03: <network>-<containerID>_<ifname>-device.json");
+    assert.equal(statSync(join(paths.deviceInfoDir, "cni", files[0] ?? "")).mode & 0o777, 0o444, "read-only, as nad-client writes it");
+    await delOk(p);
+    assert.deepEqual(cniInfoFiles(), [], "DI-03: deleted on DEL");
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
+  test("DI-01 a device-info file that is not valid device-info is left out of network-status; the attachment stands", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.1.0/24");
+    const p = await bed.createPod(ns, "sriov-net");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.0"] } } });
+    await writeDpInfo(RESOURCE, "0000:3b:02.0", { type: "pci", version: "1.1.0", pci: {} });
+    await addOk(p);
+    const net1 = (await rawStatus(p)).find((s) => s.interface === "net1");
+    assert.ok(net1 !== undefined && !("device-info" in net1), "no device-info for a file without pci-address");
+    await delOk(p);
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
+  test("two networks of one resource get the pod's devices sorted (PCI order), whatever order the kubelet lists them in; Get disabled falls back to List", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.2.0/24");
+    const p = await bed.createPod(ns, "sriov-net,sriov-net");
+    podResources.getDisabled = true;
+    podResources.pods.push({ namespace: ns, name: "someone-else", containers: { c: { [RESOURCE]: ["0000:3b:02.0"] } } });
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { a: { [RESOURCE]: ["0000:3b:02.2"] }, b: { [RESOURCE]: ["0000:3b:02.1"] } } });
+    await writeDpInfo(RESOURCE, "0000:3b:02.1", { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:3b:02.1" } });
+    await writeDpInfo(RESOURCE, "0000:3b:02.2", { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:3b:02.2" } });
+    await addOk(p);
+    assert.equal(podResources.calls.List, 1, "List answered once Get was refused");
+    const status = await rawStatus(p);
+    const id = (ifName: string): unknown => (status.find((s) => s.interface === ifName)?.["device-info"] as { pci?: Record<string, string> } | undefined)?.pci?.["pci-address"];
+    assert.equal(id("net1"), "0000:3b:02.1");
+    assert.equal(id("net2"), "0000:3b:02.2");
+    await delOk(p);
+    assert.deepEqual(cniInfoFiles(), []);
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
+  test("PodResources unreachable: the device manager's checkpoint, with either DeviceIDs shape", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.3.0/24");
+    const a = await bed.createPod(ns, "sriov-net", "numa");
+    const b = await bed.createPod(ns, "sriov-net", "plain");
+    await writeFile(
+      paths.checkpoint,
+      JSON.stringify({
+        Data: {
+          PodDeviceEntries: [
+            { PodUID: a.uid, ContainerName: "main", ResourceName: RESOURCE, DeviceIDs: { "0": ["0000:3b:02.2"] }, AllocResp: "" },
+            // Kubelets before 1.20 wrote a plain list.
+            { PodUID: b.uid, ContainerName: "main", ResourceName: RESOURCE, DeviceIDs: ["0000:3b:02.0"], AllocResp: "" },
+          ],
+          RegisteredDevices: { [RESOURCE]: VFS },
+        },
+        Checksum: 1,
+      }),
+    );
+    const noSocket = conf({ podResourcesSocket: join(state, "no-such.sock") });
+    await addOk(a, noSocket);
+    await addOk(b, noSocket);
+    const ifaceOf = async (p: TestPod): Promise<string[]> => [...(await bed.podInterfaces(p)).keys()];
+    assert.ok((await ifaceOf(a)).includes("net1") && (await ifaceOf(b)).includes("net1"));
+    const links = (await execInNetns(bed.node.name, ["ip", "-o", "link", "show"])).stdout;
+    assert.ok(!/\bmtvf2\b/.test(links) && !/\bmtvf0\b/.test(links) && /\bmtvf1\b/.test(links), "02.2 and 02.0 are in the pods, 02.1 is not");
+    await delOk(a, noSocket);
+    await delOk(b, noSocket);
+    assert.deepEqual(await bed.residue(a), []);
+  });
+
+  test("PodResources unreachable and no checkpoint: the error names both and what to check; nothing is left", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.4.0/24");
+    const p = await bed.createPod(ns, "sriov-net");
+    podResources.stop();
+    try {
+      await expectError(t, p, /cannot tell which devices the kubelet gave the pod: PodResources \(.*pod-resources\.sock\): .*cannot connect: connect ENOENT.*; and the checkpoint \(.*kubelet_internal_checkpoint\): .*podResourcesSocket/);
+    } finally {
+      podResources = new TestPodResourcesServer(paths.socket);
+      await podResources.start();
+    }
+  });
+
+  test("a network naming a resource the pod was not given, and more networks than devices: the clear error before any delegate runs", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.5.0/24");
+    const none = await bed.createPod(ns, "sriov-net", "none");
+    podResources.pods.push({ namespace: ns, name: none.name, containers: { main: {} } });
+    await expectError(t, none, new RegExp(`network "${ns}/sriov-net" needs a device of resource "intel\\.com/sriov_netdevice" .* but the pod was given none .*request "intel\\.com/sriov_netdevice" in a container's resources`));
+    const few = await bed.createPod(ns, "sriov-net,sriov-net", "few");
+    podResources.pods.push({ namespace: ns, name: few.name, containers: { main: { [RESOURCE]: ["0000:3b:02.0"] } } });
+    await expectError(t, few, /2 networks .* need a device of resource "intel\.com\/sriov_netdevice" each, but the pod was given 1 \(0000:3b:02\.0\)/);
+  });
+
+  test("deviceID and pciBusID go into every plugin of a conflist, the deviceID capability and CNIDeviceInfoFile to plugins declaring them", async (t) => {
+    const ns = await createNamespace(t);
+    await fakes.add({ name: "mt-rec-a", on: { ADD: { stdout: JSON.stringify({ cniVersion: "1.0.0", interfaces: [{ name: "net1", sandbox: "/x" }] }) } } });
+    await fakes.add({ name: "mt-rec-b", on: { ADD: { stdout: JSON.stringify({ cniVersion: "1.0.0", interfaces: [{ name: "net1", sandbox: "/x" }] }) } } });
+    await fakes.clear();
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name: "rec", namespace: ns, annotations: { "k8s.v1.cni.cncf.io/resourceName": RESOURCE } },
+        spec: { config: JSON.stringify({ cniVersion: "1.0.0", name: "rec", plugins: [{ type: "mt-rec-a", capabilities: { deviceID: true, CNIDeviceInfoFile: true } }, { type: "mt-rec-b" }] }) },
+      }),
+    );
+    const p = await bed.createPod(ns, "rec");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.2"] } } });
+    await addOk(p, conf({ binDir: fakes.binDir }));
+    const calls = (await fakes.invocations()).filter((c) => c.command === "ADD");
+    const callA = calls.find((c) => c.plugin === "mt-rec-a");
+    const callB = calls.find((c) => c.plugin === "mt-rec-b");
+    assert.ok(callA !== undefined && callB !== undefined, "both plugins ran");
+    const a = callA.request();
+    const b = callB.request();
+    const infoFile = join(paths.deviceInfoDir, "cni", `rec-${p.containerId}_net1-device.json`);
+    assert.equal(a["deviceID"], "0000:3b:02.2");
+    assert.equal(a["pciBusID"], "0000:3b:02.2");
+    assert.deepEqual(a["runtimeConfig"], { deviceID: "0000:3b:02.2", CNIDeviceInfoFile: infoFile }, "the capabilities it declares");
+    assert.equal(b["deviceID"], "0000:3b:02.2", "every plugin of the list");
+    assert.equal(b["pciBusID"], "0000:3b:02.2");
+    assert.equal(b["runtimeConfig"], undefined, "no capability it does not declare");
+    assert.ok(existsSync(join(paths.deviceInfoDir, "cni")), "DI-03: the directory exists before the delegate runs, for it to write into");
+    await delOk(p, conf({ binDir: fakes.binDir }));
+  });
+
+  test("kill -9 of multus while the delegate ADDs: the journal names the device-info file, and the runtime's DEL removes it", async (t) => {
+    const ns = await createNamespace(t);
+    // The orphaned delegate keeps the sandbox's lock until it exits: the DEL waits for it (by design).
+    await fakes.add({ name: "mt-slow", on: { ADD: { sleepSeconds: 3 } } });
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { name: "slow", namespace: ns, annotations: { "k8s.v1.cni.cncf.io/resourceName": RESOURCE } },
+        spec: { config: JSON.stringify({ cniVersion: "1.0.0", name: "slow", type: "mt-slow" }) },
+      }),
+    );
+    const p = await bed.createPod(ns, "slow");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.0"] } } });
+    await writeDpInfo(RESOURCE, "0000:3b:02.0", { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:3b:02.0" } });
+    const c = conf({ binDir: fakes.binDir });
+    const run = bed.startCni("ADD", p, { conf: c });
+    const file = join(paths.deviceInfoDir, "cni", `slow-${p.containerId}_net1-device.json`);
+    for (let i = 0; i < 200 && !existsSync(file); i++) await sleep(50);
+    assert.ok(existsSync(file), "the file is there while the delegate runs");
+    const journal = await readFile(join(bed.cniDir, "attachments", `${p.containerId}.json`), "utf8");
+    assert.ok(journal.includes(file), "the journal names the file before the delegate starts");
+    process.kill(run.pid, "SIGKILL");
+    await run.done;
+    await delOk(p, c);
+    assert.ok(!existsSync(file), "the runtime's DEL removed it");
+    assert.deepEqual(await bed.residue(p), []);
+  });
+});
