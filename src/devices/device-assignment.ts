@@ -12,27 +12,36 @@ export interface DeviceDemand {
   resourceName: string;
 }
 
-/** Device ID by attachment index. `sources` says where the map came from (for the error). */
+/**
+ * Device ID by attachment index. `sources` says where the map came from (for the error). A device is
+ * given once: the same VF can be found under two names (a DRA claim's `<claim>/<request>` and its
+ * resourceName attribute), and two networks must not both get it.
+ */
 export function assignDevices(demands: readonly DeviceDemand[], devices: DeviceMap, podRef: string, sources: string): Map<number, string> {
   const out = new Map<number, string>();
+  const taken = new Map<string, string>();
   const byResource = new Map<string, DeviceDemand[]>();
   for (const d of demands) byResource.set(d.resourceName, [...(byResource.get(d.resourceName) ?? []), d]);
-  for (const [resource, wanting] of byResource) {
-    const ids = [...new Set(devices.get(resource) ?? [])].sort();
+  for (const d of demands) {
+    const ids = [...new Set(devices.get(d.resourceName) ?? [])].sort();
+    const wanting = byResource.get(d.resourceName) ?? [d];
     const networks = wanting.map((w) => `"${w.network}"`).join(", ");
     if (ids.length === 0) {
       throw new MultusError(
         "MULTUS_ERR_DEVICE",
-        `pod ${podRef}: network ${networks} needs a device of resource "${resource}" (the k8s.v1.cni.cncf.io/resourceName of its NetworkAttachmentDefinition), but the pod was given none (${sources}); request "${resource}" in a container's resources (requests and limits), or name a DRA claim whose devices carry that resource`,
+        `pod ${podRef}: network ${networks} needs a device of resource "${d.resourceName}" (the k8s.v1.cni.cncf.io/resourceName of its NetworkAttachmentDefinition), but the pod was given none (${sources}); request "${d.resourceName}" in a container's resources (requests and limits), or name a DRA claim whose devices carry that resource`,
       );
     }
-    if (ids.length < wanting.length) {
+    const free = ids.find((id) => !taken.has(id));
+    if (free === undefined) {
+      const elsewhere = ids.filter((id) => !wanting.some((w) => out.get(w.index) === id)).map((id) => `${id} to network "${taken.get(id) ?? ""}"`);
       throw new MultusError(
         "MULTUS_ERR_DEVICE",
-        `pod ${podRef}: ${String(wanting.length)} networks (${networks}) need a device of resource "${resource}" each, but the pod was given ${String(ids.length)} (${ids.join(", ")}); request ${String(wanting.length)} "${resource}" or select fewer networks`,
+        `pod ${podRef}: ${String(wanting.length)} networks (${networks}) need a device of resource "${d.resourceName}" each, but the pod was given ${String(ids.length)} (${ids.join(", ")})${elsewhere.length > 0 ? `, and ${elsewhere.join(", ")} already` : ""}; request ${String(wanting.length)} "${d.resourceName}" or select fewer networks`,
       );
     }
-    wanting.forEach((w, i) => out.set(w.index, ids[i] ?? ""));
+    taken.set(free, d.network);
+    out.set(d.index, free);
   }
   return out;
 }

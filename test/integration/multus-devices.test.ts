@@ -306,3 +306,94 @@ describe("devices of a pod, through dist/bin/multus (thin mode)", () => {
     assert.deepEqual(await bed.residue(p), []);
   });
 });
+
+describe("DRA claims through the real API (claims and slices written by the test as a scheduler and driver would)", () => {
+  const DRIVER = "sriov.test.k8s.cni.cncf.io";
+  const NODE = "mt-node";
+  const sliceName = `mt-node-${DRIVER}-${String(process.pid)}`;
+  const devName = (pci: string): string => `vf-${pci.replace(/[:.]/g, "-")}`;
+
+  before(async () => {
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "resource.k8s.io/v1",
+        kind: "ResourceSlice",
+        metadata: { name: sliceName },
+        spec: {
+          driver: DRIVER,
+          nodeName: NODE,
+          pool: { name: NODE, generation: 1, resourceSliceCount: 1 },
+          devices: [
+            ...VFS.map((pci) => ({ name: devName(pci), attributes: { "k8s.cni.cncf.io/deviceID": { string: pci }, "k8s.cni.cncf.io/resourceName": { string: "intel.com/sriov_dra" } } })),
+            // A device without the attributes (a GPU in the same claim): skipped.
+            { name: "gpu-0", attributes: { model: { string: "t4" } } },
+          ],
+        },
+      }),
+    );
+  });
+
+  after(async () => {
+    await kubectl(["delete", "resourceslice", sliceName, "--ignore-not-found"]);
+  });
+
+  async function claim(ns: string, name: string, allocated: { request: string; device: string }[] | undefined): Promise<void> {
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "resource.k8s.io/v1",
+        kind: "ResourceClaim",
+        metadata: { name, namespace: ns },
+        spec: { devices: { requests: [{ name: "vf", exactly: { deviceClassName: "any", count: 2 } }, { name: "gpu", exactly: { deviceClassName: "any" } }] } },
+      }),
+    );
+    if (allocated === undefined) return;
+    const status = { allocation: { devices: { results: allocated.map((a) => ({ request: a.request, driver: DRIVER, pool: NODE, device: a.device })) } } };
+    await kubectl(["patch", "resourceclaim", name, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
+  }
+
+  async function claimPod(ns: string, name: string, networks: string, claims: Record<string, unknown>[]): Promise<TestPod> {
+    await applyYaml(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: ns, annotations: { "k8s.v1.cni.cncf.io/networks": networks } },
+        spec: { nodeName: NODE, resourceClaims: claims, containers: [{ name: "c", image: "busybox", resources: { claims: claims.map((c) => ({ name: c["name"] })) } }] },
+      }),
+    );
+    const uid = (await kubectl(["get", "pod", "-n", ns, name, "-o", "jsonpath={.metadata.uid}"])).trim();
+    return bed.sandbox(ns, name, uid);
+  }
+
+  test("a directly named claim: `<claim>/<request>` (seed 001's form) and the resourceName attribute both resolve, in PCI order; the claim's GPU is skipped", async (t) => {
+    const ns = await createNamespace(t);
+    await claim(ns, "vfs", [
+      { request: "vf", device: devName("0000:3b:02.2") },
+      { request: "vf", device: devName("0000:3b:02.0") },
+      { request: "gpu", device: "gpu-0" },
+    ]);
+    await sriovNad(ns, "by-request", "sriov/vf", "10.62.0.0/24");
+    await sriovNad(ns, "by-attribute", "intel.com/sriov_dra", "10.62.1.0/24");
+    const p = await claimPod(ns, "seed", "by-request,by-attribute", [{ name: "sriov", resourceClaimName: "vfs" }]);
+    await addOk(p);
+    assert.equal(podResources.calls.Get + podResources.calls.List, 0, "the claim answered: PodResources was not asked");
+    const links = (await execInNetns(bed.node.name, ["ip", "-o", "link", "show"])).stdout;
+    assert.ok(!/\bmtvf0\b/.test(links) && !/\bmtvf2\b/.test(links), "both claimed VFs moved into the pod");
+    // The sriov stand-in records which VF each interface got.
+    const vfOf = async (ifName: string): Promise<string> =>
+      (JSON.parse(await readFile(join(state, "sriov-state", `${p.containerId}-${ifName}.json`), "utf8")) as { deviceId: string }).deviceId;
+    assert.equal(await vfOf("net1"), "0000:3b:02.0", "the first network gets the lower PCI address");
+    assert.equal(await vfOf("net2"), "0000:3b:02.2", "the second the next one, never the same VF twice");
+    await delOk(p);
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
+  test("a claim that is not allocated, and a template claim not created yet: the clear error, nothing left", async (t) => {
+    const ns = await createNamespace(t);
+    await claim(ns, "pending", undefined);
+    await sriovNad(ns, "by-request", "sriov/vf", "10.62.2.0/24");
+    const p = await claimPod(ns, "unallocated", "by-request", [{ name: "sriov", resourceClaimName: "pending" }]);
+    await expectError(t, p, new RegExp(`ResourceClaim ${ns}/pending \\(claim "sriov"\\) is not allocated; the scheduler allocates a claim when it places the pod`));
+    const q = await claimPod(ns, "templated", "by-request", [{ name: "sriov", resourceClaimTemplateName: "two-vfs" }]);
+    await expectError(t, q, /claim "sriov" \(template two-vfs\) has no ResourceClaim yet \(status\.resourceClaimStatuses\); is kube-controller-manager running\?/);
+  });
+});
