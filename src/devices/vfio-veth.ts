@@ -4,7 +4,7 @@
 // it. The VF (Multus injects its PCI address as `deviceID`) is found in sysfs: `physfn` names its PF,
 // the PF's `virtfn<N>` link that points back to it gives its index, and the PF's VF table (netlink,
 // `ip -json link show <pf>`: vfinfo_list[N].address) its MAC. A MAC asked for in the selection
-// (`mac`, runtimeConfig or config) is used instead. `sysfsRoot` (config) points at another sysfs.
+// (`mac`: runtimeConfig, config or CNI_ARGS MAC=) is used instead. `sysfsRoot` (config) points at another sysfs.
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CniCode, CniError } from "../cni/cni-error.ts";
@@ -118,12 +118,16 @@ export async function vfioVethAdd(args: CmdArgs): Promise<CniResult> {
   if (deviceId === undefined) {
     throw new CniError(CniCode.InvalidNetworkConfig, `vfioveth: no "deviceID": the NetworkAttachmentDefinition must name the VF's resource (k8s.v1.cni.cncf.io/resourceName), so that Multus passes the VF's PCI address`);
   }
+  const peer = peerName(args.ifName);
   const sysfsRoot = stringKey(args.config, "sysfsRoot") ?? "/sys";
   const vf = vfInfo(sysfsRoot, deviceId);
   if (vf.driver !== "" && vf.driver !== "vfio-pci") {
     throw new CniError(CniCode.InvalidNetworkConfig, `vfioveth: VF ${deviceId} is bound to ${vf.driver}, not vfio-pci; a kernel-driver VF goes to the pod with the sriov plugin`);
   }
-  const requested = stringKey(args.config["runtimeConfig"], "mac") ?? stringKey(args.config, "mac");
+  // The selection's MAC: the `mac` capability, the config, or CNI_ARGS MAC= (Multus's route when no
+  // plugin declares the capability).
+  const fromArgs = parseArgs(args.args).find(([k]) => k === "MAC")?.[1];
+  const requested = stringKey(args.config["runtimeConfig"], "mac") ?? stringKey(args.config, "mac") ?? (fromArgs === "" ? undefined : fromArgs);
   let mac = requested;
   if (mac === undefined) {
     const shown = await ip(["-json", "link", "show", "dev", vf.pfNetdev]).catch((err: unknown) => {
@@ -136,7 +140,6 @@ export async function vfioVethAdd(args: CmdArgs): Promise<CniResult> {
   }
   const ipamResult = await runIpam(args, "ADD");
   const ips = ipamResult === undefined ? [] : ((convertResult(ipamResult, "1.0.0") as Result100).ips ?? []);
-  const peer = peerName(args.ifName);
   try {
     await ip(["link", "add", args.ifName, "type", "veth", "peer", "name", peer], args.netns);
     await ip(["link", "set", args.ifName, "address", mac], args.netns);

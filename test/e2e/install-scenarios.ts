@@ -85,9 +85,13 @@ async function applyExample(namespace: string, dir: string): Promise<void> {
 }
 
 async function deletePods(namespace: string): Promise<void> {
+  // Controllers first, orphaning what they own: the ReplicaSet would recreate deleted pods, and a
+  // cascading delete gives the pods their own 30 s grace period after kubectl has returned (the
+  // residue check below would then race the kubelet's teardown).
+  await kubectl(["delete", "deployments", "--all", "--cascade=orphan", "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
+  await kubectl(["delete", "replicasets", "--all", "--cascade=orphan", "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
   // The examples' `sleep 3600` ignores SIGTERM; nothing here needs the grace period.
   await kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true", "--timeout=120s"], { namespace, timeoutMs: 135_000 });
-  await kubectl(["delete", "deployments", "--all", "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
 }
 
 async function files(dir: string): Promise<string[]> {
