@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { applyYaml, kubectl, run, tryKubectl } from "../cluster/harness.ts";
 import { TestDevicePlugin } from "../devices/device-plugin.ts";
@@ -95,6 +96,17 @@ async function rawNetworkStatus(namespace: string, name: string): Promise<Status
   return JSON.parse(text) as StatusEntry[];
 }
 
+/** A file of examples/, applied unchanged. */
+function example(path: string): string {
+  return fileURLToPath(new URL(`../../examples/${path}`, import.meta.url));
+}
+
+/** host-local leases of a network in the node's default data dir (/var/lib/cni/networks). */
+function leasesOf(network: string, prefix: string): string[] {
+  const dir = join(node().stateDir, "var-lib-cni", "networks", network);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)) : [];
+}
+
 function cniInfoFiles(): string[] {
   const dir = join(node().stateDir, "devinfo", "cni");
   return existsSync(dir) ? readdirSync(dir) : [];
@@ -106,7 +118,8 @@ async function vfsInNodeNetns(): Promise<string[]> {
 }
 
 async function deleteAndWaitGone(namespace: string, name: string): Promise<void> {
-  await kubectl(["delete", "pod", name, "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
+  // The examples' `sleep 3600` ignores SIGTERM: no grace period to wait out.
+  await kubectl(["delete", "pod", name, "--grace-period=1", "--wait=true", "--timeout=60s"], { namespace, timeoutMs: 75_000 });
 }
 
 describe(`device-backed networks on the real node (${process.env["MULTUS_TS_NODE_MODE"] === "thick" ? "thick" : "thin"} mode)`, () => {
@@ -138,9 +151,9 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
 
   test("DI-02 DI-03 test-sriov: net1 is the VF the kubelet allocated, network-status carries its device-info, deleting the pod returns the VF and removes the file", async (t) => {
     const namespace = await createNamespace(t);
-    await sriovNad(namespace, "sriov-net", NETDEVICE_RESOURCE, "10.56.217.0/24");
+    // Seed 000's manifests as a user applies them.
     const before = plugins[0]?.allocations.length ?? 0;
-    await sriovPod(namespace, "test-sriov", "sriov-net", { [NETDEVICE_RESOURCE]: 1 });
+    await kubectl(["apply", "-f", example("seed-000-sriov/sriov-nad.yaml"), "-f", example("seed-000-sriov/pod.yaml")], { namespace });
     await waitPodReady(namespace, "test-sriov");
 
     const given = plugins[0]?.allocations.slice(before).flat() ?? [];
@@ -162,6 +175,7 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
     await deleteAndWaitGone(namespace, "test-sriov");
     assert.ok(await eventually(async () => (await vfsInNodeNetns()).includes(`mtvf${String(index)}`), 30_000), "the VF is back in the node's namespace");
     assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("sriov-net-")), [], "DI-03: the file is gone after DEL");
+    assert.deepEqual(leasesOf("sriov-net", "10.56.217."), [], "the lease is released");
   });
 
   test("DI-03 test-sriov-dpdk: vfioveth describes the vfio VF with a veth pair (its MAC, IP and PCI address); the vfio device node itself cannot exist here", async (t) => {
@@ -286,48 +300,11 @@ describe("seed 001: two VFs from a DRA claim, allocated by the real scheduler an
     });
   }
 
-  test("seed 001 as a Deployment: vf-test1,vf-test1 with a count-2 claim template gives net1 and net2 on distinct VFs in PCI order; deleting it returns both and their files", async (t) => {
+  test("seed 001 as a Deployment: vf-test1,vf-test1 with a count-2 claim template gives net1 and net2 on distinct VFs in PCI order; the JSON form gives dataplane1 and dataplane2; deleting them returns the VFs and their files", async (t) => {
     const namespace = await createNamespace(t);
-    // The seed's NAD form: resourceName `sriov/vf` = the pod's claim `sriov`, its request `vf`.
-    await sriovNad(namespace, "vf-test1", "sriov/vf", "10.0.2.0/24");
-    await applyYaml(
-      JSON.stringify({
-        apiVersion: "resource.k8s.io/v1",
-        kind: "ResourceClaimTemplate",
-        metadata: { name: "vf-test1-claim", namespace },
-        spec: { spec: { devices: { requests: [{ name: "vf", exactly: { deviceClassName: "sriovnetwork.openshift.io", count: 2 } }] } } },
-      }),
-    );
-    await applyYaml(
-      JSON.stringify({
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name: "pod0", namespace },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: "pod0" } },
-          template: {
-            metadata: { labels: { app: "pod0" }, annotations: { [NETWORKS]: "vf-test1,vf-test1" } },
-            spec: {
-              automountServiceAccountToken: false,
-              dnsPolicy: "Default",
-              terminationGracePeriodSeconds: 2,
-              resourceClaims: [{ name: "sriov", resourceClaimTemplateName: "vf-test1-claim" }],
-              containers: [
-                {
-                  name: "main",
-                  image: BUSYBOX,
-                  imagePullPolicy: "Never",
-                  command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
-                  securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
-                  resources: { claims: [{ name: "sriov" }] },
-                },
-              ],
-            },
-          },
-        },
-      }),
-    );
+    // Seed 001's manifests as a user applies them (the NAD's resourceName `sriov/vf` = the pod's claim
+    // `sriov`, its request `vf`; the claim template's class is the seed's `sriovnetwork.openshift.io`).
+    await kubectl(["apply", "-f", example("seed-001-dra/nad.yaml"), "-f", example("seed-001-dra/claim-template.yaml"), "-f", example("seed-001-dra/deployment.yaml")], { namespace });
     await kubectl(["rollout", "status", "deployment/pod0", "--timeout=90s"], { namespace, timeoutMs: 105_000 });
     const name = (await kubectl(["get", "pods", "-l", "app=pod0", "-o", "jsonpath={.items[0].metadata.name}"], { namespace })).trim();
     const ids = await deviceIdsOf(namespace, name, ["net1", "net2"]);
@@ -338,13 +315,23 @@ describe("seed 001: two VFs from a DRA claim, allocated by the real scheduler an
     for (const n of ["net1", "net2"]) assert.ok(interfaces.some((i) => i.name === n && i.ips.some((a) => a.startsWith("10.0.2."))), `${n} is in the pod with an address`);
     assert.equal((await draNetdevs()).length, 2, "two VF netdevs left the node's namespace");
 
+    // The JSON form with custom names, beside it (the driver has four VFs).
+    await kubectl(["apply", "-f", example("seed-001-dra/json-interface-names.yaml")], { namespace });
+    await waitPodReady(namespace, "pod-dataplane");
+    const named = await deviceIdsOf(namespace, "pod-dataplane", ["dataplane1", "dataplane2"]);
+    assert.deepEqual([...named].sort(), named, "dataplane1 has the lower PCI address");
+    assert.equal(new Set([...ids, ...named]).size, 4, "four distinct VFs for the two pods");
+    assert.equal((await draNetdevs()).length, 0, "all four VF netdevs are in pods");
+
     await kubectl(["delete", "deployment", "pod0", "--wait=true"], { namespace });
+    await deleteAndWaitGone(namespace, "pod-dataplane");
     assert.ok(await eventually(async () => (await tryKubectl(["get", "pod", name], { namespace })).code !== 0, 60_000), "the pod is gone");
-    assert.ok(await eventually(async () => (await draNetdevs()).length === 4, 30_000), "both VFs are back in the node's namespace");
+    assert.ok(await eventually(async () => (await draNetdevs()).length === 4, 30_000), "all VFs are back in the node's namespace");
     assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("vf-test1-")), [], "no device-info file is left");
+    assert.deepEqual(leasesOf("vf-test1", "10.0.2."), [], "the leases are released");
   });
 
-  test("a claim named directly (resourceClaimName, which upstream misses) and the JSON form with custom names: dataplane1 and dataplane2", async (t) => {
+  test("a claim named directly (resourceClaimName, which upstream misses), the NAD naming the devices' resourceName attribute, custom interface names", async (t) => {
     const namespace = await createNamespace(t);
     await sriovNad(namespace, "vf-data", DRA_RESOURCE, "10.0.3.0/24");
     await applyYaml(
