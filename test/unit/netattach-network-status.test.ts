@@ -1,6 +1,6 @@
 // network-status entries from CNI results (NPWG-18…21) and the device-info decoder: pure, no I/O.
-// The decoder is not on a production path yet (device-info files come with the devices work), so
-// its tests do not carry DI-01 (docs/compatibility.md lists it as not covered).
+// DI-01 through the production path (a device-info file read after the ADD) is in
+// test/integration/multus-devices.test.ts; these rows are the decoder's full table.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeResult } from "../../src/cni/result-decode.ts";
