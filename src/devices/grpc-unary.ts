@@ -85,7 +85,7 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
     });
     stream.on("close", () => {
       const status = trailers.status ?? headerStatus.status;
-      const message = decodeURIComponent(trailers.message ?? headerStatus.message ?? "");
+      const message = percentDecoded(trailers.message ?? headerStatus.message ?? "");
       if (status === undefined) {
         // Also what a socket that cannot be reached looks like at first; the session's error says why.
         setImmediate(() => {
@@ -115,6 +115,15 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
     });
     stream.end(frame(request));
   });
+}
+
+/** grpc-message is percent-encoded; a malformed one is shown as sent. */
+function percentDecoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

@@ -8,7 +8,8 @@
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CniCode, CniError } from "../cni/cni-error.ts";
-import { execPlugin, findPlugin, formatCniArgs } from "../cni/exec-plugin.ts";
+import { execPlugin, findPlugin } from "../cni/exec-plugin.ts";
+import { parseCniArgs } from "../cni/plugin-env.ts";
 import type { CmdArgs } from "../cni/skel.ts";
 import { decodeResult } from "../cni/result-decode.ts";
 import { convertResult } from "../cni/result-convert.ts";
@@ -92,19 +93,12 @@ async function runIpam(args: CmdArgs, command: "ADD" | "DEL"): Promise<CniResult
     containerId: args.containerId,
     netns: args.netns,
     ifName: args.ifName,
-    args: formatCniArgs(parseArgs(args.args)),
+    args: args.args,
     path: args.path,
     timeoutMs: IPAM_TIMEOUT_MS,
   });
   if (command === "DEL") return undefined;
   return decodeResult(JSON.parse(out.toString("utf8")), args.config.cniVersion);
-}
-
-function parseArgs(raw: string): [string, string][] {
-  return raw.split(";").flatMap((kv) => {
-    const i = kv.indexOf("=");
-    return i <= 0 ? [] : [[kv.slice(0, i), kv.slice(i + 1)] as [string, string]];
-  });
 }
 
 function peerName(ifName: string): string {
@@ -126,7 +120,7 @@ export async function vfioVethAdd(args: CmdArgs): Promise<CniResult> {
   }
   // The selection's MAC: the `mac` capability, the config, or CNI_ARGS MAC= (Multus's route when no
   // plugin declares the capability).
-  const fromArgs = parseArgs(args.args).find(([k]) => k === "MAC")?.[1];
+  const fromArgs = parseCniArgs(args.args).find(([k]) => k === "MAC")?.[1];
   const requested = stringKey(args.config["runtimeConfig"], "mac") ?? stringKey(args.config, "mac") ?? (fromArgs === "" ? undefined : fromArgs);
   let mac = requested;
   if (mac === undefined) {
