@@ -144,13 +144,15 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   /** Loaded only for pods whose networks name a device resource (the gRPC client stays out of other calls). */
   const podDevices = async (call: Call, api: PodApi, pod: PodRef, wanted: string[], object: Pod | undefined): Promise<PodDevices> => {
     const { lookupPodDevices } = await import("../devices/allocated-devices.ts");
-    return lookupPodDevices(pod, wanted, {
+    const found = await lookupPodDevices(pod, wanted, {
       podResourcesSocket: call.config.podResourcesSocket,
       checkpointFile: call.config.deviceCheckpointFile,
       pod: async () => object ?? (await api.getPod(pod.namespace, pod.name, pod.uid)),
       dra: { getClaim: (ns, n) => api.getResourceClaim(ns, n), listSlices: (node, driver) => api.listResourceSlices(node, driver) },
       signal: call.budget.signal(),
     });
+    call.log.info({ pod: `${pod.namespace}/${pod.name}`, resources: wanted, sources: found.sources }, "devices of the pod");
+    return found;
   };
 
   /** Run `fn` holding the sandbox's locks; the lock file goes with the journal. */

@@ -3,7 +3,7 @@
 // moving netdevs between real namespaces. Stood in for: the VFs (veth ends in the node netns, named
 // in a fake sysfs tree), the device plugin and DRA driver (ours, speaking the kubelet's gRPC APIs),
 // and sriov-cni (test/devices/sriov-test-cni.ts, same contract).
-import { chmod, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run, CommandError } from "../cluster/harness.ts";
@@ -74,10 +74,13 @@ export async function createDeviceRig(node: NodeInfo): Promise<DeviceRig> {
   await rm(plugin, { force: true });
   await writeFile(plugin, `#!/bin/sh\nSRIOV_TEST_SYSFS='${sysfs}' SRIOV_TEST_STATE='${state}' exec '${process.execPath}' '${script}' "$@"\n`);
   await chmod(plugin, 0o755);
-  // vfioveth as the installer puts it on a node: the multi-call executable under that name.
+  // vfioveth as the installer puts it on a node (the multi-call executable under that name), unless
+  // an installed Multus-TS already did.
   const vfioveth = join(node.stateDir, "cni-bin", "vfioveth");
-  await rm(vfioveth, { force: true });
-  await symlink(fileURLToPath(new URL("../../dist/bin/vfioveth", import.meta.url)), vfioveth);
+  // A regular file is the installer's hard link; a symlink is ours (maybe left by an earlier run).
+  const ours = !(await lstat(vfioveth).then((st) => st.isFile(), () => false));
+  if (ours) await rm(vfioveth, { force: true });
+  if (ours) await symlink(fileURLToPath(new URL("../../dist/bin/vfioveth", import.meta.url)), vfioveth);
   const deviceInfoDir = join(node.stateDir, "devinfo");
   await mkdir(deviceInfoDir, { recursive: true });
   return {
@@ -87,7 +90,7 @@ export async function createDeviceRig(node: NodeInfo): Promise<DeviceRig> {
     async remove() {
       for (const vf of [...PF.vfs, ...DRA_PF.vfs]) if (vf.netdev !== undefined) await run("ip", ["-n", node.netns, "link", "del", `${vf.netdev}p`]);
       await rm(plugin, { force: true });
-      await rm(vfioveth, { force: true });
+      if (ours) await rm(vfioveth, { force: true });
       await rm(sysfs, { recursive: true, force: true });
       await rm(state, { recursive: true, force: true });
     },

@@ -7,7 +7,9 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
 import { applyYaml, clusterPaths, kubectl, repoRoot, run, tryKubectl, CommandError } from "../cluster/harness.ts";
+import { TestDevicePlugin } from "../devices/device-plugin.ts";
 import { helmBinary } from "../helpers/helm-build.ts";
+import { createDeviceRig, NETDEVICE_RESOURCE, NETDEVICE_VFS } from "./devices-rig.ts";
 import {
   createNamespace,
   createPod,
@@ -194,6 +196,54 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     assert.ok(!(await nodeNatRules(info)).some((r) => r.includes("10.12.0.")), "the ipMasq rule went with the pod");
     const log = await installed.uninstall();
     assert.match(log, /uninstalled Multus-TS from this node/);
+    assert.equal(await cniDirs(info), before, "the node's /etc/cni and /opt/cni/bin are as they were before the install");
+  });
+
+  test("INSTALL thick devices: the DaemonSet's mounts give the daemon the kubelet's PodResources and the device-info directory; seed 000's test-sriov gets the VF the kubelet allocated, with its device-info; vfioveth is installed", async (t) => {
+    const info = node();
+    const before = await cniDirs(info);
+    const installed = await installWith(t, "deploy/thick");
+    await rollout("multus");
+    const bin = join(info.stateDir, "cni-bin");
+    const [multus, vfioveth] = await Promise.all([stat(join(bin, "multus")), stat(join(bin, "vfioveth"))]);
+    assert.equal(vfioveth.ino, multus.ino, "vfioveth is a hard link to the multi-call multus");
+    // What the issue's rig stands in for: VFs, the device plugin, sriov-cni (test/e2e/devices-rig.ts).
+    const rig = await createDeviceRig(info);
+    const plugin = new TestDevicePlugin({ pluginDir: join(info.stateDir, "device-plugins"), resourceName: NETDEVICE_RESOURCE, devices: NETDEVICE_VFS, deviceInfoDir: join(info.stateDir, "devinfo") });
+    let cleaned = false;
+    const cleanUp = async (): Promise<void> => {
+      if (cleaned) return;
+      cleaned = true;
+      await plugin.stop();
+      await rig.remove();
+    };
+    t.after(cleanUp);
+    await plugin.start();
+    const advertised = await eventually(async () => {
+      const allocatable = JSON.parse(await kubectl(["get", "node", info.name, "-o", "jsonpath={.status.allocatable}"])) as Record<string, string>;
+      return allocatable[NETDEVICE_RESOURCE] === String(NETDEVICE_VFS.length);
+    }, 60_000);
+    assert.ok(advertised, "the node's allocatable lists intel.com/sriov_netdevice");
+
+    const namespace = await createNamespace(t);
+    await kubectl(["apply", "-f", join(repoRoot, "examples", "seed-000-sriov", "sriov-nad.yaml"), "-f", join(repoRoot, "examples", "seed-000-sriov", "pod.yaml")], { namespace });
+    await waitPodReady(namespace, "test-sriov");
+    const vf = plugin.allocations.flat()[0];
+    assert.ok(vf !== undefined, "the kubelet allocated a VF through the device plugin");
+    const raw = (JSON.parse(await kubectl(["get", "pod", "test-sriov", "-o", "json"], { namespace })) as { metadata: { annotations: Record<string, string> } }).metadata.annotations["k8s.v1.cni.cncf.io/network-status"] ?? "[]";
+    const net1 = (JSON.parse(raw) as { interface?: string; "device-info"?: { pci?: Record<string, string> } }[]).find((e) => e.interface === "net1");
+    assert.equal(net1?.["device-info"]?.pci?.["pci-address"], vf, "the daemon found the VF through the mounted PodResources socket and reported its device-info");
+    assert.ok((await podInterfaces(namespace, "test-sriov")).some((i) => i.name === "net1" && i.ips.some((a) => a.startsWith("10.56.217."))), "net1 is the VF, with its address");
+    assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /"msg":"devices of the pod".*"sources":"PodResources: intel\.com\/sriov_netdevice ×1"/, "the answer came from PodResources (not the checkpoint fallback)");
+
+    await deletePods(namespace);
+    const netdev = `mtvf${String(NETDEVICE_VFS.indexOf(vf))}`;
+    assert.ok(await eventually(async () => (await nodeLinks(info)).some((l) => l.name === netdev), 30_000), "the VF is back in the node's namespace");
+    const infoFiles = await files(join(info.stateDir, "devinfo", "cni"));
+    assert.deepEqual(infoFiles, [], "no attachment device-info file is left");
+    await cleanUp();
+    await expectNoResidue(info);
+    await installed.uninstall();
     assert.equal(await cniDirs(info), before, "the node's /etc/cni and /opt/cni/bin are as they were before the install");
   });
 

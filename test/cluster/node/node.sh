@@ -203,7 +203,7 @@ setup_netns() {
 
 # The node's mount namespace (see the header), kept alive by a bind mount of its ns file.
 setup_mntns() {
-  mkdir -p "$node/ns" "$node/net.d" "$node/cni-bin" "$node/var-lib-cni" "$node/device-plugins" \
+  mkdir -p "$node/ns" "$node/net.d" "$node/cni-bin" "$node/var-lib-cni" "$node/device-plugins" "$node/kubelet/pod-resources" "$node/devinfo" \
     "$node/overlay/etc/upper" "$node/overlay/etc/work" "$node/overlay/opt/upper" "$node/overlay/opt/work" \
     "$node/overlay/var-lib/upper" "$node/overlay/var-lib/work" "$node/ns/run-netns"
   # A namespace file can only be bound onto a private mount.
@@ -226,10 +226,14 @@ setup_mntns() {
     mount --bind "$node/net.d" /etc/cni/net.d
     mount --bind "$node/cni-bin" /opt/cni/bin
     mount --bind "$node/var-lib-cni" /var/lib/cni
-    # The device manager'"'"'s fixed directory (sockets, checkpoint), where a device plugin DaemonSet
-    # mounts it: test device plugins outside the namespace reach it as $node/device-plugins.
-    mkdir -p /var/lib/kubelet/device-plugins
+    # The kubelet'"'"'s device paths where a real node has them (its --root-dir is $node/kubelet, but a
+    # device plugin DaemonSet and Multus look under /var/lib/kubelet): the device manager'"'"'s fixed
+    # directory (sockets, checkpoint), the PodResources socket'"'"'s, and the device-info directory.
+    # Test device plugins outside the namespace reach them as $node/device-plugins and $node/devinfo.
+    mkdir -p /var/lib/kubelet/device-plugins /var/lib/kubelet/pod-resources /run/k8s.cni.cncf.io/devinfo
     mount --bind "$node/device-plugins" /var/lib/kubelet/device-plugins
+    mount --bind "$node/kubelet/pod-resources" /var/lib/kubelet/pod-resources
+    mount --bind "$node/devinfo" /run/k8s.cni.cncf.io/devinfo
     # Shared among the node'"'"'s own mounts (still slaves of the machine'"'"'s): a pod'"'"'s HostToContainer
     # volume (/run/netns, the host root) then sees sandbox netns mounted after it started.
     mount --make-rshared /
@@ -309,9 +313,6 @@ EOF
   "binDir": "$node/cni-bin",
   "logFile": "$node/logs/multus.log",
   "logLevel": "verbose",
-  "podResourcesSocket": "$node/kubelet/pod-resources/kubelet.sock",
-  "deviceCheckpointFile": "$node/device-plugins/kubelet_internal_checkpoint",
-  "deviceInfoDir": "$node/devinfo",
   "capabilities": { "portMappings": true, "io.kubernetes.cri.pod-annotations": true }
 }
 EOF
@@ -335,9 +336,6 @@ write_daemon_config() {
   "binDir": "$node/cni-bin",
   "logFile": "$node/logs/multus.log",
   "logLevel": "verbose",
-  "podResourcesSocket": "$node/kubelet/pod-resources/kubelet.sock",
-  "deviceCheckpointFile": "$node/device-plugins/kubelet_internal_checkpoint",
-  "deviceInfoDir": "$node/devinfo",
   "capabilities": { "io.kubernetes.cri.pod-annotations": true }
 }
 EOF
