@@ -15,7 +15,7 @@ import type { Informer } from "../k8s/informer.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
 import { getResourceClaim, listResourceSlices } from "../k8s/dra-resources.ts";
 import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
-import { unlessNotFound, type PodApi } from "../multus/kube-pod-api.ts";
+import { unlessNotFound, unlessObjectNotFound, type PodApi } from "../multus/kube-pod-api.ts";
 import type { PodRef } from "../multus/attachment-plan.ts";
 import { isRecord } from "../cni/is-record.ts";
 import type { Logger } from "../util/logger.ts";
@@ -81,7 +81,7 @@ export class CachedPodApiFactory {
         return unlessNotFound(getNetworkAttachmentDefinition(o.client, namespace, name, { signal }));
       },
       // DRA objects are read live: only pods with claims need them, once per ADD.
-      getResourceClaim: (namespace, name) => unlessNotFound(getResourceClaim(o.client, namespace, name, { signal })),
+      getResourceClaim: (namespace, name) => unlessObjectNotFound(getResourceClaim(o.client, namespace, name, { signal })),
       listResourceSlices: (nodeName, driver) => listResourceSlices(o.client, nodeName, driver, { signal }),
       patchNetworkStatus: async (pod, json) => {
         await patchPodNetworkStatus(o.client, pod, json, { signal });

@@ -38,10 +38,17 @@ export async function lookupPodDevices(pod: { namespace: string; name: string; u
   const resourceOf = new Map<string, string>();
   const object = await deps.pod();
   if (deps.dra !== undefined && object !== undefined && (object.spec.resourceClaims ?? []).length > 0) {
-    const dra = await draDevices(object, deps.dra, podRef);
-    for (const [k, ids] of dra.devices) devices.set(k, ids);
-    for (const [id, r] of dra.resourceOf) resourceOf.set(id, r);
-    sources.push(`DRA claims: ${describe(dra.devices)}`);
+    // A claim that cannot be resolved (not allocated, an API without DRA v1) fails only the networks
+    // that need its devices: a device plugin's resource may still be found below. The assignment's
+    // error then carries this one.
+    try {
+      const dra = await draDevices(object, deps.dra, podRef);
+      for (const [k, ids] of dra.devices) devices.set(k, ids);
+      for (const [id, r] of dra.resourceOf) resourceOf.set(id, r);
+      sources.push(`DRA claims: ${describe(dra.devices)}`);
+    } catch (err) {
+      sources.push(`DRA claims: ${(err as Error).message.replace(`pod ${podRef}: `, "")}`);
+    }
   }
   if (wanted.every((r) => devices.has(r))) return { devices, sources: sources.join("; "), resourceOf };
 
@@ -53,6 +60,7 @@ export async function lookupPodDevices(pod: { namespace: string; name: string; u
     sources.push(`PodResources: ${fromKubelet === undefined ? "the kubelet does not list the pod" : describe(fromKubelet)}`);
   } catch (err) {
     kubeletError = (err as Error).message;
+    sources.push(`PodResources (${socket}): ${kubeletError}`);
   }
   if (fromKubelet === undefined) {
     const uid = pod.uid !== "" ? pod.uid : (object?.metadata.uid ?? "");

@@ -64,3 +64,22 @@ export function removeContainerInfo(dir: string, containerId: string): void {
   const mark = containerInfoMark(containerId);
   for (const n of names) if (n.includes(mark) && n.endsWith("-device.json")) rmSync(join(cni, n), { force: true });
 }
+
+/**
+ * GC: the attachment files of containers in neither `keep` (the runtime's valid attachments and the
+ * journals left) — what a failed rollback's DEL could leave with no DEL to follow.
+ */
+export function removeInfoExcept(dir: string, keep: ReadonlySet<string>): void {
+  const cni = join(dir, "cni");
+  let names: string[];
+  try {
+    names = readdirSync(cni);
+  } catch {
+    return;
+  }
+  const marks = [...keep].map(containerInfoMark);
+  for (const n of names) {
+    if (!n.endsWith("-device.json") || marks.some((m) => n.includes(m))) continue;
+    rmSync(join(cni, n), { force: true });
+  }
+}

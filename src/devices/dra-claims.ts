@@ -19,20 +19,30 @@ export interface DraApi {
   listSlices(nodeName: string, driver: string): Promise<ResourceSlice[]>;
 }
 
-/** The pod's claims as (name in the pod, ResourceClaim object name); throws for a template claim not created yet. */
+/**
+ * The pod's claims as (name in the pod, ResourceClaim object name). A template claim without a status
+ * entry is not created yet (an error); an entry without a name means none was needed (skipped).
+ */
 function podClaims(pod: Pod, podRef: string): { name: string; object: string }[] {
   const statuses = pod.status.resourceClaimStatuses ?? [];
-  return (pod.spec.resourceClaims ?? []).map((c) => {
-    if (c.resourceClaimName !== undefined && c.resourceClaimName !== "") return { name: c.name, object: c.resourceClaimName };
-    const created = statuses.find((s) => s.name === c.name)?.resourceClaimName;
-    if (created === undefined || created === "") {
+  return (pod.spec.resourceClaims ?? []).flatMap((c) => {
+    if (c.resourceClaimName !== undefined && c.resourceClaimName !== "") return [{ name: c.name, object: c.resourceClaimName }];
+    const status = statuses.find((s) => s.name === c.name);
+    if (status === undefined) {
       throw new MultusError(
         "MULTUS_ERR_DEVICE",
         `pod ${podRef}: claim "${c.name}" (template ${c.resourceClaimTemplateName ?? "?"}) has no ResourceClaim yet (status.resourceClaimStatuses); is kube-controller-manager running?`,
       );
     }
-    return { name: c.name, object: created };
+    return status.resourceClaimName === undefined || status.resourceClaimName === "" ? [] : [{ name: c.name, object: status.resourceClaimName }];
   });
+}
+
+/** Only the newest generation of each pool counts: while a driver republishes, older slices linger. */
+function newestGeneration(slices: ResourceSlice[]): ResourceSlice[] {
+  const newest = new Map<string, number>();
+  for (const s of slices) newest.set(s.spec.pool.name, Math.max(newest.get(s.spec.pool.name) ?? 0, s.spec.pool.generation));
+  return slices.filter((s) => s.spec.pool.generation === newest.get(s.spec.pool.name));
 }
 
 function stringAttribute(slice: ResourceSlice, device: string, name: string): string | undefined {
@@ -59,7 +69,7 @@ export async function draDevices(pod: Pod, api: DraApi, podRef: string): Promise
   const slicesOf = (driver: string): Promise<ResourceSlice[]> => {
     let s = slices.get(driver);
     if (s === undefined) {
-      s = api.listSlices(node, driver);
+      s = api.listSlices(node, driver).then(newestGeneration);
       slices.set(driver, s);
     }
     return s;

@@ -60,7 +60,10 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
     const chunks: Buffer[] = [];
     let size = 0;
     let headerStatus: { status?: string | undefined; message?: string | undefined } = {};
+    let httpStatus: number | undefined;
     stream.on("response", (headers) => {
+      const st: unknown = headers[":status"];
+      httpStatus = typeof st === "number" ? st : Number(st);
       // A trailers-only answer puts grpc-status in the headers.
       headerStatus = { status: headerValue(headers["grpc-status"]), message: headerValue(headers["grpc-message"]) };
     });
@@ -87,6 +90,11 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
       const status = trailers.status ?? headerStatus.status;
       const message = percentDecoded(trailers.message ?? headerStatus.message ?? "");
       if (status === undefined) {
+        if (httpStatus !== undefined && httpStatus !== 200) {
+          // Not a gRPC answer: the status code the HTTP status maps to (gRPC's http-grpc-status-mapping).
+          finish(new GrpcError(grpcStatusOfHttp(httpStatus), `${path} on ${socketPath}: HTTP status ${String(httpStatus)} without a grpc-status`));
+          return;
+        }
         // Also what a socket that cannot be reached looks like at first; the session's error says why.
         setImmediate(() => {
           finish(new GrpcError(GRPC_UNAVAILABLE, `${path} on ${socketPath}: the stream ended without a grpc-status`));
@@ -115,6 +123,16 @@ export function grpcUnary(socketPath: string, path: string, request: Uint8Array,
     });
     stream.end(frame(request));
   });
+}
+
+/** gRPC's mapping of an HTTP status without grpc-status. */
+export function grpcStatusOfHttp(http: number): number {
+  if (http === 400) return 13;
+  if (http === 401) return 16;
+  if (http === 403) return 7;
+  if (http === 404) return GRPC_UNIMPLEMENTED;
+  if (http === 429 || http === 502 || http === 503 || http === 504) return GRPC_UNAVAILABLE;
+  return 2;
 }
 
 /** grpc-message is percent-encoded; a malformed one is shown as sent. */

@@ -12,6 +12,8 @@ export type DeviceMap = Map<string, string[]>;
 const SERVICE = "/v1.PodResourcesLister";
 /** How long one List answer serves other ADDs (the daemon; a thin call makes one request anyway). */
 const LIST_TTL_MS = 1000;
+/** Each request's own deadline (upstream's 10 s), within the operation's budget. */
+const DEFAULT_RPC_TIMEOUT_MS = 10_000;
 
 interface ListCache {
   at: number;
@@ -39,16 +41,49 @@ function getUnsupported(err: unknown): boolean {
   return err instanceof GrpcError && (err.status === 12 || /Get method disabled/i.test(err.message));
 }
 
+/** `answer`, or the caller's own deadline, whichever comes first (a shared answer is not cancelled by one caller). */
+function within<T>(answer: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new GrpcError(4, `${what}: no answer before the deadline`));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(new GrpcError(4, `${what}: no answer before the deadline`));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    answer.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+export interface PodResourcesOptions {
+  /** Each request's own deadline (default 10 s). */
+  rpcTimeoutMs?: number;
+}
+
 /**
  * The pod's devices; undefined when the kubelet does not know the pod (not admitted yet, or gone).
- * Throws GrpcError when the socket does not answer.
+ * Throws GrpcError when the socket does not answer. `signal` is the caller's budget.
  */
-export async function podResourcesDevices(socketPath: string, namespace: string, name: string, signal: AbortSignal): Promise<DeviceMap | undefined> {
+export async function podResourcesDevices(
+  socketPath: string,
+  namespace: string,
+  name: string,
+  signal: AbortSignal,
+  opts: PodResourcesOptions = {},
+): Promise<DeviceMap | undefined> {
+  const timeoutMs = opts.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
   const state = sockets.get(socketPath) ?? { getRefused: false };
   sockets.set(socketPath, state);
   if (!state.getRefused) {
     try {
-      const answer = decodeMessage(await grpcUnary(socketPath, `${SERVICE}/Get`, encodeStrings({ 1: name, 2: namespace }), signal));
+      const answer = decodeMessage(await grpcUnary(socketPath, `${SERVICE}/Get`, encodeStrings({ 1: name, 2: namespace }), AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])));
       const pod = messagesOf(answer, 1)[0];
       return pod === undefined ? undefined : devicesOf(pod);
     } catch (err) {
@@ -57,20 +92,25 @@ export async function podResourcesDevices(socketPath: string, namespace: string,
       state.getRefused = true;
     }
   }
-  const now = Date.now();
-  if (state.list === undefined || now - state.list.at > LIST_TTL_MS) {
-    const answer = grpcUnary(socketPath, `${SERVICE}/List`, new Uint8Array(), signal).then((bytes) => messagesOf(decodeMessage(bytes), 1));
-    state.list = { at: now, answer };
-    // A failed List is not cached.
-    answer.catch(() => {
-      if (state.list?.answer === answer) delete state.list;
-    });
+  const find = (pods: WireFields[]): WireFields | undefined => pods.find((p) => stringOf(p, 1) === name && stringOf(p, 2) === namespace);
+  const what = `${SERVICE}/List on ${socketPath}`;
+  const cached = state.list;
+  if (cached !== undefined && Date.now() - cached.at <= LIST_TTL_MS) {
+    const pod = find(await within(cached.answer, signal, what).catch(() => []));
+    // An answer started before this pod was admitted does not list it: ask again once.
+    if (pod !== undefined) return devicesOf(pod);
   }
-  const pods = await state.list.answer;
-  const pod = pods.find((p) => stringOf(p, 1) === name && stringOf(p, 2) === namespace);
+  // The shared request has its own deadline, so that no single caller's budget ends it for the others.
+  const answer = grpcUnary(socketPath, `${SERVICE}/List`, new Uint8Array(), AbortSignal.timeout(timeoutMs)).then((bytes) => messagesOf(decodeMessage(bytes), 1));
+  const entry: ListCache = { at: Date.now(), answer };
+  state.list = entry;
+  // A failed List is not cached.
+  answer.catch(() => {
+    if (state.list === entry) delete state.list;
+  });
+  const pod = find(await within(answer, signal, what));
   return pod === undefined ? undefined : devicesOf(pod);
 }
-
 /** Forget what was learnt about the sockets (tests). */
 export function resetPodResourcesState(): void {
   sockets.clear();

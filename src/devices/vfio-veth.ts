@@ -44,9 +44,14 @@ export function vfInfo(sysfsRoot: string, vf: string): VfInfo {
     // Unbound: no driver link.
   }
   const pfDir = join(devices, pf);
-  const index = readdirSync(pfDir)
-    .filter((n) => /^virtfn\d+$/.test(n))
-    .find((n) => basename(readlinkSync(join(pfDir, n))) === vf);
+  let index: string | undefined;
+  try {
+    index = readdirSync(pfDir)
+      .filter((n) => /^virtfn\d+$/.test(n))
+      .find((n) => basename(readlinkSync(join(pfDir, n))) === vf);
+  } catch (err) {
+    throw new CniError(CniCode.IoFailure, `vfioveth: reading PF ${pf} of ${vf} in ${devices}: ${(err as Error).message}`);
+  }
   if (index === undefined) throw new CniError(CniCode.InvalidNetworkConfig, `vfioveth: PF ${pf} has no virtfn link to ${vf}`);
   const nets = existsSync(join(pfDir, "net")) ? readdirSync(join(pfDir, "net")) : [];
   const pfNetdev = nets[0];
@@ -98,7 +103,13 @@ async function runIpam(args: CmdArgs, command: "ADD" | "DEL"): Promise<CniResult
     timeoutMs: IPAM_TIMEOUT_MS,
   });
   if (command === "DEL") return undefined;
-  return decodeResult(JSON.parse(out.toString("utf8")), args.config.cniVersion);
+  try {
+    return decodeResult(JSON.parse(out.toString("utf8")), args.config.cniVersion);
+  } catch (err) {
+    // The IPAM plugin did allocate: give it back before reporting its unreadable answer.
+    await runIpam(args, "DEL").catch(() => undefined);
+    throw new CniError(CniCode.IoFailure, `vfioveth: IPAM ${ipamType} gave an invalid result: ${(err as Error).message}`);
+  }
 }
 
 function peerName(ifName: string): string {
@@ -133,8 +144,9 @@ export async function vfioVethAdd(args: CmdArgs): Promise<CniResult> {
     }
   }
   const ipamResult = await runIpam(args, "ADD");
-  const ips = ipamResult === undefined ? [] : ((convertResult(ipamResult, "1.0.0") as Result100).ips ?? []);
+  let ips: NonNullable<Result100["ips"]> = [];
   try {
+    ips = ipamResult === undefined ? [] : ((convertResult(ipamResult, "1.0.0") as Result100).ips ?? []);
     await ip(["link", "add", args.ifName, "type", "veth", "peer", "name", peer], args.netns);
     await ip(["link", "set", args.ifName, "address", mac], args.netns);
     await ip(["link", "set", args.ifName, "alias", deviceId], args.netns);

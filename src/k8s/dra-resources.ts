@@ -42,7 +42,7 @@ const sliceSchema = v.object({
   spec: v.object({
     driver: v.string(),
     nodeName: v.optional(v.string()),
-    pool: v.object({ name: v.string() }),
+    pool: v.object({ name: v.string(), generation: v.optional(v.number(), 0) }),
     devices: v.optional(v.array(v.object({ name: v.string(), attributes: v.optional(v.record(v.string(), attributeSchema), {}) })), []),
   }),
 });

@@ -80,9 +80,12 @@ export class KubeApiError extends MultusError {
 }
 
 export class KubeNotFoundError extends KubeApiError {
-  constructor(message: string, init: KubeApiErrorInit) {
+  /** The API server does not serve the resource type at all (a CRD not installed, an API version not enabled), as opposed to the object. */
+  readonly typeNotServed: boolean;
+  constructor(message: string, init: KubeApiErrorInit, typeNotServed = false) {
     super(message, init);
     this.name = "KubeNotFoundError";
+    this.typeNotServed = typeNotServed;
   }
 }
 
@@ -242,10 +245,12 @@ export function errorFromStatus(
         req.target.name !== undefined &&
         (typeof body === "string" || (status.details?.name === undefined && /could not find the requested resource/.test(status.message ?? "")));
       const group = req.target.group === "" ? "" : `${req.target.group}/`;
+      // resource.k8s.io is built in: its v1 (DRA) is served from Kubernetes 1.34 on, no CRD makes it.
+      const advice = req.target.group === "resource.k8s.io" ? "DRA's resource.k8s.io/v1 needs Kubernetes 1.34 or later" : "is its CRD installed? (apply deploy/crd)";
       const msg = typeUnknown
-        ? `${prefix}: the API server does not serve ${req.target.resource} in ${group}${req.target.version}: is its CRD installed? (apply deploy/crd)`
+        ? `${prefix}: the API server does not serve ${req.target.resource} in ${group}${req.target.version}: ${advice}`
         : `${prefix}: ${what} does not exist${code === "MULTUS_ERR_NAD_NOT_FOUND" ? ": create it or fix the reference to it" : ""}`;
-      return new KubeNotFoundError(msg, { ...init, code });
+      return new KubeNotFoundError(msg, { ...init, code }, typeUnknown);
     }
     case 409:
       return new KubeConflictError(

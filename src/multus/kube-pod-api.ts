@@ -4,7 +4,7 @@
 import { hostname } from "node:os";
 import { resolveClientConfig } from "../k8s/client-config.ts";
 import { getResourceClaim, listResourceSlices, type ResourceClaim, type ResourceSlice } from "../k8s/dra-resources.ts";
-import { isNotFound } from "../k8s/kube-api-error.ts";
+import { isNotFound, KubeNotFoundError } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
 import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, type Pod } from "../k8s/resources.ts";
 import type { Logger } from "../util/logger.ts";
@@ -41,7 +41,7 @@ export async function createPodApi(config: MultusConfig, log: Logger, signal: Ab
   return {
     getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),
     getNad: (namespace, name) => unlessNotFound(getNetworkAttachmentDefinition(client, namespace, name)),
-    getResourceClaim: (namespace, name) => unlessNotFound(getResourceClaim(client, namespace, name)),
+    getResourceClaim: (namespace, name) => unlessObjectNotFound(getResourceClaim(client, namespace, name)),
     listResourceSlices: (nodeName, driver) => listResourceSlices(client, nodeName, driver),
     async patchNetworkStatus(pod, json) {
       await patchPodNetworkStatus(client, pod, json);
@@ -64,6 +64,16 @@ export async function createPodApi(config: MultusConfig, log: Logger, signal: Ab
       client.close();
     },
   };
+}
+
+/** As unlessNotFound, but an API server that does not serve the type at all is an error, not a missing object. */
+export async function unlessObjectNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (isNotFound(err) && !(err instanceof KubeNotFoundError && err.typeNotServed)) return undefined;
+    throw err;
+  }
 }
 
 /** The object, or undefined when the API answers 404. */

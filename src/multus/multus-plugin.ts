@@ -13,7 +13,7 @@ import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import type { CmdArgs, GcArgs, PluginHandlers } from "../cni/skel.ts";
 import type { CniResult, NetConfList } from "../cni/types.ts";
 import { parseCniArgs } from "../cni/plugin-env.ts";
-import { removeContainerInfo } from "../devices/device-info-files.ts";
+import { removeContainerInfo, removeInfoExcept } from "../devices/device-info-files.ts";
 import type { PodDevices } from "../devices/allocated-devices.ts";
 import { podUidMatches, type Pod } from "../k8s/resources.ts";
 import { Budget } from "../util/budget.ts";
@@ -141,6 +141,10 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log),
     );
 
+  /** The plan a DEL without a journal rebuilds: the same networks, no device lookup. */
+  const teardownPodPlan = async (call: Call, api: PodApi, pod: PodRef, annotations: Record<string, string>): Promise<AttachmentPlan> =>
+    planForPod({ config: call.config, req: call.req, pod, annotations, teardown: true }, createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log));
+
   /** Loaded only for pods whose networks name a device resource (the gRPC client stays out of other calls). */
   const podDevices = async (call: Call, api: PodApi, pod: PodRef, wanted: string[], object: Pod | undefined): Promise<PodDevices> => {
     const { lookupPodDevices } = await import("../devices/allocated-devices.ts");
@@ -203,7 +207,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         });
         // Upstream's record of this sandbox (an in-place upgrade) is no longer needed either way.
         await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
-        // DI-03: no device-info file of the sandbox outlives it, journaled or not (a rebuilt plan has no devices).
+        // DI-03: no device-info file of the sandbox outlives it, journaled or not (a rebuilt plan looks no devices up).
         removeContainerInfo(call.config.deviceInfoDir, args.containerId);
       });
     },
@@ -232,6 +236,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       try {
         await gcUpstreamScratchCaches(call, args, nodeLock);
         await call.executor.gc(await gcDelegates(call), args.validAttachments, { budget: call.budget, lock: nodeLock });
+        removeInfoExcept(call.config.deviceInfoDir, new Set([...args.validAttachments.map((v) => v.containerID), ...(await call.journal.list())]));
       } finally {
         // Lock files of sandboxes that have no journal left go too (they would pile up otherwise).
         try {
@@ -302,7 +307,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
           const pod = await api.getPod(podId.namespace, podId.name, podId.uid);
           // A pod that is gone (or was recreated) still had the networks every pod gets.
           const current = pod !== undefined && (podId.uid === "" || podUidMatches(pod, podId.uid));
-          return await podPlan(call, api, podId, current ? pod.metadata.annotations : {}, current ? pod : undefined);
+          return await teardownPodPlan(call, api, podId, current ? pod.metadata.annotations : {});
         } finally {
           api.close();
         }

@@ -35,6 +35,11 @@ export interface PodPlanInput {
    * only when a network names a resource. Undefined: Multus cannot see the kubelet (an error then).
    */
   devices?: (resourceNames: string[]) => Promise<PodDevices>;
+  /**
+   * A plan rebuilt for a DEL without a journal: devices are not looked up (the kubelet may already
+   * have released them, and a failed lookup must not cost the other networks their teardown).
+   */
+  teardown?: boolean;
 }
 
 /** Capability keys a selection may request, and the runtimeConfig key each becomes (NPWG-08…15). */
@@ -130,6 +135,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
 async function attachDevices(attachments: Attachment[], base: readonly { net: ResolvedNetwork; selection?: NetworkSelection }[], input: PodPlanInput, podRef: string): Promise<void> {
   const demands: DeviceDemand[] = [];
   base.forEach(({ net, selection }, index) => {
+    if (input.teardown === true) return;
     if (net.resourceName !== undefined && selection?.deviceId === undefined) demands.push({ index, network: net.statusName, resourceName: net.resourceName });
   });
   let assigned = new Map<number, string>();

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { applyYaml, kubectl, run, tryKubectl } from "../cluster/harness.ts";
 import { TestDevicePlugin } from "../devices/device-plugin.ts";
-import { TestDraPlugin } from "../devices/dra-plugin.ts";
+import { deviceName, TestDraPlugin } from "../devices/dra-plugin.ts";
 import { createDeviceRig, DRA_PF, DRA_RESOURCE, NETDEVICE_RESOURCE, NETDEVICE_VFS, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
 import {
   BUSYBOX,
@@ -228,17 +228,18 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
     assert.deepEqual((existsSync(leases) ? readdirSync(leases) : []).filter((f) => f.startsWith("10.56.220.")), [], "the lease is released");
   });
 
-  test("two networks sharing a resource take the pod's VFs in PCI order", async (t) => {
+  test("three networks sharing a resource take the three VFs the kubelet allocated, in PCI order", async (t) => {
     const namespace = await createNamespace(t);
     await sriovNad(namespace, "sriov-net", NETDEVICE_RESOURCE, "10.56.218.0/24");
-    await sriovPod(namespace, "two-vfs", "sriov-net,sriov-net", { [NETDEVICE_RESOURCE]: 2 });
-    await waitPodReady(namespace, "two-vfs");
-    const status = await rawNetworkStatus(namespace, "two-vfs");
-    const ids = ["net1", "net2"].map((n) => status.find((s) => s.interface === n)?.["device-info"]?.pci?.["pci-address"]);
-    assert.ok(ids[0] !== undefined && ids[1] !== undefined, `both attachments report a device: ${JSON.stringify(status)}`);
-    assert.notEqual(ids[0], ids[1], "distinct VFs");
-    assert.deepEqual([...ids].sort(), ids, "net1 has the lower PCI address");
-    await deleteAndWaitGone(namespace, "two-vfs");
+    const before = plugins[0]?.allocations.length ?? 0;
+    await sriovPod(namespace, "three-vfs", "sriov-net,sriov-net,sriov-net", { [NETDEVICE_RESOURCE]: 3 });
+    await waitPodReady(namespace, "three-vfs");
+    const allocated = plugins[0]?.allocations.slice(before).flat() ?? [];
+    assert.equal(allocated.length, 3, "the kubelet allocated three VFs");
+    const status = await rawNetworkStatus(namespace, "three-vfs");
+    const ids = ["net1", "net2", "net3"].map((n) => status.find((s) => s.interface === n)?.["device-info"]?.pci?.["pci-address"]);
+    assert.deepEqual(ids, [...allocated].sort(), "net1, net2, net3 get exactly the allocated VFs, lowest PCI address first");
+    await deleteAndWaitGone(namespace, "three-vfs");
   });
 
   test("a pod selecting more networks of a resource than it requested fails with the clear error, before any delegate runs, and leaves nothing", async (t) => {
@@ -308,8 +309,11 @@ describe("seed 001: two VFs from a DRA claim, allocated by the real scheduler an
     await kubectl(["rollout", "status", "deployment/pod0", "--timeout=90s"], { namespace, timeoutMs: 105_000 });
     const name = (await kubectl(["get", "pods", "-l", "app=pod0", "-o", "jsonpath={.items[0].metadata.name}"], { namespace })).trim();
     const ids = await deviceIdsOf(namespace, name, ["net1", "net2"]);
-    assert.notEqual(ids[0], ids[1], "two distinct VFs");
-    assert.deepEqual([...ids].sort(), ids, "net1 has the lower PCI address");
+    // What the scheduler allocated to the pod's claim, by the driver's device names.
+    const claimName = (await kubectl(["get", "pod", name, "-o", "jsonpath={.status.resourceClaimStatuses[0].resourceClaimName}"], { namespace })).trim();
+    const claim = JSON.parse(await kubectl(["get", "resourceclaim", claimName, "-o", "json"], { namespace })) as { status: { allocation: { devices: { results: { device: string }[] } } } };
+    const allocated = claim.status.allocation.devices.results.map((r) => DRA_PF.vfs.find((v) => deviceName(v.pci) === r.device)?.pci ?? r.device);
+    assert.deepEqual(ids, [...allocated].sort(), "net1 and net2 are the claim's two VFs, lowest PCI address first");
     for (const id of ids) assert.ok(draVfs.includes(id), `${id} is one of the DRA driver's VFs`);
     const interfaces = await podInterfaces(namespace, name);
     for (const n of ["net1", "net2"]) assert.ok(interfaces.some((i) => i.name === n && i.ips.some((a) => a.startsWith("10.0.2."))), `${n} is in the pod with an address`);

@@ -9,7 +9,7 @@
 // paths with the real kubelet (test/e2e/multus-devices.test.ts).
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
@@ -275,6 +275,64 @@ describe("devices of a pod, through dist/bin/multus (thin mode)", () => {
     assert.equal(b["runtimeConfig"], undefined, "no capability it does not declare");
     assert.ok(existsSync(join(paths.deviceInfoDir, "cni")), "DI-03: the directory exists before the delegate runs, for it to write into");
     await delOk(p, conf({ binDir: fakes.binDir }));
+  });
+
+  test("DI-03 a DEL that fails for another network still removes the device network's file (and keeps the other journaled); the retried DEL finishes", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.6.0/24");
+    await fakes.add({ name: "mt-del-fails", on: { ADD: { stdout: JSON.stringify({ cniVersion: "1.0.0" }) }, DEL: { stdout: JSON.stringify({ cniVersion: "1.0.0", code: 11, msg: "try again" }), exitCode: 1 } } });
+    await applyYaml(JSON.stringify({ apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name: "flaky", namespace: ns }, spec: { config: JSON.stringify({ cniVersion: "1.0.0", name: "flaky", type: "mt-del-fails" }) } }));
+    const p = await bed.createPod(ns, "sriov-net,flaky");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.1"] } } });
+    await writeDpInfo(RESOURCE, "0000:3b:02.1", { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:3b:02.1" } });
+    // One plugin dir for both: the fake and the sriov stand-in.
+    await copyFile(join(paths.bin, "sriov"), join(fakes.binDir, "sriov"));
+    const c = conf({ binDir: fakes.binDir });
+    const add = await bed.cni("ADD", p, { conf: c });
+    assert.equal(add.code, 0, add.stdout);
+    assert.equal(cniInfoFiles().length, 1);
+    const failed = await bed.cni("DEL", p, { conf: c });
+    assert.equal(failed.code, 1, "the other network's DEL failed");
+    assert.deepEqual(cniInfoFiles(), [], "the device network's DEL succeeded and removed its file");
+    const journal = await readFile(join(bed.cniDir, "attachments", `${p.containerId}.json`), "utf8");
+    assert.ok(journal.includes('"flaky"') && !journal.includes('"sriov-net"'), "only the failed network stays journaled");
+    await fakes.setBehaviour("mt-del-fails", "DEL", { stdout: "" });
+    const retried = await bed.cni("DEL", p, { conf: c });
+    assert.equal(retried.code, 0, retried.stdout);
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
+  test("a DEL without a journal rebuilds the plan without looking devices up: PodResources gone, every network is still torn down", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.7.0/24");
+    const p = await bed.createPod(ns, "sriov-net");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.2"] } } });
+    await addOk(p);
+    // The journal is lost, and the kubelet no longer answers (the pod's devices are released).
+    await rm(join(bed.cniDir, "attachments", `${p.containerId}.json`));
+    const del = await bed.cni("DEL", p, { conf: conf({ podResourcesSocket: join(state, "gone.sock") }) });
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    assert.ok(!/devices of the pod|cannot tell which devices/.test(del.stderr), "no device lookup on the rebuilt plan");
+    const links = (await execInNetns(bed.node.name, ["ip", "-o", "link", "show"])).stdout;
+    assert.ok(/\bmtvf2\b/.test(links), "the VF is back in the node's namespace: the rebuilt plan's sriov DEL ran");
+    assert.deepEqual(cniInfoFiles(), []);
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
+  test("GC removes the device-info files of containers that are neither valid nor journaled, and keeps the others", async (t) => {
+    const ns = await createNamespace(t);
+    await sriovNad(ns, "sriov-net", RESOURCE, "10.61.8.0/24");
+    const p = await bed.createPod(ns, "sriov-net");
+    podResources.pods.push({ namespace: ns, name: p.name, containers: { main: { [RESOURCE]: ["0000:3b:02.0"] } } });
+    await writeDpInfo(RESOURCE, "0000:3b:02.0", { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:3b:02.0" } });
+    await addOk(p);
+    const stray = `sriov-net-${"f".repeat(64)}_net1-device.json`;
+    await writeFile(join(paths.deviceInfoDir, "cni", stray), "{}");
+    const gc = await bed.cni("GC", p, { conf: conf({ cniVersion: "1.1.0", "cni.dev/valid-attachments": [{ containerID: p.containerId, ifname: "eth0" }] }) });
+    assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+    assert.deepEqual(cniInfoFiles(), [`sriov-net-${p.containerId}_net1-device.json`], "the stray file went, the valid sandbox's stayed");
+    await delOk(p);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("kill -9 of multus while the delegate ADDs: the journal names the device-info file, and the runtime's DEL removes it", async (t) => {

@@ -90,7 +90,7 @@ describe("the kubelet device manager's checkpoint", () => {
 });
 
 describe("DRA claims", () => {
-  const slice = (devices: ResourceSlice["spec"]["devices"]): ResourceSlice => ({ metadata: { name: "s" }, spec: { driver: "d", nodeName: "n1", pool: { name: "n1" }, devices } });
+  const slice = (devices: ResourceSlice["spec"]["devices"], generation = 1): ResourceSlice => ({ metadata: { name: "s" }, spec: { driver: "d", nodeName: "n1", pool: { name: "n1", generation }, devices } });
   const vf = (name: string, pci: string, resource?: string): ResourceSlice["spec"]["devices"][number] => ({
     name,
     attributes: { "k8s.cni.cncf.io/deviceID": { string: pci }, ...(resource === undefined ? {} : { "k8s.cni.cncf.io/resourceName": { string: resource } }) },
@@ -122,6 +122,15 @@ describe("DRA claims", () => {
     assert.deepEqual(got.devices, new Map([["sriov/vf", ["0000:3b:02.1", "0000:3b:02.0"]], ["intel.com/sriov", ["0000:3b:02.1", "0000:3b:02.0"]], ["other/nic", ["0000:3b:02.2"]]]));
     assert.deepEqual(got.resourceOf, new Map([["0000:3b:02.1", "intel.com/sriov"], ["0000:3b:02.0", "intel.com/sriov"]]));
     assert.equal(a.lists, 1);
+  });
+
+  test("only the newest generation of a pool counts; a status entry without a claim name means no claim was needed", async () => {
+    const a = api(
+      [claim("c", [{ request: "vf", device: "d0" }])],
+      [slice([vf("d0", "0000:3b:02.0", "old")], 1), slice([vf("d0", "0000:3b:02.7", "new")], 2)],
+    );
+    const got = await draDevices(pod([{ name: "x", resourceClaimName: "c" }, { name: "unneeded", resourceClaimTemplateName: "t" }], [{ name: "unneeded" }]), a, "ns/p");
+    assert.deepEqual(got.devices, new Map([["x/vf", ["0000:3b:02.7"]], ["new", ["0000:3b:02.7"]]]));
   });
 
   test("the errors: not allocated, missing, a template claim not created yet, a pod not scheduled", async () => {
