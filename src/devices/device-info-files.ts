@@ -52,8 +52,8 @@ export function removeAttachmentInfo(infoFile: string): void {
   rmSync(infoFile, { force: true });
 }
 
-/** Every attachment file of a container (a DEL without a journal still leaves none). */
-export function removeContainerInfo(dir: string, containerId: string): void {
+/** Removes the attachment files (`cni/*-device.json`) whose name `doomed` picks. */
+function removeInfoFiles(dir: string, doomed: (name: string) => boolean): void {
   const cni = join(dir, "cni");
   let names: string[];
   try {
@@ -61,8 +61,13 @@ export function removeContainerInfo(dir: string, containerId: string): void {
   } catch {
     return;
   }
+  for (const n of names) if (n.endsWith("-device.json") && doomed(n)) rmSync(join(cni, n), { force: true });
+}
+
+/** Every attachment file of a container (a DEL without a journal still leaves none). */
+export function removeContainerInfo(dir: string, containerId: string): void {
   const mark = containerInfoMark(containerId);
-  for (const n of names) if (n.includes(mark) && n.endsWith("-device.json")) rmSync(join(cni, n), { force: true });
+  removeInfoFiles(dir, (n) => n.includes(mark));
 }
 
 /**
@@ -70,16 +75,6 @@ export function removeContainerInfo(dir: string, containerId: string): void {
  * journals left) — what a failed rollback's DEL could leave with no DEL to follow.
  */
 export function removeInfoExcept(dir: string, keep: ReadonlySet<string>): void {
-  const cni = join(dir, "cni");
-  let names: string[];
-  try {
-    names = readdirSync(cni);
-  } catch {
-    return;
-  }
   const marks = [...keep].map(containerInfoMark);
-  for (const n of names) {
-    if (!n.endsWith("-device.json") || marks.some((m) => n.includes(m))) continue;
-    rmSync(join(cni, n), { force: true });
-  }
+  removeInfoFiles(dir, (n) => !marks.some((m) => n.includes(m)));
 }

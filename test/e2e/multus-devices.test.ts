@@ -16,6 +16,7 @@ import {
   BUSYBOX,
   NODE_NAME,
   createNamespace,
+  createPod,
   eventMessages,
   eventually,
   nodeLinks,
@@ -57,29 +58,7 @@ async function sriovNad(namespace: string, name: string, resourceName: string, s
 }
 
 async function sriovPod(namespace: string, name: string, networks: string, resources: Record<string, number>): Promise<void> {
-  const amounts = Object.fromEntries(Object.entries(resources).map(([k, v]) => [k, String(v)]));
-  await applyYaml(
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name, namespace, annotations: { [NETWORKS]: networks } },
-      spec: {
-        nodeName: NODE_NAME,
-        automountServiceAccountToken: false,
-        dnsPolicy: "Default",
-        terminationGracePeriodSeconds: 2,
-        containers: [
-          {
-            name: "main",
-            image: BUSYBOX,
-            imagePullPolicy: "Never",
-            command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
-            resources: { requests: amounts, limits: amounts },
-          },
-        ],
-      },
-    }),
-  );
+  await createPod({ namespace, name, annotations: { [NETWORKS]: networks }, resources });
 }
 
 interface StatusEntry {

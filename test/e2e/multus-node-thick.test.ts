@@ -1,13 +1,5 @@
 // The real-node scenarios (multus-node.test.ts) with thick mode as the node's CNI: the node runs the
 // real dist/bin/multus-daemon, which writes 00-multus.conflist in front of the bridge conflist, and
-// containerd execs dist/bin/multus-shim (test/cluster/node/node.sh, MULTUS_TS_NODE_MODE=thick). A
-// control plane and node of their own (state dir and ports below), so the thin run's node is untouched.
-const thick: Record<string, string> = {
-  MULTUS_TS_NODE_MODE: "thick",
-  MULTUS_TS_CLUSTER_DIR: "/tmp/multus-ts-e2e-thick",
-  MULTUS_TS_APISERVER_PORT: "18543",
-  MULTUS_TS_ETCD_PORT: "14479",
-  MULTUS_TS_KUBELET_PORT: "10350",
-};
-for (const [key, value] of Object.entries(thick)) process.env[key] = value;
+// containerd execs dist/bin/multus-shim (thick-env.ts: a control plane and node of their own).
+import "./thick-env.ts";
 await import("./multus-node.test.ts");

@@ -92,6 +92,13 @@ export interface PodSpec {
   readonly annotations?: Readonly<Record<string, string>>;
   /** Container ports; a hostPort makes kubelet ask the runtime for a port mapping. */
   readonly ports?: readonly { readonly containerPort: number; readonly hostPort?: number }[];
+  /** Extended resources (device plugins' `intel.com/…`), requested and limited alike. */
+  readonly resources?: Readonly<Record<string, number>>;
+}
+
+function resourceAmounts(r: Readonly<Record<string, number>>): { requests: Record<string, string>; limits: Record<string, string> } {
+  const amounts = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)]));
+  return { requests: amounts, limits: amounts };
 }
 
 /** A busybox pod bound to the test node (no scheduler needed) that exits at once on SIGTERM. */
@@ -114,6 +121,7 @@ export async function createPod(pod: PodSpec): Promise<void> {
             imagePullPolicy: "Never",
             command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
             ...(pod.ports === undefined ? {} : { ports: pod.ports }),
+            ...(pod.resources === undefined ? {} : { resources: resourceAmounts(pod.resources) }),
           },
         ],
       },
