@@ -7,6 +7,7 @@
 //   findPlugin(type: string, dirs: readonly string[]): Promise<string>
 //     CNI-R-01: `type` must be non-empty and hold no "/"; returns the first regular, executable file
 //     `<dir>/<type>` in `dirs` order, else CniError `failed to find plugin "x" in path [/a /b]`.
+//   pluginExists(type, dirs): boolean      the same lookup, as a yes/no (metrics labels)
 //   formatCniArgs(pairs: readonly (readonly [string, string])[]): string      "K=V;K=V"
 //   buildPluginEnv(base, vars: CniEnvVars): Record<string, string>
 //     CNI-R-02: the base environment plus all six CNI_* variables, always set (empty when unknown),
@@ -124,6 +125,16 @@ function underRoot(root: string, path: string): string {
 
 export function findPlugin(type: string, dirs: readonly string[]): Promise<string> {
   return settled(() => findPluginNow(type, dirs));
+}
+
+/** Whether `type` names an executable plugin in `dirs` (findPlugin's lookup, synchronous, no error). */
+export function pluginExists(type: string, dirs: readonly string[]): boolean {
+  try {
+    findPluginNow(type, dirs);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function findPluginNow(type: string, dirs: readonly string[]): string {

@@ -19,7 +19,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
-import { setPluginRoot } from "../cni/exec-plugin.ts";
+import { pluginExists, setPluginRoot } from "../cni/exec-plugin.ts";
 import { isRecord } from "../cni/is-record.ts";
 import { parseCniArgs, splitCniPath } from "../cni/plugin-env.ts";
 import { convertResult } from "../cni/result-convert.ts";
@@ -29,6 +29,7 @@ import { KubeClient } from "../k8s/kube-client.ts";
 import { decodePod, type Pod } from "../k8s/resources.ts";
 import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
 import type { DelegateRunner } from "../multus/executor.ts";
+import type { DelegateConfig } from "../cni/delegate-config.ts";
 import { hotplug } from "../multus/hotplug.ts";
 import { parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts";
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
@@ -40,7 +41,7 @@ import { CachedPodApiFactory, stripNad } from "./cached-pod-api.ts";
 import { createCniServer } from "./cni-server.ts";
 import { ConfigGenerator } from "../install/config-generator.ts";
 import type { DaemonConfig } from "./daemon-config.ts";
-import { DaemonMetrics } from "./metrics.ts";
+import { DaemonMetrics, PluginLabels } from "./metrics.ts";
 import { RequestScheduler } from "./request-scheduler.ts";
 
 export const SOCKET_NAME = "multus.sock";
@@ -104,6 +105,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
     maxQueuedBytes: 64 * 1024 * 1024,
     sandboxWaitMs: 90_000,
   });
+  const pluginLabels = new PluginLabels(pluginExists);
   const metrics = new DaemonMetrics({
     running: () => scheduler.running,
     queued: () => scheduler.queued,
@@ -126,7 +128,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
 
   const handlers = createMultusHandlers({
     stderr,
-    createRunner: (c, dirs, l, env) => instrumented(createConflistDelegateRunner(c, dirs, l, env), metrics),
+    createRunner: (c, dirs, l, env) => instrumented(createConflistDelegateRunner(c, dirs, l, env), metrics, (type) => pluginLabels.label(type, dirs)),
     // The daemon's caches when it has API access; else the request's own kubeconfig, as in thin mode.
     createPodApi: async (c, l, signal) => apiFactory?.forRequest(signal) ?? (await import("../multus/kube-pod-api.ts")).createPodApi(c, l, signal),
     observe: {
@@ -151,7 +153,8 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
     delegate: async (req) => {
       const env = req.env;
       const multusConfig = hotplugConfig(generator, config);
-      const runner = instrumented(createConflistDelegateRunner(multusConfig, [multusConfig.binDir, ...splitCniPath(env["CNI_PATH"] ?? "")], log, env), metrics);
+      const dirs = [multusConfig.binDir, ...splitCniPath(env["CNI_PATH"] ?? "")];
+      const runner = instrumented(createConflistDelegateRunner(multusConfig, dirs, log, env), metrics, (type) => pluginLabels.label(type, dirs));
       const result = await hotplug(
         {
           command: env["CNI_COMMAND"] ?? "",
@@ -277,8 +280,8 @@ function hotplugConfig(generator: ConfigGenerator, config: DaemonConfig): Multus
   return parseMultusConfig({ ...plugin, ...config.overrides }, `${current.path} (for /delegate)`);
 }
 
-/** Counts and times every delegate call by its main plugin type. */
-function instrumented(runner: DelegateRunner, metrics: DaemonMetrics): DelegateRunner {
+/** Counts and times every delegate call by its main plugin type (a bounded label: PluginLabels). */
+function instrumented(runner: DelegateRunner, metrics: DaemonMetrics, labelOf: (type: string) => string): DelegateRunner {
   const time = async <T>(plugin: string, command: string, fn: () => Promise<T>): Promise<T> => {
     const started = performance.now();
     let result = "error";
@@ -291,7 +294,7 @@ function instrumented(runner: DelegateRunner, metrics: DaemonMetrics): DelegateR
       metrics.pluginDuration.observe({ plugin, command }, (performance.now() - started) / 1000);
     }
   };
-  const typeOf = (list: { plugins: { type: string }[] }): string => list.plugins[0]?.type ?? "unknown";
+  const typeOf = (list: DelegateConfig): string => labelOf(list.plugins[0]?.type ?? "");
   return {
     add: (list, req, ctx) => time(typeOf(list), "ADD", () => runner.add(list, req, ctx)),
     del: (list, req, ctx) => time(typeOf(list), "DEL", () => runner.del(list, req, ctx)),

@@ -6,6 +6,9 @@
 //   multus_phase_duration_seconds{command,phase}          readiness, api, plan, lock, delegates, route, status
 //   multus_cni_plugin_execution_total{plugin,command,result} and
 //   multus_cni_plugin_execution_duration_seconds{plugin,command}   per delegate call, by its main plugin type
+//     (`plugin` is a type only when an executable of that name is in the plugin directories, at most
+//     PLUGIN_LABELS_MAX of them, else "other": a NAD's `type` is a tenant's string, and a label per
+//     random type would grow the daemon without bound)
 //   multus_requests_in_flight, multus_requests_queued
 //   multus_informer_staleness_seconds{informer}, multus_informer_objects{informer}
 //   multus_journal_entries                                sandboxes with a journal on disk
@@ -17,6 +20,29 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Counter as CounterT, Histogram as HistogramT } from "prom-client";
 import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
+
+/** Distinct plugin types that get a label of their own; beyond them, "other". */
+export const PLUGIN_LABELS_MAX = 64;
+
+/**
+ * The `plugin` label of a delegate call: its type when the node has that plugin (the administrator's
+ * plugin directories are a bounded set), else "other". Bounded by PLUGIN_LABELS_MAX either way.
+ */
+export class PluginLabels {
+  readonly #known = new Set<string>();
+  readonly #exists: (type: string, dirs: readonly string[]) => boolean;
+
+  constructor(exists: (type: string, dirs: readonly string[]) => boolean) {
+    this.#exists = exists;
+  }
+
+  label(type: string, dirs: readonly string[]): string {
+    if (this.#known.has(type)) return type;
+    if (this.#known.size >= PLUGIN_LABELS_MAX || !this.#exists(type, dirs)) return "other";
+    this.#known.add(type);
+    return type;
+  }
+}
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 

@@ -1,7 +1,9 @@
 // Which device each network gets (pure): per resource, the pod's device IDs in sorted order (for PCI
-// addresses, PCI order), handed out to the networks naming that resource in plan order (the cluster
-// network, defaultNetworks, then the annotation's order). Running out is an error here, before any
-// delegate runs, instead of sriov-cni's "VF pci addr is required" after others did.
+// addresses, PCI order). A network whose selection names a `deviceID` gets exactly that device, which
+// must be one the kubelet (device plugin or DRA) gave the pod for the network's resource: a pod must not
+// pick the PF, the node's uplink or another pod's VF. The other networks naming a resource take the
+// next free device in plan order (the cluster network, defaultNetworks, then the annotation's order).
+// Running out, or naming a device the pod was not given, is an error here, before any delegate runs.
 import { MultusError } from "../util/multus-error.ts";
 import type { DeviceMap } from "./pod-resources.ts";
 
@@ -10,6 +12,10 @@ export interface DeviceDemand {
   index: number;
   network: string;
   resourceName: string;
+  /** The selection's own `deviceID`, when it names one. */
+  requested?: string;
+  /** The selection element that names it (for the message). */
+  element?: number;
 }
 
 /**
@@ -22,8 +28,28 @@ export function assignDevices(demands: readonly DeviceDemand[], devices: DeviceM
   const taken = new Map<string, string>();
   const byResource = new Map<string, DeviceDemand[]>();
   for (const d of demands) byResource.set(d.resourceName, [...(byResource.get(d.resourceName) ?? []), d]);
+  const idsOf = (resource: string): string[] => [...new Set(devices.get(resource) ?? [])].sort();
+  // The named devices first: a later "next free" must not take a device a selection asked for.
   for (const d of demands) {
-    const ids = [...new Set(devices.get(d.resourceName) ?? [])].sort();
+    if (d.requested === undefined) continue;
+    const ids = idsOf(d.resourceName);
+    const where = `network "${d.network}"${d.element === undefined ? "" : ` (element ${String(d.element)})`}`;
+    if (!ids.includes(d.requested)) {
+      throw new MultusError(
+        "MULTUS_ERR_DEVICE",
+        `pod ${podRef}: ${where} asks for device "${d.requested}" of resource "${d.resourceName}", but the kubelet gave the pod ${ids.length === 0 ? "no device" : `only ${ids.join(", ")}`} of that resource (${sources}); a pod may use only its own devices: remove "deviceID" from the selection, or name one of those`,
+      );
+    }
+    const other = taken.get(d.requested);
+    if (other !== undefined) {
+      throw new MultusError("MULTUS_ERR_DEVICE", `pod ${podRef}: ${where} asks for device "${d.requested}", which network "${other}" already has; name another of ${ids.join(", ")}`);
+    }
+    taken.set(d.requested, d.network);
+    out.set(d.index, d.requested);
+  }
+  for (const d of demands) {
+    if (d.requested !== undefined) continue;
+    const ids = idsOf(d.resourceName);
     const wanting = byResource.get(d.resourceName) ?? [d];
     const networks = wanting.map((w) => `"${w.network}"`).join(", ");
     if (ids.length === 0) {

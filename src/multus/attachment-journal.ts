@@ -14,12 +14,17 @@
 //
 // The file is removed only when nothing in it can exist any more (upstream defects multus#355, #948,
 // #1087). Version 1 files (the first release: no states) are read as every attachment `added`.
+// Each attachment's delegate config is stored as the gate admitted it, with its source; reading it back
+// goes through the same model (restoreDelegateConfig: what an earlier ADD ran, so only Multus's own
+// programs are refused). Journals of releases that recorded no source read as a record of their own.
 import { readFileSync, unlinkSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
 import { settled } from "../cni/settled.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
+import { DelegateConfigError, restoreDelegateConfig, type DelegateSource } from "../cni/delegate-config.ts";
+import type { NetConfList } from "../cni/types.ts";
 import type { Attachment, AttachmentPlan, PodRef } from "./attachment-plan.ts";
 
 const KIND_V1 = "multusTsAttachmentsV1";
@@ -34,7 +39,7 @@ export interface JournalEntry {
   states: AttachmentState[];
 }
 
-type StoredAttachment = Omit<Attachment, "index"> & { state?: AttachmentState };
+type StoredAttachment = Omit<Attachment, "index" | "delegate"> & { delegate: NetConfList; source?: DelegateSource; state?: AttachmentState };
 
 interface JournalFile {
   kind: typeof KIND | typeof KIND_V1;
@@ -72,7 +77,7 @@ export class AttachmentJournal {
       netns: plan.netns,
       ifName: plan.ifName,
       ...(plan.pod === undefined ? {} : { pod: plan.pod }),
-      attachments: plan.attachments.map(({ index, ...rest }) => ({ ...rest, state: states[index] ?? "planned" })),
+      attachments: plan.attachments.map(({ index, delegate, ...rest }): StoredAttachment => ({ ...rest, delegate: delegate.list, source: delegate.source, state: states[index] ?? "planned" })),
     };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.pathOf(plan.containerId), JSON.stringify(file), { mode: 0o600, durable: opts.durable ?? true });
@@ -94,7 +99,7 @@ export class AttachmentJournal {
         if (isNotFound(err)) return undefined;
         throw err;
       }
-      const decoded = decodeJournal(text);
+      const decoded = decodeJournal(text, this.pathOf(containerId));
       return typeof decoded === "string" ? { corrupt: decoded } : { entry: decoded };
     });
   }
@@ -133,7 +138,7 @@ export function teardownOf(entry: JournalEntry): { attachment: Attachment; stric
   });
 }
 
-function decodeJournal(text: string): JournalEntry | string {
+function decodeJournal(text: string, path: string): JournalEntry | string {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -141,7 +146,16 @@ function decodeJournal(text: string): JournalEntry | string {
     return `not JSON: ${(err as Error).message}`;
   }
   if (!isJournalFile(json)) return `not a ${KIND} or ${KIND_V1} journal`;
-  const attachments: Attachment[] = json.attachments.map(({ state: _state, ...a }, index) => ({ index, ...a }));
+  const attachments: Attachment[] = [];
+  for (const [index, { state: _state, source, delegate, ...a }] of json.attachments.entries()) {
+    try {
+      const recorded: DelegateSource = source ?? { kind: "record", where: `the journal ${path}, attachment ${String(index)}` };
+      attachments.push({ index, ...a, delegate: restoreDelegateConfig(delegate, recorded) });
+    } catch (err) {
+      if (err instanceof DelegateConfigError) return `attachment ${String(index)}: ${err.message}`;
+      throw err;
+    }
+  }
   const states = json.attachments.map((a): AttachmentState => (json.kind === KIND_V1 ? "added" : (a.state ?? "adding")));
   const plan: AttachmentPlan = { containerId: json.containerId, netns: json.netns, ifName: json.ifName, attachments };
   if (json.pod !== undefined) plan.pod = json.pod;
@@ -167,9 +181,17 @@ function isJournalFile(x: unknown): x is JournalFile {
       (a["defaultRoute"] === undefined || isStringList(a["defaultRoute"])) &&
       (a["expect"] === undefined || (isRecord(a["expect"]) && (a["expect"]["ips"] === undefined || isStringList(a["expect"]["ips"])) && (a["expect"]["mac"] === undefined || typeof a["expect"]["mac"] === "string"))) &&
       (a["device"] === undefined || isDevice(a["device"])) &&
+      (a["source"] === undefined || isSource(a["source"])) &&
       (!v2 || (ATTACHMENT_STATES as readonly unknown[]).includes(a["state"]))
     );
   });
+}
+
+const SOURCE_KINDS: readonly string[] = ["admin", "nad", "annotation", "hotplug", "record"];
+
+function isSource(x: unknown): x is DelegateSource {
+  if (!isRecord(x) || typeof x["kind"] !== "string" || !SOURCE_KINDS.includes(x["kind"])) return false;
+  return Object.values(x).every((v) => typeof v === "string");
 }
 
 function isDevice(x: unknown): boolean {

@@ -3,7 +3,7 @@
 import { toCniError } from "../cni/cni-error.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { validateInterfaceName } from "../cni/plugin-env.ts";
-import type { NetConfList } from "../cni/types.ts";
+import type { DelegateConfig } from "../cni/delegate-config.ts";
 
 export interface Attachment {
   /** Position in the plan; 0 is the cluster default network. */
@@ -11,8 +11,8 @@ export interface Attachment {
   /** Network name as reported in network-status and used for the result cache. */
   network: string;
   ifName: string;
-  /** The delegate's config list exactly as it will be run. */
-  delegate: NetConfList;
+  /** The delegate's config exactly as it will be run (admitted by the gate, src/cni/delegate-config.ts). */
+  delegate: DelegateConfig;
   /** True for the cluster default network (gets CNI_IFNAME, the runtime's runtimeConfig, the result). */
   isDefault: boolean;
   /** CNI_ARGS pairs handed to the delegate. */

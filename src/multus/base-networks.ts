@@ -50,7 +50,7 @@ export async function resolveBaseNetworks(
     // Every delegate is attached to every pod; the master is the cluster network.
     for (const d of masterFirst(config.delegates)) {
       const at = position++;
-      networks.push({ ref: d.name, role: at === 0 ? "cluster" : "default", position: at, net: { list: d.list, statusName: d.name } });
+      networks.push({ ref: d.name, role: at === 0 ? "cluster" : "default", position: at, net: { delegate: d.delegate, statusName: d.name } });
     }
   }
   for (const ref of config.defaultNetworks) await one(ref, "default");
@@ -72,7 +72,7 @@ export async function baseNetworksPlan(config: MultusConfig, req: CniRequest, re
     index,
     network: b.net.statusName,
     ifName: b.position === 0 ? req.ifName : `net${String(b.position)}`,
-    delegate: b.net.list,
+    delegate: b.net.delegate,
     isDefault: b.position === 0,
     cniArgs: args,
     capabilityArgs: b.position === 0 ? req.runtimeConfig : {},

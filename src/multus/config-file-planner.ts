@@ -23,7 +23,7 @@ export function planFromDelegates(config: MultusConfig, req: CniRequest): Attach
     index,
     network: d.name,
     ifName: index === 0 ? req.ifName : `net${index}`,
-    delegate: d.list,
+    delegate: d.delegate,
     isDefault: index === 0,
     cniArgs: args,
     capabilityArgs: index === 0 ? req.runtimeConfig : {},

@@ -1,8 +1,9 @@
 // The executor's DelegateRunner over the CNI library's ConflistRunner (libcni semantics, result cache
 // in `<cniDir>/results`, as upstream Multus keeps it). Each call runs within the operation's budget,
 // and its plugins inherit the operation's sandbox locks.
-import { ConflistRunner, parseNetworkConfigList, type NetworkConfigList, type OperationOptions } from "../cni/conflist-runner.ts";
-import type { NetConfList } from "../cni/types.ts";
+import { ConflistRunner, type NetworkConfigList, type OperationOptions } from "../cni/conflist-runner.ts";
+import { DELEGATE_MARKER_ENV, isAdmitted, type DelegateConfig } from "../cni/delegate-config.ts";
+import { CniCode, CniError } from "../cni/cni-error.ts";
 import type { Logger } from "../util/logger.ts";
 import type { DelegateRunner, OperationContext } from "./executor.ts";
 import type { MultusConfig } from "./multus-config.ts";
@@ -17,8 +18,15 @@ export function createConflistDelegateRunner(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): DelegateRunner {
   // The per-plugin cap is delegateTimeoutSeconds when set; the operation's budget bounds it anyway.
-  // Plugins get the caller's environment (the runtime's, through the shim in thick mode), CNI-P-13.
-  const runner = new ConflistRunner({ cacheDir: config.cniDir, pluginDirs, timeoutMs: config.delegateTimeoutMs ?? NO_PER_PLUGIN_CAP_MS, logger: log, env });
+  // Plugins get the caller's environment (the runtime's, through the shim in thick mode), CNI-P-13,
+  // plus the marker that makes a multus started by one of them refuse to run (docs/security.md).
+  const runner = new ConflistRunner({
+    cacheDir: config.cniDir,
+    pluginDirs,
+    timeoutMs: config.delegateTimeoutMs ?? NO_PER_PLUGIN_CAP_MS,
+    logger: log,
+    env: { ...env, [DELEGATE_MARKER_ENV]: String(process.pid) },
+  });
   return {
     add: (list, req, ctx) => runner.addNetworkList(toRunnable(list), req, optionsOf(ctx)),
     del: (list, req, ctx) => runner.delNetworkList(toRunnable(list), req, optionsOf(ctx)),
@@ -39,7 +47,8 @@ function optionsOf(ctx: OperationContext): OperationOptions {
   return opts;
 }
 
-/** The runner caches the exact config bytes; the list is serialised once per call. */
-function toRunnable(list: NetConfList): NetworkConfigList {
-  return parseNetworkConfigList(Buffer.from(JSON.stringify(list)));
+/** Only what the gate admitted runs; it was parsed for the runner once, at admission. */
+function toRunnable(config: DelegateConfig): NetworkConfigList {
+  if (!isAdmitted(config)) throw new CniError(CniCode.Internal, "a delegate config that did not pass the gate (src/cni/delegate-config.ts) was about to run");
+  return config.runnable;
 }

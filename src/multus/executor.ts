@@ -4,7 +4,8 @@
 // every delegate inherits them and gets what is left of the operation's budget.
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import { convertResult } from "../cni/result-convert.ts";
-import type { CniResult, NetConfList, Result100, ValidAttachment } from "../cni/types.ts";
+import type { DelegateConfig } from "../cni/delegate-config.ts";
+import type { CniResult, Result100, ValidAttachment } from "../cni/types.ts";
 import { prepareAttachmentInfo, removeAttachmentInfo } from "../devices/device-info-files.ts";
 import { stripPrefix } from "../netattach/address-syntax.ts";
 import { Budget } from "../util/budget.ts";
@@ -40,11 +41,11 @@ export interface CachedAttachmentKey {
 
 /** The CNI runtime as the executor sees it (implemented over src/cni/conflist-runner.ts). */
 export interface DelegateRunner {
-  add(list: NetConfList, req: DelegateRequest, ctx: OperationContext): Promise<CniResult>;
-  del(list: NetConfList, req: DelegateRequest, ctx: OperationContext): Promise<void>;
-  check(list: NetConfList, req: DelegateRequest, ctx: OperationContext): Promise<void>;
-  status(list: NetConfList, ctx: OperationContext): Promise<void>;
-  gc(list: NetConfList, valid: ValidAttachment[], ctx: OperationContext): Promise<void>;
+  add(list: DelegateConfig, req: DelegateRequest, ctx: OperationContext): Promise<CniResult>;
+  del(list: DelegateConfig, req: DelegateRequest, ctx: OperationContext): Promise<void>;
+  check(list: DelegateConfig, req: DelegateRequest, ctx: OperationContext): Promise<void>;
+  status(list: DelegateConfig, ctx: OperationContext): Promise<void>;
+  gc(list: DelegateConfig, valid: ValidAttachment[], ctx: OperationContext): Promise<void>;
   /** Every attachment in the result cache. */
   cachedAttachments(): Promise<CachedAttachmentKey[]>;
 }
@@ -282,7 +283,7 @@ export class Executor {
   }
 
   /** STATUS of each delegate; the first failure is returned with its code (50/51) intact. */
-  async status(delegates: readonly NetConfList[], ctx: OperationContext): Promise<void> {
+  async status(delegates: readonly DelegateConfig[], ctx: OperationContext): Promise<void> {
     for (const d of delegates) {
       try {
         await this.#runner.status(d, ctx);
@@ -299,7 +300,7 @@ export class Executor {
    * An attachment is still valid when its container is in `valid`, whatever its interface: a sandbox
    * the runtime keeps loses nothing, also when it was ADDed by upstream Multus (no journal of ours).
    */
-  async gc(delegates: readonly NetConfList[], valid: readonly ValidAttachment[], ctx: OperationContext): Promise<void> {
+  async gc(delegates: readonly DelegateConfig[], valid: readonly ValidAttachment[], ctx: OperationContext): Promise<void> {
     const keep = new Set(valid.map((v) => v.containerID));
     const errors: CniError[] = [];
     const stillValid = new Map<string, Map<string, ValidAttachment>>();

@@ -5,12 +5,21 @@
 // attachment to the sandbox's journal before its plugin runs, so the pod's final DEL (or a crash)
 // still tears it down; DEL removes it; CHECK checks it. Same locks and budget as every other command.
 // The controller writes the pod's network-status itself from the result, as with upstream.
+//
+// The request is input from a socket, validated as the CNI skeleton validates a plugin's environment
+// (container ID and interface name syntax, CNI_ARGS pairs) before any of it becomes a journal or lock
+// path; its netns must be the sandbox's own (the one the journal recorded at the pod's ADD); its
+// attributes must be valid addresses; its network config passes the one gate as a tenant's
+// (src/cni/delegate-config.ts: source "hotplug").
+import { statSync } from "node:fs";
 import { CniCode, CniError } from "../cni/cni-error.ts";
+import { admitDelegateConfig, reviseDelegateConfig, type DelegateConfig } from "../cni/delegate-config.ts";
 import { isRecord } from "../cni/is-record.ts";
-import type { CniResult, NetConf, NetConfList } from "../cni/types.ts";
+import { validateContainerId, validateInterfaceName } from "../cni/plugin-env.ts";
+import type { CniResult, NetConf } from "../cni/types.ts";
+import { hardwareAddressBytes, isIpOrCidr } from "../netattach/address-syntax.ts";
 import { Budget } from "../util/budget.ts";
 import type { Logger } from "../util/logger.ts";
-import { MultusError } from "../util/multus-error.ts";
 import { AttachmentJournal } from "./attachment-journal.ts";
 import { checkInterfaceNames, delegateCniArgs, type Attachment } from "./attachment-plan.ts";
 import { Executor, type DelegateRunner } from "./executor.ts";
@@ -29,8 +38,12 @@ export interface HotplugRequest {
 }
 
 export async function hotplug(req: HotplugRequest, config: MultusConfig, runner: DelegateRunner, log: Logger): Promise<CniResult | undefined> {
+  if (!["ADD", "DEL", "CHECK"].includes(req.command)) throw new CniError(CniCode.InvalidEnvironment, `hot-plug supports ADD, DEL and CHECK, not ${JSON.stringify(req.command)}`);
   if (req.containerId === "" || req.ifName === "") throw new CniError(CniCode.InvalidEnvironment, "hot-plug needs CNI_CONTAINERID and CNI_IFNAME");
-  const list = delegateList(req.delegateConfig);
+  validateContainerId(req.containerId);
+  validateInterfaceName(req.ifName);
+  checkAttributes(req.attributes);
+  const list = delegateConfigOf(req.delegateConfig, config);
   const budget = new Budget(`hot-plug ${req.command} of ${req.ifName}`, config.operationTimeoutMs, "operationTimeoutSeconds");
   const journal = new AttachmentJournal(config.cniDir);
   const locks = new SandboxLocks(config.cniDir, log);
@@ -45,23 +58,27 @@ export async function hotplug(req: HotplugRequest, config: MultusConfig, runner:
       );
     }
     const entry = read.entry;
+    if (req.netns !== "" && req.netns !== entry.plan.netns && !sameNamespace(req.netns, entry.plan.netns)) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `hot-plug for container ${req.containerId}: CNI_NETNS ${JSON.stringify(req.netns)} is not the sandbox's network namespace (${JSON.stringify(entry.plan.netns)}, recorded at its ADD); send the sandbox's own path, or none`,
+      );
+    }
     const ctx = { budget, lock };
     switch (req.command) {
       case "ADD": {
-        const attachment = attachmentFor(req, list);
+        const attachment = attachmentFor(req, list, config);
         // A valid name; one the sandbox already uses is refused by attach().
         checkInterfaceNames([{ ...attachment, index: 0 }]);
-        const netns = req.netns !== "" ? req.netns : entry.plan.netns;
-        return await executor.attach({ ...entry, plan: { ...entry.plan, netns } }, attachment, ctx);
+        return await executor.attach(entry, attachment, ctx);
       }
       case "DEL":
-        // The request's netns for the plugin; the journal keeps the one it has when the request has none.
-        await executor.detach({ ...entry, plan: { ...entry.plan, netns: req.netns !== "" ? req.netns : entry.plan.netns } }, req.ifName, ctx);
+        await executor.detach(entry, req.ifName, ctx);
         return undefined;
       case "CHECK": {
         const a = entry.plan.attachments.find((x) => x.ifName === req.ifName);
         if (a === undefined) throw new CniError(CniCode.UnknownContainer, `container ${req.containerId} has no interface ${req.ifName} recorded`);
-        await runner.check(a.delegate, { containerId: req.containerId, netns: req.netns, ifName: a.ifName, args: a.cniArgs, capabilityArgs: a.capabilityArgs }, ctx);
+        await runner.check(a.delegate, { containerId: req.containerId, netns: entry.plan.netns, ifName: a.ifName, args: a.cniArgs, capabilityArgs: a.capabilityArgs }, ctx);
         return undefined;
       }
       default:
@@ -72,7 +89,7 @@ export async function hotplug(req: HotplugRequest, config: MultusConfig, runner:
   }
 }
 
-function attachmentFor(req: HotplugRequest, list: NetConfList): Omit<Attachment, "index"> {
+function attachmentFor(req: HotplugRequest, list: DelegateConfig, config: MultusConfig): Omit<Attachment, "index"> {
   const attrs = req.attributes;
   const capabilityArgs: Record<string, unknown> = {};
   const legacy: [string, string][] = [];
@@ -84,7 +101,7 @@ function attachmentFor(req: HotplugRequest, list: NetConfList): Omit<Attachment,
     capabilityArgs["mac"] = attrs.mac;
     legacy.push(["MAC", attrs.mac]);
   }
-  const delegate = attrs?.cniArgs === undefined ? list : withCniArgs(list, attrs.cniArgs);
+  const delegate = attrs?.cniArgs === undefined ? list : withCniArgs(list, attrs.cniArgs, config);
   const declares = (c: string): boolean => delegate.plugins.some((p) => p.capabilities?.[c] === true);
   const a: Omit<Attachment, "index"> = {
     network: list.name,
@@ -101,34 +118,55 @@ function attachmentFor(req: HotplugRequest, list: NetConfList): Omit<Attachment,
   return a;
 }
 
-function delegateList(bytes: Buffer): NetConfList {
+/** Two paths of one namespace (a bind mount under /run/netns and /proc/<pid>/ns/net name the same inode). */
+function sameNamespace(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** The request's `ips` are addresses (a prefix allowed) and its `mac` a unicast 6-byte MAC. */
+function checkAttributes(attrs: HotplugRequest["attributes"]): void {
+  for (const ip of attrs?.ips ?? []) {
+    if (!isIpOrCidr(ip)) throw new CniError(CniCode.InvalidNetworkConfig, `the hot-plug request's interfaceAttributes.ips has ${JSON.stringify(ip)}, which is not an IP address (with an optional prefix)`);
+  }
+  if (attrs?.mac !== undefined) {
+    const bytes = hardwareAddressBytes(attrs.mac);
+    if (bytes?.length !== 6 || ((bytes[0] ?? 0) & 1) === 1 || bytes.every((b) => b === 0)) {
+      throw new CniError(CniCode.InvalidNetworkConfig, `the hot-plug request's interfaceAttributes.mac ${JSON.stringify(attrs.mac)} is not a unicast 6-byte MAC address like "02:00:00:00:00:01"`);
+    }
+  }
+}
+
+function delegateConfigOf(bytes: Buffer, config: MultusConfig): DelegateConfig {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch (err) {
     throw new CniError(CniCode.DecodingFailure, `the hot-plug request's network config is not JSON: ${(err as Error).message}`);
   }
-  if (!isRecord(json)) throw new CniError(CniCode.DecodingFailure, "the hot-plug request's network config must be a JSON object");
-  const name = typeof json["name"] === "string" ? json["name"] : "";
-  const cniVersion = typeof json["cniVersion"] === "string" ? json["cniVersion"] : "1.0.0";
-  if (name === "") throw new MultusError("MULTUS_ERR_CONFIG", 'the hot-plug request\'s network config has no "name"');
-  if (Array.isArray(json["plugins"])) {
-    const plugins = json["plugins"].filter((p): p is NetConf => isRecord(p) && typeof p["type"] === "string");
-    if (plugins.length === 0 || plugins.length !== json["plugins"].length) throw new MultusError("MULTUS_ERR_CONFIG", `network "${name}": every plugin of the list needs a "type"`);
-    return { ...(json as Partial<NetConfList>), cniVersion, name, plugins };
-  }
-  if (typeof json["type"] !== "string") throw new MultusError("MULTUS_ERR_CONFIG", `network "${name}": the config needs a "type" or "plugins"`);
-  return { cniVersion, name, plugins: [json as NetConf] };
+  return admitDelegateConfig(json, {
+    source: { kind: "hotplug", where: "the hot-plug request's network config" },
+    policy: config.delegatePolicy,
+    defaultCniVersion: config.cniVersion,
+  });
 }
 
-function withCniArgs(list: NetConfList, cniArgs: Record<string, unknown>): NetConfList {
-  return {
-    ...list,
-    plugins: list.plugins.map((p) => {
-      const raw: unknown = p.args;
-      const args = isRecord(raw) ? raw : {};
-      const cni = isRecord(args["cni"]) ? args["cni"] : {};
-      return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
+function withCniArgs(list: DelegateConfig, cniArgs: Record<string, unknown>, config: MultusConfig): DelegateConfig {
+  return reviseDelegateConfig(
+    list,
+    (l) => ({
+      ...l,
+      plugins: l.plugins.map((p): NetConf => {
+        const raw: unknown = p.args;
+        const args = isRecord(raw) ? raw : {};
+        const cni = isRecord(args["cni"]) ? args["cni"] : {};
+        return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
+      }),
     }),
-  };
+    { policy: config.delegatePolicy },
+  );
 }

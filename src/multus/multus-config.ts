@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { DEFAULT_DEVICE_CHECKPOINT, DEFAULT_DEVICE_INFO_DIR, DEFAULT_POD_RESOURCES_SOCKET } from "../devices/paths.ts";
 import { MultusError } from "../util/multus-error.ts";
-import type { NetConf, NetConfList } from "../cni/types.ts";
+import { admitDelegateConfig, DEFAULT_ALLOWED_HOST_PATHS, type DelegateConfig, type DelegatePolicy } from "../cni/delegate-config.ts";
 
 export const DEFAULTS = {
   confDir: "/etc/cni/multus/net.d",
@@ -36,6 +36,8 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "daemonSocketDir", "daemonReadyTimeoutSeconds",
   // Ours: where the kubelet and the device plugins keep their files (devices).
   "podResourcesSocket", "deviceCheckpointFile", "deviceInfoDir",
+  // Ours: what networks of tenants' namespaces may run (src/cni/delegate-config.ts, docs/security.md).
+  "delegatePolicy",
 ]);
 
 /** Keys of the CNI protocol itself: a daemon's config never overrides these in a request. */
@@ -45,13 +47,15 @@ export const PROTOCOL_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 const stringList = v.array(v.string());
-const delegateObject = v.pipe(
-  v.looseObject({}),
-  v.check(
-    (d) => typeof d["type"] === "string" || Array.isArray(d["plugins"]),
-    'a delegate must be a CNI config with a "type" or a config list with "plugins"',
-  ),
-);
+const delegateObject = v.looseObject({});
+const nonEmptyStrings = v.array(v.pipe(v.string(), v.nonEmpty()));
+
+const DelegatePolicySchema = v.strictObject({
+  allowedTypes: v.optional(nonEmptyStrings),
+  deniedTypes: v.optional(nonEmptyStrings),
+  allowedHostPaths: v.optional(v.array(v.pipe(v.string(), v.startsWith("/", "a host path must be absolute"), v.check((p) => !p.split("/").some((s) => s === "." || s === ".."), 'a host path must not contain "." or ".." segments')))),
+  trustedNamespaces: v.optional(nonEmptyStrings),
+});
 
 const MultusConfigSchema = v.looseObject({
   cniVersion: v.optional(v.string()),
@@ -90,6 +94,7 @@ const MultusConfigSchema = v.looseObject({
   podResourcesSocket: v.optional(v.string()),
   deviceCheckpointFile: v.optional(v.string()),
   deviceInfoDir: v.optional(v.string()),
+  delegatePolicy: v.optional(DelegatePolicySchema),
 });
 
 /** lumberjack's rotation of `logFile`, with upstream Multus's defaults (100 MB, 5 backups, 5 days, gzip). */
@@ -104,7 +109,7 @@ export interface LogRotation {
 export interface Delegate {
   /** The network name used for the result cache and network-status. */
   name: string;
-  list: NetConfList;
+  delegate: DelegateConfig;
   /** `masterplugin: true` in config-file mode (upstream v1/v2 key). */
   master: boolean;
 }
@@ -140,6 +145,8 @@ export interface MultusConfig {
   deviceCheckpointFile: string;
   /** The device-info directory (device-info spec: /var/run/k8s.cni.cncf.io/devinfo). */
   deviceInfoDir: string;
+  /** What networks of tenants' namespaces may run (delegatePolicy; docs/security.md). */
+  delegatePolicy: DelegatePolicy;
   /** Top-level keys nobody knows (warned about once per key, then ignored). */
   unknownKeys: string[];
 }
@@ -165,7 +172,14 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
       `invalid Multus config in ${source}: set "clusterNetwork" or a non-empty "delegates" list`,
     );
   }
-  const delegates = (c.delegates ?? []).map((d, i) => toDelegate(d, i, cniVersion, source));
+  const multusNamespace = nonEmpty(c.multusNamespace) ?? DEFAULTS.multusNamespace;
+  const delegatePolicy: DelegatePolicy = {
+    allowedTypes: c.delegatePolicy?.allowedTypes,
+    deniedTypes: c.delegatePolicy?.deniedTypes ?? [],
+    allowedHostPaths: c.delegatePolicy?.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS,
+    trustedNamespaces: c.delegatePolicy?.trustedNamespaces ?? [multusNamespace],
+  };
+  const delegates = (c.delegates ?? []).map((d, i) => toDelegate(d, i, cniVersion, source, delegatePolicy));
   if (delegates.filter((d) => d.master).length > 1) {
     throw new MultusError("MULTUS_ERR_CONFIG", `invalid Multus config in ${source}: key "delegates": more than one delegate has "masterplugin": true`);
   }
@@ -190,7 +204,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     namespaceIsolation: c.namespaceIsolation ?? false,
     globalNamespaces: splitList(c.globalNamespaces ?? DEFAULTS.globalNamespaces),
     systemNamespaces: c.systemNamespaces ?? [...DEFAULTS.systemNamespaces],
-    multusNamespace: nonEmpty(c.multusNamespace) ?? DEFAULTS.multusNamespace,
+    multusNamespace,
     logLevel: c.logLevel ?? "",
     logFile: nonEmpty(c.logFile),
     logToStderr: c.logToStderr ?? true,
@@ -209,37 +223,27 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     podResourcesSocket: nonEmpty(c.podResourcesSocket) ?? DEFAULT_POD_RESOURCES_SOCKET,
     deviceCheckpointFile: nonEmpty(c.deviceCheckpointFile) ?? DEFAULT_DEVICE_CHECKPOINT,
     deviceInfoDir: nonEmpty(c.deviceInfoDir) ?? DEFAULT_DEVICE_INFO_DIR,
+    delegatePolicy,
     unknownKeys: Object.keys(c).filter((k) => !KNOWN_KEYS.has(k)).sort(),
   };
 }
 
-function toDelegate(raw: Record<string, unknown>, index: number, multusVersion: string, source: string): Delegate {
-  const where = `invalid Multus config in ${source}: key "delegates.${index}"`;
+function toDelegate(raw: Record<string, unknown>, index: number, multusVersion: string, source: string, policy: DelegatePolicy): Delegate {
   const master = raw["masterplugin"] === true;
   // `masterplugin` is Multus's own key, not the delegate's: the plugin never sees it.
   const { masterplugin: _drop, ...conf } = raw;
-  const cniVersion = typeof conf["cniVersion"] === "string" && conf["cniVersion"] !== "" ? conf["cniVersion"] : multusVersion;
-  let list: NetConfList;
-  if (Array.isArray(conf["plugins"])) {
-    const plugins: NetConf[] = conf["plugins"].map((p: unknown, j: number) => {
-      if (typeof p !== "object" || p === null || typeof (p as Record<string, unknown>)["type"] !== "string") {
-        throw new MultusError("MULTUS_ERR_CONFIG", `${where}.plugins.${j}: each plugin needs a string "type"`);
-      }
-      return p as NetConf;
-    });
-    if (plugins.length === 0) throw new MultusError("MULTUS_ERR_CONFIG", `${where}: "plugins" is empty`);
-    list = { ...conf, cniVersion, name: "", plugins };
-  } else {
-    const single = conf as NetConf;
-    list = { cniVersion, name: "", plugins: [single] };
-    if (single.disableCheck === true) list.disableCheck = true;
-  }
-  const first = list.plugins[0]?.type ?? "delegate";
   // Delegates in config-file mode often have no name (upstream's examples); a stable derived name
   // keeps the result-cache key identical between ADD and a DEL rebuilt from the same file.
-  const name = typeof conf["name"] === "string" && conf["name"] !== "" ? conf["name"] : `${first}-${index}`;
-  list.name = name;
-  return { name, list, master };
+  const plugins = conf["plugins"];
+  const first = Array.isArray(plugins) ? (plugins[0] as Record<string, unknown> | undefined)?.["type"] : conf["type"];
+  const fallbackName = `${typeof first === "string" && first !== "" ? first : "delegate"}-${String(index)}`;
+  const list = admitDelegateConfig(conf, {
+    source: { kind: "admin", where: `invalid Multus config in ${source}: key "delegates.${String(index)}"` },
+    policy,
+    defaultCniVersion: multusVersion,
+    fallbackName,
+  });
+  return { name: list.name, delegate: list, master };
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

@@ -11,7 +11,8 @@
 // informer caches) and, optionally, an observer that is told how long each phase took (daemon metrics).
 import { CniCode, CniError, toCniError } from "../cni/cni-error.ts";
 import type { CmdArgs, GcArgs, PluginHandlers } from "../cni/skel.ts";
-import type { CniResult, NetConfList } from "../cni/types.ts";
+import { DELEGATE_MARKER_ENV, type DelegateConfig } from "../cni/delegate-config.ts";
+import type { CniResult } from "../cni/types.ts";
 import { parseCniArgs } from "../cni/plugin-env.ts";
 import { removeContainerInfo, removeInfoExcept } from "../devices/device-info-files.ts";
 import type { PodDevices } from "../devices/allocated-devices.ts";
@@ -75,6 +76,7 @@ const warnedKeys = new Set<string>();
 
 export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   const setup = (args: CmdArgs, command: string): Call => {
+    refuseNesting(args.env);
     const config = parseMultusConfig(args.config, "the Multus config on stdin");
     const log = createLogger({
       level: parseLogLevel(config.logLevel, "error"),
@@ -320,7 +322,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
    * STATUS answers for the networks every pod gets (multus-behavior.md §3): a broken plugin used by one
    * NAD must not make the node NotReady. Journals are not read (containerd polls STATUS).
    */
-  async function statusDelegates(call: Call): Promise<NetConfList[]> {
+  async function statusDelegates(call: Call): Promise<DelegateConfig[]> {
     const api = await apiForReferences(call);
     try {
       const resolver = createNetworkResolver(call.config, api === undefined ? undefined : (ns, n) => api.getNad(ns, n), call.log);
@@ -332,21 +334,21 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
           `the ${first.role === "cluster" ? "cluster network" : "default network"} "${first.ref}" cannot be resolved, so no pod can be set up: ${first.error.message}`,
         );
       }
-      return networks.map((n) => n.net.list);
+      return networks.map((n) => n.net.delegate);
     } finally {
       api?.close();
     }
   }
 
   /** GC reaches the base networks and every network a journal names (deduplicated by name and config). */
-  async function gcDelegates(call: Call): Promise<NetConfList[]> {
-    const byKey = new Map<string, NetConfList>();
-    const add = (list: NetConfList): void => {
-      byKey.set(`${list.name}\0${JSON.stringify(list)}`, list);
+  async function gcDelegates(call: Call): Promise<DelegateConfig[]> {
+    const byKey = new Map<string, DelegateConfig>();
+    const add = (list: DelegateConfig): void => {
+      byKey.set(`${list.name}\0${list.runnable.bytes.toString("utf8")}`, list);
     };
     const { networks, failures } = await resolveBaseNetworks(call.config, createNetworkResolver(call.config, undefined, call.log), "(gc)");
     for (const f of failures) call.log.warn({ network: f.ref, error: f.error.message }, "GC cannot resolve this network from files; it is reached only through the journals that name it");
-    for (const n of networks) add(n.net.list);
+    for (const n of networks) add(n.net.delegate);
     for (const id of await call.journal.list()) {
       const read = await call.journal.read(id).catch((err: unknown) => {
         call.log.warn({ containerId: id, error: toCniError(err).message }, "journal unreadable; GC does not reach the networks only it names");
@@ -389,6 +391,21 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       return undefined;
     }
   }
+}
+
+/**
+ * A multus started by one of Multus's own delegates (under any name: a symlink, a copy) refuses to
+ * work before it reads its config: that config is the delegate's, and would choose binDir, cniDir,
+ * kubeconfig and logFile for the node (docs/security.md). The gate refuses such configs by type;
+ * this catches the aliases. The daemon checks the environment of each request the same way.
+ */
+function refuseNesting(env: Readonly<Record<string, string | undefined>>): void {
+  const parent = env[DELEGATE_MARKER_ENV];
+  if (parent === undefined || parent === "") return;
+  throw new MultusError(
+    "MULTUS_ERR_DELEGATE_REFUSED",
+    `multus was started as a delegate of Multus (${DELEGATE_MARKER_ENV}=${parent} in its environment): Multus never runs itself as a network's plugin, since that network's config would choose Multus's binDir, cniDir, kubeconfig and log file; use the plugin itself in the network's config`,
+  );
 }
 
 function defaultResult(results: readonly AttachmentResult[]): CniResult {

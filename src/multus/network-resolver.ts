@@ -2,7 +2,7 @@
 // getter (the API in thin mode, an informer cache in the daemon); config files from confDir.
 import { readdir, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
-import type { NetConfList } from "../cni/types.ts";
+import type { DelegateConfig } from "../cni/delegate-config.ts";
 import { isDns1123Label } from "../netattach/address-syntax.ts";
 import {
   decodeNad,
@@ -17,7 +17,7 @@ import type { MultusConfig } from "./multus-config.ts";
 import type { NetworkResolver } from "./pod-planner.ts";
 
 export interface ResolvedNetwork {
-  list: NetConfList;
+  delegate: DelegateConfig;
   /** The name network-status reports: `namespace/name` for a NAD, the CNI name for a file. */
   statusName: string;
   /** The NAD's k8s.v1.cni.cncf.io/resourceName (device plugin / DRA), if any. */
@@ -28,7 +28,7 @@ export interface ResolvedNetwork {
 export type NadGetter = (namespace: string, name: string) => Promise<unknown>;
 
 export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | undefined, log: Logger): NetworkResolver {
-  const options = { defaultCniVersion: config.cniVersion, logger: log };
+  const options = { defaultCniVersion: config.cniVersion, policy: config.delegatePolicy, logger: log };
 
   const fromNad = async (namespace: string, name: string, podRef: string): Promise<ResolvedNetwork> => {
     if (getNad === undefined) {
@@ -43,7 +43,7 @@ export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | 
     }
     const nad = decodeNad(raw);
     const list = await delegateConfigFromNad(nad, config.confDir, options);
-    const resolved: ResolvedNetwork = { list, statusName: `${namespace}/${name}` };
+    const resolved: ResolvedNetwork = { delegate: list, statusName: `${namespace}/${name}` };
     const resourceName = resourceNameOf(nad);
     if (resourceName !== undefined) resolved.resourceName = resourceName;
     return resolved;
@@ -68,7 +68,7 @@ export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | 
       if (apiError !== undefined) {
         log.warn({ network: ref, error: apiError.message, file: byName.name }, "NetworkAttachmentDefinition lookup failed; using the config file with that CNI name");
       }
-      return { list: byName, statusName: byName.name };
+      return { delegate: byName, statusName: byName.name };
     }
     if (apiError !== undefined) throw apiError;
     if (isAbsolute(ref)) {
@@ -77,11 +77,11 @@ export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | 
         const first = (await readdir(ref)).filter((f) => /\.(conflist|conf|json)$/.test(f)).sort()[0];
         if (first !== undefined) {
           const list = await delegateConfigFromFile(join(ref, first), options);
-          return { list, statusName: list.name };
+          return { delegate: list, statusName: list.name };
         }
       } else if (st?.isFile() === true) {
         const list = await delegateConfigFromFile(ref, options);
-        return { list, statusName: list.name };
+        return { delegate: list, statusName: list.name };
       }
     }
     throw new MultusError(

@@ -3,6 +3,7 @@
 // pod's namespace is a system namespace), then the networks its k8s.v1.cni.cncf.io/networks
 // annotation selects (NPWG-05…17, 22, 27, 28). All lookups happen first; then the plan is assembled
 // and validated as a whole (interface names, capabilities, default-route) before anything runs.
+import { reviseDelegateConfig, type DelegateConfig, type DelegatePolicy } from "../cni/delegate-config.ts";
 import type { NetConf, NetConfList } from "../cni/types.ts";
 import { assignDevices, type DeviceDemand } from "../devices/device-assignment.ts";
 import { attachmentInfoPath, devicePluginInfoPath } from "../devices/paths.ts";
@@ -65,13 +66,23 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
     if (sel.length !== 1 || only === undefined) {
       throw new MultusError("MULTUS_ERR_BAD_SELECTION", `pod ${podRef}: ${DEFAULT_NETWORK_ANNOTATION} must name exactly one network, it names ${String(sel.length)}`);
     }
+    // namespaceIsolation covers every network a pod names: this one may come from the pod's own
+    // namespace, multusNamespace (where the override looks by default) or globalNamespaces.
+    checkNamespaceIsolation({
+      podNamespace: pod.namespace,
+      podRef,
+      network: { namespace: only.namespace, name: only.name },
+      isolation: config.namespaceIsolation,
+      globalNamespaces: [config.multusNamespace, ...config.globalNamespaces],
+      annotation: DEFAULT_NETWORK_ANNOTATION,
+    });
     base.push({ net: await resolver.fromNad(only.namespace, only.name, podRef) });
   } else if (config.clusterNetwork !== undefined) {
     base.push({ net: await resolver.fromReference(config.clusterNetwork, podRef) });
   }
   if (config.clusterNetwork === undefined) {
     const delegates = masterFirst(config.delegates).slice(override === "" ? 0 : 1);
-    for (const d of delegates) base.push({ net: { list: d.list, statusName: d.name } });
+    for (const d of delegates) base.push({ net: { delegate: d.delegate, statusName: d.name } });
   }
   if (base.length === 0) {
     throw new MultusError("MULTUS_ERR_CONFIG", 'the Multus config has neither "clusterNetwork" nor "delegates"');
@@ -92,6 +103,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
       network: { namespace: sel.namespace, name: sel.name },
       isolation: config.namespaceIsolation,
       globalNamespaces: config.globalNamespaces,
+      annotation: NETWORKS_ANNOTATION,
     });
     base.push({ net: await resolver.fromNad(sel.namespace, sel.name, podRef), selection: sel });
   }
@@ -112,7 +124,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
       // Upstream naming: the cluster network gets CNI_IFNAME; the others net<position>, an explicit
       // name still using up its position (so net2 stays net2 when net1 was renamed).
       ifName: isDefault ? req.ifName : (selection?.interface ?? `net${String(index)}`),
-      delegate: selection === undefined ? net.list : withCniArgs(net.list, selection.cniArgs),
+      delegate: selection === undefined ? net.delegate : withCniArgs(net.delegate, selection.cniArgs, podRef, config.delegatePolicy),
       isDefault,
       cniArgs: delegateCniArgs([...podArgs, ...incoming, ...legacyArgs(selection)]),
       // NPWG-28: the runtime's runtimeConfig goes to the cluster network only.
@@ -128,15 +140,22 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
 }
 
 /**
- * Networks whose NAD names a resource get the next of the pod's devices of it (device-assignment.ts);
- * a selection's own `deviceID` is used as given. The device goes into every plugin of the delegate
- * (`deviceID` and `pciBusID`, as upstream), into the `deviceID` capability, and gets a device-info file.
+ * Networks whose NAD names a resource get one of the pod's devices of it (device-assignment.ts): the
+ * one the selection's `deviceID` names, which must be among them, else the next free one. A
+ * selection's `deviceID` for a network without a resourceName is used as given (docs/devices.md). The
+ * device goes into every plugin of the delegate (`deviceID` and `pciBusID`, as upstream), into the
+ * `deviceID` capability, and gets a device-info file.
  */
 async function attachDevices(attachments: Attachment[], base: readonly { net: ResolvedNetwork; selection?: NetworkSelection }[], input: PodPlanInput, podRef: string): Promise<void> {
   const demands: DeviceDemand[] = [];
   base.forEach(({ net, selection }, index) => {
-    if (input.teardown === true) return;
-    if (net.resourceName !== undefined && selection?.deviceId === undefined) demands.push({ index, network: net.statusName, resourceName: net.resourceName });
+    if (input.teardown === true || net.resourceName === undefined) return;
+    const demand: DeviceDemand = { index, network: net.statusName, resourceName: net.resourceName };
+    if (selection?.deviceId !== undefined) {
+      demand.requested = selection.deviceId;
+      demand.element = selection.element;
+    }
+    demands.push(demand);
   });
   let assigned = new Map<number, string>();
   let resourceOf = new Map<string, string>();
@@ -149,15 +168,17 @@ async function attachDevices(attachments: Attachment[], base: readonly { net: Re
     resourceOf = found.resourceOf;
   }
   for (const a of attachments) {
-    const selected = base[a.index]?.selection?.deviceId;
-    const id = selected ?? assigned.get(a.index);
+    const at = base[a.index];
+    const resourceName = at?.net.resourceName;
+    // Only a network without a resourceName takes the selection's deviceID as given; a rebuilt
+    // teardown plan looks no devices up, so it passes none for a network that has one.
+    const id = resourceName === undefined ? at?.selection?.deviceId : assigned.get(a.index);
     if (id === undefined) continue;
-    const resourceName = selected === undefined ? base[a.index]?.net.resourceName : undefined;
     const infoFile = attachmentInfoPath(input.config.deviceInfoDir, a.delegate.name, input.req.containerId, a.ifName);
     // The device-info file is named after the device's own resource (for `<claim>/<request>`, the DRA attribute).
     const dpResource = resourceName === undefined ? undefined : (resourceOf.get(id) ?? resourceName);
     a.device = { id, infoFile, ...(resourceName === undefined || dpResource === undefined ? {} : { resourceName, dpInfoFile: devicePluginInfoPath(input.config.deviceInfoDir, dpResource, id) }) };
-    a.delegate = { ...a.delegate, plugins: a.delegate.plugins.map((p): NetConf => ({ ...p, deviceID: id, pciBusID: id })) };
+    a.delegate = reviseDelegateConfig(a.delegate, (list) => ({ ...list, plugins: list.plugins.map((p): NetConf => ({ ...p, deviceID: id, pciBusID: id })) }), { policy: input.config.delegatePolicy });
     a.capabilityArgs = { ...a.capabilityArgs, deviceID: id, CNIDeviceInfoFile: infoFile };
   }
 }
@@ -181,17 +202,27 @@ function legacyArgs(sel: NetworkSelection | undefined): [string, string][] {
   return out;
 }
 
-/** NPWG-11: `cni-args` are merged into every plugin's `args.cni`, the annotation's keys winning. */
-function withCniArgs(list: NetConfList, cniArgs: Record<string, unknown> | undefined): NetConfList {
-  if (cniArgs === undefined) return list;
-  const plugins = list.plugins.map((p): NetConf => {
-    // NetConf types args as an object; a hand-written NAD may still carry anything there.
-    const raw: unknown = p.args;
-    const args = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
-    const cni = typeof args["cni"] === "object" && args["cni"] !== null ? (args["cni"] as Record<string, unknown>) : {};
-    return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
-  });
-  return { ...list, plugins };
+/**
+ * NPWG-11: `cni-args` are merged into every plugin's `args.cni`, the annotation's keys winning. The
+ * result is the pod's version of the NAD's config, and passes the gate as such.
+ */
+function withCniArgs(config: DelegateConfig, cniArgs: Record<string, unknown> | undefined, podRef: string, policy: DelegatePolicy): DelegateConfig {
+  if (cniArgs === undefined) return config;
+  const source = config.source.kind === "nad" ? { ...config.source, kind: "annotation" as const, pod: podRef } : config.source;
+  return reviseDelegateConfig(
+    config,
+    (list): NetConfList => ({
+      ...list,
+      plugins: list.plugins.map((p): NetConf => {
+        // NetConf types args as an object; a hand-written NAD may still carry anything there.
+        const raw: unknown = p.args;
+        const args = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
+        const cni = typeof args["cni"] === "object" && args["cni"] !== null ? (args["cni"] as Record<string, unknown>) : {};
+        return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
+      }),
+    }),
+    { policy, source },
+  );
 }
 
 /**

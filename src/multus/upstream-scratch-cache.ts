@@ -8,7 +8,7 @@ import { readdir } from "node:fs/promises";
 import { settled } from "../cni/settled.ts";
 import { join } from "node:path";
 import { CniCode } from "../cni/cni-error.ts";
-import type { NetConf, NetConfList } from "../cni/types.ts";
+import { DelegateConfigError, restoreDelegateConfig, type DelegateConfig } from "../cni/delegate-config.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { delegateCniArgs, type Attachment, type AttachmentPlan } from "./attachment-plan.ts";
 import type { CniRequest } from "./config-file-planner.ts";
@@ -45,7 +45,13 @@ function readRecord(cniDir: string, req: CniRequest): { plan: AttachmentPlan } |
   if (!Array.isArray(json) || json.length === 0) return { corrupt: "not a non-empty JSON list of delegates" };
   const attachments: Attachment[] = [];
   for (const [index, rec] of json.entries()) {
-    const a = toAttachment(rec, index, req);
+    let a: Attachment | undefined;
+    try {
+      a = toAttachment(rec, index, req, path);
+    } catch (err) {
+      if (err instanceof DelegateConfigError) return { corrupt: `delegate ${String(index)}: ${err.message}` };
+      throw err;
+    }
     if (a === undefined) return { corrupt: `delegate ${String(index)} has no decodable "Bytes" config` };
     attachments.push(a);
   }
@@ -77,7 +83,7 @@ export function removeUpstreamScratchCache(cniDir: string, containerId: string):
   });
 }
 
-function toAttachment(rec: unknown, index: number, req: CniRequest): Attachment | undefined {
+function toAttachment(rec: unknown, index: number, req: CniRequest, path: string): Attachment | undefined {
   if (typeof rec !== "object" || rec === null) return undefined;
   const r = rec as Record<string, unknown>;
   if (typeof r["Bytes"] !== "string") return undefined;
@@ -89,16 +95,11 @@ function toAttachment(rec: unknown, index: number, req: CniRequest): Attachment 
   }
   if (typeof raw !== "object" || raw === null) return undefined;
   const conf = raw as Record<string, unknown>;
-  const name = typeof conf["name"] === "string" ? conf["name"] : typeof r["Name"] === "string" ? r["Name"] : "";
-  const cniVersion = typeof conf["cniVersion"] === "string" ? conf["cniVersion"] : "0.1.0";
-  let delegate: NetConfList;
-  if (Array.isArray(conf["plugins"])) {
-    delegate = { ...conf, name, cniVersion, plugins: conf["plugins"] as NetConf[] };
-  } else if (typeof conf["type"] === "string") {
-    delegate = { cniVersion, name, plugins: [conf as NetConf] };
-  } else {
-    return undefined;
-  }
+  const fallbackName = typeof r["Name"] === "string" && r["Name"] !== "" ? r["Name"] : undefined;
+  if (!Array.isArray(conf["plugins"]) && typeof conf["type"] !== "string") return undefined;
+  // What upstream ran: only Multus's own programs are refused (src/cni/delegate-config.ts, records).
+  const delegate: DelegateConfig = restoreDelegateConfig(conf, { kind: "record", where: `upstream Multus's record ${path}, delegate ${String(index)}` }, fallbackName === undefined ? {} : { fallbackName });
+  const name = delegate.name;
   const str = (k: string): string | undefined => (typeof r[k] === "string" && r[k] !== "" ? r[k] : undefined);
   const ips = Array.isArray(r["ipRequest"]) ? r["ipRequest"].filter((x): x is string => typeof x === "string") : [];
   const mac = str("macRequest");

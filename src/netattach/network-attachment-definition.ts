@@ -6,15 +6,15 @@
 //   decodeNad(json: unknown): NetworkAttachmentDefinition                 validate an API object (NPWG-01)
 //   nadKey(namespace, name): string                                       "namespace/name"
 //   resourceNameOf(nad): string | undefined                               the resourceName annotation
-//   delegateConfigFromNad(nad, confDir, options?): Promise<NetConfList>  NPWG-02/03
-//   findDelegateConfigByName(confDir, name, options?): Promise<NetConfList | undefined>
+//   delegateConfigFromNad(nad, confDir, options?): Promise<DelegateConfig>  NPWG-02/03
+//   findDelegateConfigByName(confDir, name, options?): Promise<DelegateConfig | undefined>
 //                                           the same file lookup, for clusterNetwork/defaultNetworks names
-//   delegateConfigFromFile(path, options?): Promise<NetConfList>         one file (a clusterNetwork path)
-//     options = { defaultCniVersion?: string; logger?: Pick<Logger, "warn">; signal?: AbortSignal }
+//   delegateConfigFromFile(path, options?): Promise<DelegateConfig>         one file (a clusterNetwork path)
+//     options = { defaultCniVersion?: string; policy?: DelegatePolicy; logger?: Pick<Logger, "warn">; signal?: AbortSignal }
 //
-// Errors for a NAD are MultusError("MULTUS_ERR_NAD_CONFIG") naming `namespace/name` (and the file, if
-// one is involved) and what to fix; the two file functions serve the Multus config's own references
-// and raise MULTUS_ERR_CONFIG naming the file.
+// Errors for a NAD are MULTUS_ERR_NAD_CONFIG naming `namespace/name` (and the file, if one is involved)
+// and what to fix, or MULTUS_ERR_DELEGATE_REFUSED when the policy refuses it; the two file functions
+// serve the Multus config's own references and raise MULTUS_ERR_CONFIG naming the file.
 //
 // Decisions:
 //   - Lookup order (NPWG-02, "must … in the listed order"): a non-blank `spec.config`; else the first
@@ -24,25 +24,19 @@
 //   - A file that cannot be read or parsed is skipped with a logged warning (upstream aborts the whole
 //     lookup); the final "not found" error lists the skipped files, since one of them may be the one
 //     meant. A file whose name matches but whose content is not a valid config is an error naming it.
-//   - A conf (has `type`) becomes a one-plugin list carrying the conf's `cniVersion` and `name`, as libcni
-//     ConfListFromConf does. A config with both `type` and `plugins` is rejected as ambiguous.
-//   - NPWG-03: a missing or empty `name` is set to the NAD's name (on the list, and on a conf).
-//   - A missing `cniVersion` (and no `cniVersions`) is set to `options.defaultCniVersion` — callers pass
-//     the Multus config's cniVersion, as config-file delegates get it (multus-config.ts) and as upstream
-//     Multus does for conflists on DEL — else "0.1.0", what libcni/skel assume. Filling it in here makes
-//     ADD, CHECK and DEL run at one version (upstream runs ADD at the implicit 0.1.0 but DEL at Multus's
-//     version for conflists). An unknown version (> 1.1.0) is an error now rather than at ADD.
-//   - The list is checked with the conflist runner's own parser (plus libcni's network-name rule), so a
-//     config that would fail at ADD fails here, while planning, with the NAD named.
+//   - The config itself (spec.config, or the file) becomes a DelegateConfig through the one model and
+//     gate, src/cni/delegate-config.ts: a conf is a one-plugin list; NPWG-03's missing name is the NAD's;
+//     a missing cniVersion is `options.defaultCniVersion` (callers pass the Multus config's, as every
+//     delegate gets it) else "0.1.0"; `type` with `plugins` is ambiguous; the conflist runner's own
+//     parser checks it, so a config that would fail at ADD fails while planning, with the NAD named;
+//     and `options.policy` (the Multus config's delegatePolicy) decides whether this namespace's NAD
+//     may run it (a file found for a NAD is the administrator's text, run at the tenant's choice).
 //   - decodeNad checks the name is a DNS-1123 label (NPWG-04): the API accepts any DNS-1123 subdomain
 //     for custom resources, but a name with dots can never be selected by the networks annotation.
 import type { Dirent } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseNetworkConfigList } from "../cni/conflist-runner.ts";
-import { validateNetworkName } from "../cni/plugin-env.ts";
-import type { NetConf, NetConfList } from "../cni/types.ts";
-import { IMPLICIT_VERSION, isSpecVersion, LATEST_VERSION, selectConfVersion } from "../cni/version.ts";
+import { admitDelegateConfig, defaultDelegatePolicy, type DelegateConfig, type DelegatePolicy, type DelegateSource } from "../cni/delegate-config.ts";
 import type { Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { isDns1123Label } from "./address-syntax.ts";
@@ -66,6 +60,8 @@ export interface NetworkAttachmentDefinition {
 export interface DelegateConfigOptions {
   /** cniVersion for a config that names none (callers pass the Multus config's); default "0.1.0". */
   defaultCniVersion?: string;
+  /** The Multus config's delegatePolicy (src/cni/delegate-config.ts); default: the default policy for kube-system. */
+  policy?: DelegatePolicy;
   /** Receives a warning for every config file that is skipped because it cannot be read or parsed. */
   logger?: Pick<Logger, "warn">;
   /** Cancels the confDir scan (file reads stop at the next chunk). */
@@ -141,16 +137,24 @@ export async function delegateConfigFromNad(
   nad: NetworkAttachmentDefinition,
   confDir: string,
   options: DelegateConfigOptions = {},
-): Promise<NetConfList> {
+): Promise<DelegateConfig> {
   const who = `NetworkAttachmentDefinition ${nadKey(nad.metadata.namespace, nad.metadata.name)}`;
   const config = nad.spec?.config;
   if (config !== undefined && config.trim() !== "") {
-    const fail = (what: string): MultusError => new MultusError("MULTUS_ERR_NAD_CONFIG", `${who}: spec.config ${what}`);
     const parsed = parseJsonText(config);
-    if (!parsed.ok) throw fail(`is not valid JSON (${parsed.error}); fix spec.config`);
-    return normalise(parsed.value, nad.metadata.name, options.defaultCniVersion, fail);
+    if (!parsed.ok) throw new MultusError("MULTUS_ERR_NAD_CONFIG", `${who}: spec.config is not valid JSON (${parsed.error}); fix spec.config`);
+    return admit(parsed.value, { kind: "nad", namespace: nad.metadata.namespace, name: nad.metadata.name }, nad.metadata.name, options);
   }
   return fromConfDir(nad, who, confDir, options);
+}
+
+function admit(raw: unknown, source: DelegateSource, fallbackName: string | undefined, options: DelegateConfigOptions): DelegateConfig {
+  return admitDelegateConfig(raw, {
+    source,
+    policy: options.policy ?? defaultDelegatePolicy("kube-system"),
+    ...(options.defaultCniVersion === undefined ? {} : { defaultCniVersion: options.defaultCniVersion }),
+    ...(fallbackName === undefined ? {} : { fallbackName }),
+  });
 }
 
 /**
@@ -159,9 +163,12 @@ export async function delegateConfigFromNad(
  * Undefined when none matches or confDir does not exist; unparsable files are skipped with a warning.
  * A matching file that is not a valid config → MultusError("MULTUS_ERR_CONFIG") naming the file.
  */
-export async function findDelegateConfigByName(confDir: string, name: string, options: DelegateConfigOptions = {}): Promise<NetConfList | undefined> {
+export async function findDelegateConfigByName(confDir: string, name: string, options: DelegateConfigOptions = {}): Promise<DelegateConfig | undefined> {
   const who = `network ${q(name)}`;
-  const scan = await scanConfDir(confDir, name, options, (what, cause) => new MultusError("MULTUS_ERR_CONFIG", `${who}: ${what}`, cause === undefined ? undefined : { cause }));
+  const scan = await scanConfDir(confDir, name, options, (what, cause) => new MultusError("MULTUS_ERR_CONFIG", `${who}: ${what}`, cause === undefined ? undefined : { cause }), (file) => ({
+    kind: "admin",
+    where: `network ${q(name)}: config file ${file}`,
+  }));
   return scan.list;
 }
 
@@ -170,7 +177,7 @@ export async function findDelegateConfigByName(confDir: string, name: string, op
  * by the content (`type` or `plugins`), as upstream's delegate loader does; the file must name its
  * network. Errors are MultusError("MULTUS_ERR_CONFIG") naming the file.
  */
-export async function delegateConfigFromFile(path: string, options: DelegateConfigOptions = {}): Promise<NetConfList> {
+export async function delegateConfigFromFile(path: string, options: DelegateConfigOptions = {}): Promise<DelegateConfig> {
   const fail = (what: string): MultusError => new MultusError("MULTUS_ERR_CONFIG", `config file ${path} ${what}`);
   let text: string;
   try {
@@ -181,60 +188,7 @@ export async function delegateConfigFromFile(path: string, options: DelegateConf
   }
   const parsed = parseJsonText(text);
   if (!parsed.ok) throw fail(`is not valid JSON (${parsed.error}); fix the file`);
-  return normalise(parsed.value, undefined, options.defaultCniVersion, fail);
-}
-
-/**
- * A conf or conflist object → a validated NetConfList. `fallbackName` is the NAD's name (NPWG-03); with
- * none, a missing name is an error.
- */
-function normalise(
-  raw: unknown,
-  fallbackName: string | undefined,
-  defaultCniVersion: string | undefined,
-  fail: (what: string) => MultusError,
-): NetConfList {
-  if (!isRecord(raw)) throw fail('is not a JSON object; give a CNI config (with "type") or config list (with "plugins")');
-  const hasType = "type" in raw;
-  const hasPlugins = "plugins" in raw;
-  if (hasType && hasPlugins) throw fail('has both "type" and "plugins"; a config is either one plugin or a list, not both');
-  if (!hasType && !hasPlugins) throw fail('has neither "type" (a CNI config) nor "plugins" (a config list); add one');
-  if (raw.name !== undefined && raw.name !== null && typeof raw.name !== "string") throw fail('"name" must be a string');
-  if (raw.cniVersion !== undefined && typeof raw.cniVersion !== "string") throw fail('"cniVersion" must be a string');
-  // NPWG-03: "shall add a 'name' field containing the NetworkAttachmentDefinition object's name"; an
-  // empty name counts as missing (nad-client).
-  const name = typeof raw.name === "string" && raw.name !== "" ? raw.name : fallbackName;
-  if (name === undefined) throw fail('has no "name"; add the network name');
-  const hasVersions = Array.isArray(raw.cniVersions) && raw.cniVersions.length > 0;
-  const cniVersion = typeof raw.cniVersion === "string" && raw.cniVersion !== "" ? raw.cniVersion : undefined;
-  let list: NetConfList;
-  if (hasPlugins) {
-    list = { ...raw, name, plugins: raw.plugins as NetConf[] };
-    if (cniVersion === undefined) {
-      if (hasVersions) delete list.cniVersion;
-      else list.cniVersion = defaultCniVersion ?? IMPLICIT_VERSION;
-    }
-  } else {
-    // libcni ConfListFromConf: the list carries the conf's name and cniVersion, nothing else.
-    const conf = { ...raw, name } as NetConf;
-    const version = cniVersion ?? defaultCniVersion ?? IMPLICIT_VERSION;
-    conf.cniVersion = version;
-    list = { cniVersion: version, name, plugins: [conf] };
-  }
-  try {
-    validateNetworkName(list.name);
-    const effective = selectConfVersion(list.cniVersion, list.cniVersions);
-    if (!isSpecVersion(effective)) {
-      throw new Error(`cniVersion ${q(effective)} is not supported (this Multus speaks 0.1.0 to ${LATEST_VERSION})`);
-    }
-    // The runner parses the same bytes at ADD: whatever it would refuse is refused now.
-    parseNetworkConfigList(JSON.stringify(list));
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const detail = msg === "invalid characters found in network name" ? `${msg} ${q(list.name)} (letters, digits, "_", "." and "-", starting with a letter or digit)` : msg;
-    throw fail(`is not a valid CNI config: ${detail}`);
-  }
-  return list;
+  return admit(parsed.value, { kind: "admin", where: `config file ${path}` }, undefined, options);
 }
 
 interface SkippedFile {
@@ -243,7 +197,7 @@ interface SkippedFile {
 }
 
 interface ConfDirScan {
-  list?: NetConfList;
+  list?: DelegateConfig;
   /** confDir is missing (ENOENT/ENOTDIR). */
   missing: boolean;
   skipped: SkippedFile[];
@@ -255,6 +209,7 @@ async function scanConfDir(
   name: string,
   options: DelegateConfigOptions,
   error: (what: string, cause?: unknown) => MultusError,
+  sourceOf: (file: string) => DelegateSource,
 ): Promise<ConfDirScan> {
   let entries: Dirent[];
   try {
@@ -279,7 +234,7 @@ async function scanConfDir(
       const fail = (what: string): MultusError => error(`config file ${file} ${what}`);
       if (kind === "list" && !("plugins" in obj)) throw fail('is a .conflist without "plugins"; fix the file');
       if (kind === "conf" && !("type" in obj)) throw fail('has no "type" (is it a config list? then name it .conflist)');
-      return { list: normalise(obj, name, options.defaultCniVersion, fail), missing: false, skipped };
+      return { list: admit(obj, sourceOf(file), name, options), missing: false, skipped };
     }
   }
   return { missing: false, skipped };
@@ -290,10 +245,15 @@ async function fromConfDir(
   who: string,
   confDir: string,
   options: DelegateConfigOptions,
-): Promise<NetConfList> {
+): Promise<DelegateConfig> {
   const name = nad.metadata.name;
-  const scan = await scanConfDir(confDir, name, options, (what, cause) =>
-    new MultusError("MULTUS_ERR_NAD_CONFIG", `${who}: ${what.startsWith("confDir") ? `has no spec.config and ${what} or give the NAD a spec.config` : what}`, cause === undefined ? undefined : { cause }),
+  const scan = await scanConfDir(
+    confDir,
+    name,
+    options,
+    (what, cause) =>
+      new MultusError("MULTUS_ERR_NAD_CONFIG", `${who}: ${what.startsWith("confDir") ? `has no spec.config and ${what} or give the NAD a spec.config` : what}`, cause === undefined ? undefined : { cause }),
+    (file) => ({ kind: "nad", namespace: nad.metadata.namespace, name, file }),
   );
   if (scan.list !== undefined) return scan.list;
   if (scan.missing) {

@@ -13,6 +13,8 @@ export const MULTUS_ERRORS = {
   MULTUS_ERR_NAD_NOT_FOUND: CniCode.InvalidNetworkConfig,
   /** A NetworkAttachmentDefinition's config (spec.config or the file it names) is invalid or missing. */
   MULTUS_ERR_NAD_CONFIG: CniCode.InvalidNetworkConfig,
+  /** The delegate policy refuses a network's config (Multus's own programs, a type or host path not allowed). */
+  MULTUS_ERR_DELEGATE_REFUSED: CniCode.InvalidNetworkConfig,
   /** Namespace isolation forbids the pod from using a network. */
   MULTUS_ERR_NAMESPACE_ISOLATION: CniCode.InvalidNetworkConfig,
   /** A selection asks for a capability (ips, mac, portMappings, bandwidth, infinibandGUID) no plugin declares. */

@@ -95,6 +95,14 @@ export interface KubeBed {
   close(): Promise<void>;
 }
 
+/**
+ * The test NADs keep host-local's leases under the bed's state directory (never the machine's
+ * /var/lib/cni/networks): the policy lets networks of the tests' namespaces name it (docs/security.md).
+ */
+export function testDelegatePolicy(state: string): Record<string, unknown> {
+  return { allowedHostPaths: [`${state}/`] };
+}
+
 let seq = 0;
 
 export async function createKubeBed(
@@ -142,7 +150,7 @@ export async function createKubeBed(
           socketDir, cniConfigDir: generatedDir, multusAutoconfigDir: confDir, cniVersion: "1.0.0", kubeconfig: cluster.multusKubeconfig,
           // Thin keys of the daemon config override every request's (upstream's semantics); these two
           // are the bed's for every request anyway, and make the generated config usable as is.
-          cniDir, confDir, logLevel: "verbose", ...opts.daemonConfig, ...extra,
+          cniDir, confDir, logLevel: "verbose", delegatePolicy: testDelegatePolicy(state), ...opts.daemonConfig, ...extra,
         },
       });
       return bed.daemon;
@@ -158,7 +166,7 @@ export async function createKubeBed(
       const thick = mode === "thick" ? { type: "multus-shim", daemonSocketDir: socketDir } : {};
       return JSON.stringify({
         cniVersion: "1.0.0", name: "multus", type: "multus", kubeconfig: cluster.multusKubeconfig,
-        clusterNetwork: "cluster-net", confDir, cniDir, binDir: REF_PLUGINS, ...thick, ...extra,
+        clusterNetwork: "cluster-net", confDir, cniDir, binDir: REF_PLUGINS, delegatePolicy: testDelegatePolicy(state), ...thick, ...extra,
       });
     },
     async createPod(namespace, networks, name = "p") {

@@ -226,9 +226,20 @@ describe("the planner's device step (planForPod, the real resolver)", () => {
     assert.equal(plain.delegate.plugins[0]?.["deviceID"], undefined);
   });
 
-  test("a selection's own deviceID is used as given (no device taken from the pod); the planner asks for devices only when a network names a resource", async () => {
-    const p = await plan(JSON.stringify([{ name: "vf", deviceID: "0000:af:00.1" }, { name: "plain" }]));
-    const a = p.attachments[1];
+  test("a selection's deviceID for a network with a resourceName must be one of the pod's devices of it, and is taken first; without a resourceName it is used as given", async () => {
+    const given = new Map([["intel.com/sriov", ["0000:3b:02.0", "0000:3b:02.1"]]]);
+    // The named VF goes to its network; the next network of the resource gets the other one.
+    const p = await plan(JSON.stringify([{ name: "vf" }, { name: "vf", deviceID: "0000:3b:02.0" }]), given);
+    assert.deepEqual(p.attachments.slice(1).map((a) => [a.ifName, a.device?.id, a.device?.resourceName]), [["net1", "0000:3b:02.1", "intel.com/sriov"], ["net2", "0000:3b:02.0", "intel.com/sriov"]]);
+    // A device the kubelet did not give the pod (the PF, the node's uplink, another pod's VF) is refused before anything runs.
+    await assert.rejects(plan(JSON.stringify([{ name: "vf", deviceID: "0000:af:00.1" }]), given), (err: unknown) =>
+      err instanceof MultusError && err.errorCode === "MULTUS_ERR_DEVICE" &&
+      /pod ns\/p: network "ns\/vf" \(element 0\) asks for device "0000:af:00\.1" of resource "intel\.com\/sriov", but the kubelet gave the pod only 0000:3b:02\.0, 0000:3b:02\.1 of that resource \(test\)/.test(err.message));
+    await assert.rejects(plan(JSON.stringify([{ name: "vf", deviceID: "0000:3b:02.0" }, { name: "vf", deviceID: "0000:3b:02.0" }]), given), /asks for device "0000:3b:02\.0", which network "ns\/vf" already has/);
+    await assert.rejects(plan(JSON.stringify([{ name: "vf", deviceID: "0000:3b:02.0" }]), new Map()), /the kubelet gave the pod no device of that resource/);
+    // Without a resourceName the NAD's author has made the device the pod's choice (docs/devices.md).
+    const plain = await plan(JSON.stringify([{ name: "plain", deviceID: "0000:af:00.1" }]));
+    const a = plain.attachments[1];
     assert.equal(a?.device?.id, "0000:af:00.1");
     assert.equal(a.device.resourceName, undefined);
     assert.equal(a.delegate.plugins[0]?.["pciBusID"], "0000:af:00.1");

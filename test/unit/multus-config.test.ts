@@ -58,9 +58,9 @@ test("config: a conf delegate becomes a one-plugin list; cniVersion and a missin
   const d = c.delegates[0];
   assert.ok(d !== undefined);
   assert.equal(d.name, "ptp-0");
-  assert.equal(d.list.cniVersion, "0.4.0");
-  assert.equal(d.list.plugins.length, 1);
-  assert.equal(d.list.plugins[0]?.["masterplugin"], undefined, "masterplugin is Multus's key, never the plugin's");
+  assert.equal(d.delegate.list.cniVersion, "0.4.0");
+  assert.equal(d.delegate.list.plugins.length, 1);
+  assert.equal(d.delegate.list.plugins[0]?.["masterplugin"], undefined, "masterplugin is Multus's key, never the plugin's");
 });
 
 test("planner: first delegate is eth0 with the runtime's runtimeConfig; the others net1, net2 without it (NPWG-28)", () => {

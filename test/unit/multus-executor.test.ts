@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { CniError } from "../../src/cni/cni-error.ts";
-import type { CniResult, NetConfList, ValidAttachment } from "../../src/cni/types.ts";
+import { admitDelegateConfig, defaultDelegatePolicy, type DelegateConfig } from "../../src/cni/delegate-config.ts";
+import type { CniResult, ValidAttachment } from "../../src/cni/types.ts";
 import { AttachmentJournal, type AttachmentState, type JournalEntry } from "../../src/multus/attachment-journal.ts";
 import type { AttachmentPlan } from "../../src/multus/attachment-plan.ts";
 import { Executor, type CachedAttachmentKey, type DelegateRequest, type DelegateRunner, type OperationContext } from "../../src/multus/executor.ts";
@@ -21,27 +22,27 @@ class ScriptedRunner implements DelegateRunner {
   /** Called before each step, e.g. to read the journal as it stands while a delegate "runs". */
   onStep: ((key: string) => Promise<void>) | undefined;
 
-  async #step(op: string, list: NetConfList, ifName: string): Promise<void> {
+  async #step(op: string, list: DelegateConfig, ifName: string): Promise<void> {
     const key = `${op} ${list.name} ${ifName}`;
     this.calls.push(key);
     await this.onStep?.(key);
     const err = this.failOn.get(key);
     if (err !== undefined) throw err;
   }
-  async add(list: NetConfList, req: DelegateRequest): Promise<CniResult> {
+  async add(list: DelegateConfig, req: DelegateRequest): Promise<CniResult> {
     await this.#step("ADD", list, req.ifName);
     return this.results.get(`${list.name} ${req.ifName}`) ?? { cniVersion: "1.0.0", interfaces: [{ name: req.ifName, sandbox: req.netns }] };
   }
-  async del(list: NetConfList, req: DelegateRequest): Promise<void> {
+  async del(list: DelegateConfig, req: DelegateRequest): Promise<void> {
     await this.#step("DEL", list, req.ifName);
   }
-  async check(list: NetConfList, req: DelegateRequest): Promise<void> {
+  async check(list: DelegateConfig, req: DelegateRequest): Promise<void> {
     await this.#step("CHECK", list, req.ifName);
   }
-  async status(list: NetConfList): Promise<void> {
+  async status(list: DelegateConfig): Promise<void> {
     await this.#step("STATUS", list, "-");
   }
-  async gc(list: NetConfList, valid: ValidAttachment[]): Promise<void> {
+  async gc(list: DelegateConfig, valid: ValidAttachment[]): Promise<void> {
     await this.#step("GC", list, valid.map((v) => `${v.containerID}/${v.ifname}`).sort().join(","));
   }
   cachedAttachments(): Promise<CachedAttachmentKey[]> {
@@ -61,7 +62,7 @@ function planOf(containerId: string, networks: string[]): AttachmentPlan {
       index,
       network: `ns/${n}`,
       ifName: index === 0 ? "eth0" : `net${index}`,
-      delegate: { cniVersion: "1.0.0", name: `${n}-cni`, plugins: [{ type: "bridge" }] },
+      delegate: admitDelegateConfig({ cniVersion: "1.0.0", name: `${n}-cni`, plugins: [{ type: "bridge" }] }, { source: { kind: "nad", namespace: "ns", name: n }, policy: defaultDelegatePolicy("kube-system") }),
       isDefault: index === 0,
       cniArgs: [["IgnoreUnknown", "true"]],
       capabilityArgs: {},

@@ -145,7 +145,25 @@ const ROWS: Row[] = [
     title: "NPWG-27 namespaceIsolation refuses another namespace's NAD",
     config: { clusterNetwork: "file-cluster", namespaceIsolation: true },
     annotations: { "k8s.v1.cni.cncf.io/networks": "team-b/net-x" },
-    error: { code: "MULTUS_ERR_NAMESPACE_ISOLATION", message: /pod team-a\/p: network team-b\/net-x is in namespace "team-b"/ },
+    error: { code: "MULTUS_ERR_NAMESPACE_ISOLATION", message: /pod team-a\/p: k8s\.v1\.cni\.cncf\.io\/networks names network team-b\/net-x, in namespace "team-b"/ },
+  },
+  {
+    title: "NPWG-27 namespaceIsolation covers the default-network override too: another tenant's NAD cannot become eth0 (upstream checks only the networks annotation)",
+    config: { clusterNetwork: "file-cluster", namespaceIsolation: true },
+    annotations: { "v1.multus-cni.io/default-network": "team-b/net-x" },
+    error: { code: "MULTUS_ERR_NAMESPACE_ISOLATION", message: /pod team-a\/p: v1\.multus-cni\.io\/default-network names network team-b\/net-x, in namespace "team-b", but namespaceIsolation lets this pod use networks only from "team-a", "kube-system", "default"/ },
+  },
+  {
+    title: "NPWG-27 with namespaceIsolation the default-network override may name multusNamespace's NADs (its default), the pod's own and globalNamespaces'",
+    config: { clusterNetwork: "file-cluster", namespaceIsolation: true, globalNamespaces: "default" },
+    annotations: { "v1.multus-cni.io/default-network": "other-cluster" },
+    plan: [["kube-system/other-cluster", "eth0"]],
+  },
+  {
+    title: "NPWG-27 with namespaceIsolation the default-network override may name a NAD of the pod's namespace",
+    config: { clusterNetwork: "file-cluster", namespaceIsolation: true },
+    annotations: { "v1.multus-cni.io/default-network": "team-a/net-a" },
+    plan: [["team-a/net-a", "eth0"]],
   },
   {
     title: "NPWG-27 namespaceIsolation allows the pod's namespace and globalNamespaces",

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { MultusError } from "../../src/util/multus-error.ts";
 import { checkNamespaceIsolation } from "../../src/netattach/namespace-policy.ts";
 
-const base = { podNamespace: "team-a", podRef: "team-a/web-0", globalNamespaces: ["default", "shared"] };
+const base = { podNamespace: "team-a", podRef: "team-a/web-0", globalNamespaces: ["default", "shared"], annotation: "k8s.v1.cni.cncf.io/networks" };
 
 test("NPWG-27 with namespaceIsolation a NAD must be in the pod's namespace or a global one", () => {
   const allowed: [boolean, string][] = [
@@ -26,7 +26,7 @@ test("NPWG-27 a disallowed NAD fails with MULTUS_ERR_NAMESPACE_ISOLATION naming 
       err.errorCode === "MULTUS_ERR_NAMESPACE_ISOLATION" &&
       err.code === 7 &&
       err.message ===
-        'pod team-a/web-0: network team-b/net-a is in namespace "team-b", but namespaceIsolation lets this pod use networks only from "team-a", "default", "shared"; use a NetworkAttachmentDefinition in the pod\'s namespace or add "team-b" to globalNamespaces',
+        'pod team-a/web-0: k8s.v1.cni.cncf.io/networks names network team-b/net-a, in namespace "team-b", but namespaceIsolation lets this pod use networks only from "team-a", "default", "shared"; use a NetworkAttachmentDefinition in the pod\'s namespace or ask the cluster administrator to add "team-b" to globalNamespaces',
   );
   // No global namespaces at all: only the pod's own.
   assert.throws(

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { NetConfList } from "../../src/cni/types.ts";
 import { MultusError } from "../../src/util/multus-error.ts";
+import { DelegateConfigError } from "../../src/cni/delegate-config.ts";
 import {
   decodeNad,
   delegateConfigFromFile,
@@ -26,11 +27,12 @@ function nad(name: string, config?: string, namespace = "team-a"): NetworkAttach
   return { metadata: { name, namespace }, ...(config === undefined ? {} : { spec: { config } }) };
 }
 
-async function rejection(p: Promise<unknown>, code: string): Promise<MultusError> {
+async function rejection(p: Promise<unknown>, code: string): Promise<MultusError | DelegateConfigError> {
   try {
     await p;
   } catch (err) {
-    assert.ok(err instanceof MultusError, `expected a MultusError, got ${String(err)}`);
+    // The gate's errors (src/cni/delegate-config.ts) carry the same catalogue codes.
+    assert.ok(err instanceof MultusError || err instanceof DelegateConfigError, `expected a MultusError, got ${String(err)}`);
     assert.equal(err.errorCode, code);
     assert.ok(!err.message.includes("\n"), "messages are one line");
     return err;
@@ -116,7 +118,7 @@ test("NPWG-01 nadKey and resourceNameOf", () => {
 
 test("NPWG-02 spec.config conf → one-plugin list keeping its cniVersion and name (libcni ConfListFromConf)", async () => {
   const list = await delegateConfigFromNad(nad("net-a", '{"cniVersion":"0.4.0","name":"mv","type":"macvlan","master":"eth0","ipam":{"type":"static"}}'), NO_DIR);
-  assert.deepEqual(list, {
+  assert.deepEqual(list.list, {
     cniVersion: "0.4.0",
     name: "mv",
     plugins: [{ cniVersion: "0.4.0", name: "mv", type: "macvlan", master: "eth0", ipam: { type: "static" } }],
@@ -126,7 +128,7 @@ test("NPWG-02 spec.config conf → one-plugin list keeping its cniVersion and na
 test("NPWG-02 spec.config conflist is kept whole; spec.config wins over a file with the same name", async () => {
   const config = '{"cniVersion":"1.1.0","name":"net-file","disableCheck":true,"custom":{"k":1},"plugins":[{"type":"ptp"},{"type":"portmap","capabilities":{"portMappings":true}}]}';
   const list = await delegateConfigFromNad(nad("net-file", config), CONF_DIR);
-  assert.deepEqual(list, {
+  assert.deepEqual(list.list, {
     cniVersion: "1.1.0",
     name: "net-file",
     disableCheck: true,
@@ -142,20 +144,20 @@ test("NPWG-03 a config without name (or an empty one) gets the NAD's name, conf 
     ['{"cniVersion":"1.0.0","plugins":[{"type":"bridge"}]}', { cniVersion: "1.0.0", name: "thick-net", plugins: [{ type: "bridge" }] }],
     ['{"cniVersion":"1.0.0","name":null,"plugins":[{"type":"bridge"}]}', { cniVersion: "1.0.0", name: "thick-net", plugins: [{ type: "bridge" }] }],
   ];
-  for (const [config, want] of rows) assert.deepEqual(await delegateConfigFromNad(nad("thick-net", config), NO_DIR), want, config);
+  for (const [config, want] of rows) assert.deepEqual((await delegateConfigFromNad(nad("thick-net", config), NO_DIR)).list, want, config);
 });
 
 test("NPWG-02 a missing cniVersion takes options.defaultCniVersion, else libcni's implicit 0.1.0; cniVersions kept", async () => {
   const conf = '{"type":"bridge"}';
-  assert.equal((await delegateConfigFromNad(nad("n", conf), NO_DIR)).cniVersion, "0.1.0");
+  assert.equal((await delegateConfigFromNad(nad("n", conf), NO_DIR)).list.cniVersion, "0.1.0");
   const withDefault = await delegateConfigFromNad(nad("n", conf), NO_DIR, { defaultCniVersion: "1.0.0" });
-  assert.equal(withDefault.cniVersion, "1.0.0");
+  assert.equal(withDefault.list.cniVersion, "1.0.0");
   assert.equal(withDefault.plugins[0]?.cniVersion, "1.0.0");
   const list = await delegateConfigFromNad(nad("n", '{"cniVersion":"","plugins":[{"type":"bridge"}]}'), NO_DIR, { defaultCniVersion: "0.4.0" });
-  assert.equal(list.cniVersion, "0.4.0");
+  assert.equal(list.list.cniVersion, "0.4.0");
   const versions = await delegateConfigFromNad(nad("n", '{"cniVersions":["1.0.0","1.1.0"],"plugins":[{"type":"bridge"}]}'), NO_DIR, { defaultCniVersion: "0.4.0" });
-  assert.equal(versions.cniVersion, undefined);
-  assert.deepEqual(versions.cniVersions, ["1.0.0", "1.1.0"]);
+  assert.equal(versions.list.cniVersion, undefined);
+  assert.deepEqual(versions.list.cniVersions, ["1.0.0", "1.1.0"]);
 });
 
 test("NPWG-02 an invalid spec.config is MULTUS_ERR_NAD_CONFIG naming namespace/name (and the JSON position)", async () => {
@@ -187,7 +189,7 @@ test("NPWG-02 empty spec: a .conflist with the NAD's name beats a .conf that sor
     const list = await delegateConfigFromNad(n, CONF_DIR, { logger });
     assert.equal(list.name, "net-file");
     assert.deepEqual(list.plugins.map((p) => p.type), ["bridge", "tuning"]);
-    assert.equal(list.cniVersion, "1.0.0");
+    assert.equal(list.list.cniVersion, "1.0.0");
   }
   // Unparsable files are skipped with a warning instead of aborting the lookup (upstream aborts).
   const files = warnings.map((w) => String(w.file));
@@ -198,13 +200,13 @@ test("NPWG-02 empty spec: a .conflist with the NAD's name beats a .conf that sor
 
 test("NPWG-02 empty spec: .conf and .json files are found by name and become one-plugin lists", async () => {
   const json = await delegateConfigFromNad(nad("conf-only"), CONF_DIR);
-  assert.deepEqual(json, {
+  assert.deepEqual(json.list, {
     cniVersion: "1.0.0",
     name: "conf-only",
     plugins: [{ cniVersion: "1.0.0", name: "conf-only", type: "ptp", ipam: { type: "host-local", subnet: "10.20.0.0/24" } }],
   });
   const noVersion = await delegateConfigFromNad(nad("no-version"), CONF_DIR, { defaultCniVersion: "1.1.0" });
-  assert.equal(noVersion.cniVersion, "1.1.0");
+  assert.equal(noVersion.list.cniVersion, "1.1.0");
 });
 
 test("NPWG-02 a matching file that is not a valid config is an error naming the file", async () => {
@@ -262,7 +264,7 @@ test("NPWG-02 delegateConfigFromFile: conf or conflist by content; the file must
   const list = await delegateConfigFromFile(join(CONF_DIR, "20-net-file.conflist"));
   assert.equal(list.name, "net-file");
   const conf = await delegateConfigFromFile(join(CONF_DIR, "50-no-version.conf"), { defaultCniVersion: "1.0.0" });
-  assert.deepEqual(conf, { cniVersion: "1.0.0", name: "no-version", plugins: [{ cniVersion: "1.0.0", name: "no-version", type: "bridge" }] });
+  assert.deepEqual(conf.list, { cniVersion: "1.0.0", name: "no-version", plugins: [{ cniVersion: "1.0.0", name: "no-version", type: "bridge" }] });
   const dir = await mkdtemp(join(tmpdir(), "mt-nad-"));
   try {
     const unnamed = join(dir, "unnamed.conf");

@@ -1,0 +1,471 @@
+// The one model of a delegate's network configuration, and the one gate every delegate config passes
+// before Multus runs it (docs/security.md). Whatever the origin — the Multus config's `delegates`, a
+// clusterNetwork/defaultNetworks file, a NetworkAttachmentDefinition, a pod's selection applied to
+// one, a hot-plug request, a record written by an earlier Multus — a CNI config (conf or conflist)
+// becomes a DelegateConfig here and nowhere else: normalised (a conf is a one-plugin list, name and
+// cniVersion filled in), checked with the conflist runner's own parser (so what would fail at ADD
+// fails now, naming its source), admitted by the policy, and parsed once into the form the runner
+// runs. Nothing else can make one: the type is branded, eslint.config.js forbids casting to it, and
+// the runner adapter checks at run time that the object is one this module made (a registry, not a
+// property a copy could carry), so the engine's DelegateRunner can only ever run what passed here.
+//
+// Exported API:
+//   type DelegateSource               where a config came from (admin, nad, annotation, hotplug, record)
+//   interface DelegatePolicy          the Multus config's `delegatePolicy`, resolved
+//   defaultDelegatePolicy(multusNamespace): DelegatePolicy
+//   MULTUS_EXECUTABLES                Multus's own programs: never a delegate
+//   DELEGATE_MARKER_ENV               set in every delegate's environment; multus refuses to run under it
+//   admitDelegateConfig(raw, { source, policy, defaultCniVersion?, fallbackName? }): DelegateConfig
+//   reviseDelegateConfig(config, revise, { policy, source? }): DelegateConfig   (a selection's cni-args, a device)
+//   restoreDelegateConfig(raw, source, { defaultCniVersion?, fallbackName? }?): DelegateConfig
+//                                     a record of an earlier ADD (our journal, upstream's scratch cache)
+//   isAdmitted(x): x is DelegateConfig
+//   describeSource(source): string
+//   class DelegateConfigError (a CniError with `errorCode`: MULTUS_ERR_CONFIG, _NAD_CONFIG, _DELEGATE_REFUSED)
+//
+// The policy (docs/security.md has the threat model):
+//   1. Always, whatever the source: no plugin `type` anywhere in the config (a plugin, its `ipam`, a
+//      meta-plugin's nested `delegate`, …) is one of Multus's own executables. A nested multus would
+//      take binDir, cniDir, kubeconfig and logFile from the config that names it, multus-shim its
+//      daemonSocketDir: the config's author would choose the programs, files and socket the node uses.
+//   2. For configs a tenant can make the node run — a NAD outside `trustedNamespaces` (its spec.config,
+//      or the confDir file it names), a selection applied to one, a hot-plug request — every plugin
+//      and IPAM type must be allowed (`allowedTypes`, default any; never one of `deniedTypes`).
+//   3. For configs a tenant wrote (spec.config of such a NAD, a hot-plug request): the keys of the
+//      plugins this Multus knows that name a host file, directory or socket (HOST_PATH_KEYS) must hold an
+//      absolute path without "." or ".." inside one of `allowedHostPaths`; tuning's sysctls must be
+//      per-network-namespace keys (`net.*`), since a tuning plugin writes any other key for the host.
+//   Records (our journal, upstream's scratch cache) are what an earlier ADD ran: only rule 1 applies, so
+//   a policy made stricter since does not turn a DEL into a leak.
+import { CniCode, CniError } from "./cni-error.ts";
+import { parseNetworkConfigList, type NetworkConfigList } from "./conflist-runner.ts";
+import { isRecord } from "./is-record.ts";
+import { validateNetworkName } from "./plugin-env.ts";
+import type { NetConf, NetConfList } from "./types.ts";
+import { IMPLICIT_VERSION, isSpecVersion, LATEST_VERSION, selectConfVersion } from "./version.ts";
+
+/**
+ * Multus's programs (ours, and upstream's names for theirs): none of them is a CNI plugin a network
+ * may run. `passthru` and `vfioveth` are plugins (they read nothing but their own config).
+ */
+export const MULTUS_EXECUTABLES: readonly string[] = [
+  "multus", "multus-shim", "multus-daemon", "multus-install", "multusctl",
+  "install_multus", "thin_entrypoint", "kubeconfig_generator", "cert-approver",
+];
+
+/**
+ * In the environment of every delegate Multus runs (and so of whatever it runs in turn): a multus
+ * started with it refuses to work, whatever name it was started under (docs/security.md).
+ */
+export const DELEGATE_MARKER_ENV = "MULTUS_TS_DELEGATE_OF";
+
+export type DelegateSource =
+  /** Written by the node's administrator: the Multus config's `delegates`, a clusterNetwork/defaultNetworks file. */
+  | { kind: "admin"; where: string }
+  /** A NetworkAttachmentDefinition: its spec.config, or (`file`) the confDir file its name selects. */
+  | { kind: "nad"; namespace: string; name: string; file?: string }
+  /** A NAD's config as a pod's selection changed it (`cni-args`, a device). */
+  | { kind: "annotation"; namespace: string; name: string; file?: string; pod: string }
+  /** The daemon's /delegate (hot-plug): the config the caller sent. */
+  | { kind: "hotplug"; where: string }
+  /** A record of an earlier ADD: our journal, upstream Go Multus's scratch cache. */
+  | { kind: "record"; where: string };
+
+export interface DelegatePolicy {
+  /** Plugin and IPAM types a tenant's config may run; undefined: any (but Multus's own). */
+  allowedTypes: readonly string[] | undefined;
+  /** Types a tenant's config may never run (besides Multus's own). */
+  deniedTypes: readonly string[];
+  /** Files, and directories (ending in "/"), a tenant-written config may name in a host-path key. */
+  allowedHostPaths: readonly string[];
+  /** Namespaces whose NADs are the administrator's: rules 2 and 3 do not apply to them. */
+  trustedNamespaces: readonly string[];
+}
+
+/**
+ * The plugins' own defaults (so naming a default explicitly is fine): host-local's lease directory,
+ * dhcp's socket, tuning's backup directory, whereabouts' config directory (two layouts), OVSDB's socket.
+ */
+export const DEFAULT_ALLOWED_HOST_PATHS: readonly string[] = [
+  "/var/lib/cni/networks/",
+  "/run/cni/dhcp.sock",
+  "/run/cni/tuning/",
+  "/etc/cni/net.d/whereabouts.d/",
+  "/etc/kubernetes/cni/net.d/whereabouts.d/",
+  "/var/run/openvswitch/db.sock",
+  "/run/openvswitch/db.sock",
+];
+
+export function defaultDelegatePolicy(multusNamespace: string): DelegatePolicy {
+  return { allowedTypes: undefined, deniedTypes: [], allowedHostPaths: DEFAULT_ALLOWED_HOST_PATHS, trustedNamespaces: [multusNamespace] };
+}
+
+/** The type's brand (no value: the registry below is what proves an object passed the gate). */
+declare const ADMITTED: unique symbol;
+
+/** Every config this module made; a copy, a spread or a parsed JSON of one is not in it. */
+const admitted = new WeakSet<object>();
+
+/** A delegate config that passed the gate: immutable, and the only thing the engine runs. */
+export interface DelegateConfig {
+  readonly [ADMITTED]: true;
+  readonly source: DelegateSource;
+  /** The network's CNI name (result cache, GC). */
+  readonly name: string;
+  readonly plugins: readonly NetConf[];
+  /** The normalised list as JSON would carry it (journals record this). */
+  readonly list: Readonly<NetConfList>;
+  /** Parsed once for the runner: the effective version, and the exact bytes it caches. */
+  readonly runnable: NetworkConfigList;
+}
+
+export type DelegateErrorCode = "MULTUS_ERR_CONFIG" | "MULTUS_ERR_NAD_CONFIG" | "MULTUS_ERR_DELEGATE_REFUSED";
+
+/** What the gate raises; `errorCode` is the catalogue's (src/util/multus-error.ts, docs/errors.md). */
+export class DelegateConfigError extends CniError {
+  readonly errorCode: DelegateErrorCode;
+
+  constructor(errorCode: DelegateErrorCode, msg: string) {
+    super(CniCode.InvalidNetworkConfig, msg, errorCode);
+    this.name = "DelegateConfigError";
+    this.errorCode = errorCode;
+  }
+}
+
+export interface AdmitOptions {
+  source: DelegateSource;
+  policy: DelegatePolicy;
+  /** cniVersion for a config that names none: the Multus config's; else 0.1.0 (what skel assumes). */
+  defaultCniVersion?: string;
+  /** The name of a config without one: the NAD's (NPWG-03) or one the Multus config derives. */
+  fallbackName?: string;
+}
+
+export function describeSource(s: DelegateSource): string {
+  switch (s.kind) {
+    case "admin":
+      return s.where;
+    case "nad":
+      return `NetworkAttachmentDefinition ${s.namespace}/${s.name}: ${s.file === undefined ? "spec.config" : `config file ${s.file}`}`;
+    case "annotation":
+      return `NetworkAttachmentDefinition ${s.namespace}/${s.name} as selected by pod ${s.pod}: ${s.file === undefined ? "spec.config" : `config file ${s.file}`}`;
+    case "hotplug":
+      return s.where;
+    case "record":
+      return s.where;
+  }
+}
+
+/** Normalise, check and admit a parsed CNI config (conf or conflist). */
+export function admitDelegateConfig(raw: unknown, o: AdmitOptions): DelegateConfig {
+  const list = normalise(cloneJson(raw, o.source), o);
+  return seal(list, o.source, o.policy, rulesFor(o.source, o.policy));
+}
+
+/** A changed copy of an admitted config (a selection's cni-args, a device ID), admitted again. */
+export function reviseDelegateConfig(config: DelegateConfig, revise: (list: NetConfList) => NetConfList, o: { policy: DelegatePolicy; source?: DelegateSource }): DelegateConfig {
+  const source = o.source ?? config.source;
+  const list = revise(structuredClone(config.list));
+  return seal(normalise(list, { source }), source, o.policy, rulesFor(source, o.policy));
+}
+
+/** A config from a record of an earlier ADD (only Multus's own executables are refused: see the header). */
+export function restoreDelegateConfig(raw: unknown, source: DelegateSource, o: Pick<AdmitOptions, "defaultCniVersion" | "fallbackName"> = {}): DelegateConfig {
+  const policy = defaultDelegatePolicy("");
+  return seal(normalise(cloneJson(raw, source), { ...o, source }), source, policy, { types: false, hostPaths: false });
+}
+
+export function isAdmitted(x: unknown): x is DelegateConfig {
+  return typeof x === "object" && x !== null && admitted.has(x);
+}
+
+interface Rules {
+  /** Rule 2: allowed and denied types. */
+  types: boolean;
+  /** Rule 3: host paths and sysctls of tenant-written content. */
+  hostPaths: boolean;
+}
+
+function rulesFor(s: DelegateSource, policy: DelegatePolicy): Rules {
+  switch (s.kind) {
+    case "admin":
+    case "record":
+      return { types: false, hostPaths: false };
+    case "hotplug":
+      return { types: true, hostPaths: true };
+    case "nad":
+    case "annotation": {
+      if (policy.trustedNamespaces.includes(s.namespace)) return { types: false, hostPaths: false };
+      // A confDir file is the administrator's text, but the tenant chose to run it.
+      return { types: true, hostPaths: s.file === undefined };
+    }
+  }
+}
+
+function invalid(source: DelegateSource, what: string): DelegateConfigError {
+  const code: DelegateErrorCode = source.kind === "nad" || source.kind === "annotation" ? "MULTUS_ERR_NAD_CONFIG" : "MULTUS_ERR_CONFIG";
+  return new DelegateConfigError(code, `${describeSource(source)} ${what}`);
+}
+
+function refused(source: DelegateSource, what: string): DelegateConfigError {
+  return new DelegateConfigError("MULTUS_ERR_DELEGATE_REFUSED", `${describeSource(source)} ${what}`);
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+/** Deep enough for any real config; deeper input is refused rather than walked (the walk is iterative anyway). */
+const MAX_DEPTH = 64;
+
+function normalise(raw: unknown, o: Pick<AdmitOptions, "source" | "defaultCniVersion" | "fallbackName">): NetConfList {
+  const fail = (what: string): DelegateConfigError => invalid(o.source, what);
+  if (!isRecord(raw)) throw fail('is not a JSON object; give a CNI config (with "type") or config list (with "plugins")');
+  const hasType = "type" in raw;
+  const hasPlugins = "plugins" in raw;
+  if (hasType && hasPlugins) throw fail('has both "type" and "plugins"; a config is either one plugin or a list, not both');
+  if (!hasType && !hasPlugins) throw fail('has neither "type" (a CNI config) nor "plugins" (a config list); add one');
+  if (raw.name !== undefined && raw.name !== null && typeof raw.name !== "string") throw fail('"name" must be a string');
+  if (raw.cniVersion !== undefined && typeof raw.cniVersion !== "string") throw fail('"cniVersion" must be a string');
+  // NPWG-03: a missing name is the NAD's; an empty name counts as missing (nad-client).
+  const name = typeof raw.name === "string" && raw.name !== "" ? raw.name : o.fallbackName;
+  if (name === undefined) throw fail('has no "name"; add the network name');
+  const hasVersions = Array.isArray(raw.cniVersions) && raw.cniVersions.length > 0;
+  const cniVersion = typeof raw.cniVersion === "string" && raw.cniVersion !== "" ? raw.cniVersion : undefined;
+  let list: NetConfList;
+  if (hasPlugins) {
+    if (!Array.isArray(raw.plugins)) throw fail('"plugins" must be a list of plugin configs');
+    list = { ...raw, name, plugins: raw.plugins as NetConf[] };
+    if (cniVersion === undefined) {
+      if (hasVersions) delete list.cniVersion;
+      else list.cniVersion = o.defaultCniVersion ?? IMPLICIT_VERSION;
+    }
+  } else {
+    // libcni ConfListFromConf: the list carries the conf's name and cniVersion; a conf's disableCheck
+    // is the list's (upstream Multus honours it on a single-plugin delegate).
+    const version = cniVersion ?? o.defaultCniVersion ?? IMPLICIT_VERSION;
+    const conf = { ...raw, name, cniVersion: version } as NetConf;
+    list = { cniVersion: version, name, plugins: [conf] };
+    if (raw.disableCheck === true) list.disableCheck = true;
+  }
+  try {
+    validateNetworkName(list.name);
+    const effective = selectConfVersion(list.cniVersion, list.cniVersions);
+    if (!isSpecVersion(effective)) throw new Error(`cniVersion ${q(effective)} is not supported (this Multus speaks 0.1.0 to ${LATEST_VERSION})`);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const detail = msg === "invalid characters found in network name" ? `${msg} ${q(list.name)} (letters, digits, "_", "." and "-", starting with a letter or digit)` : msg;
+    throw fail(`is not a valid CNI config: ${detail}`);
+  }
+  return list;
+}
+
+/** Runs the rules, parses the list once for the runner and freezes the result. */
+function seal(list: NetConfList, source: DelegateSource, policy: DelegatePolicy, rules: Rules): DelegateConfig {
+  let runnable: NetworkConfigList;
+  try {
+    // The runner's own parser: whatever it would refuse at ADD is refused now, naming the source.
+    runnable = parseNetworkConfigList(JSON.stringify(list));
+  } catch (err) {
+    throw invalid(source, `is not a valid CNI config: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  checkPolicy(list, source, policy, rules);
+  const config = Object.freeze({
+    source: Object.freeze({ ...source }),
+    name: list.name,
+    plugins: runnable.plugins,
+    list: deepFreeze(list),
+    runnable: Object.freeze(runnable),
+  }) as unknown as DelegateConfig;
+  admitted.add(config);
+  return config;
+}
+
+/** The caller's object stays the caller's: the model keeps (and freezes) a copy. */
+function cloneJson(raw: unknown, source: DelegateSource): unknown {
+  try {
+    return structuredClone(raw);
+  } catch (err) {
+    throw invalid(source, `is not plain JSON data: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null || Object.isFrozen(v)) continue;
+    Object.freeze(v);
+    for (const child of Object.values(v)) stack.push(child);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The rules
+
+/** A plugin or IPAM type the config names, with where (for the message). */
+interface NamedType {
+  type: string;
+  at: string;
+}
+
+/** Every `type` string anywhere in the config (rule 1), iteratively and depth-bounded. */
+function everyType(list: NetConfList, source: DelegateSource): NamedType[] {
+  const out: NamedType[] = [];
+  const stack: { v: unknown; at: string; depth: number }[] = [{ v: list, at: "", depth: 0 }];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === undefined) break;
+    const { v, at, depth } = item;
+    if (depth > MAX_DEPTH) throw invalid(source, `is nested deeper than ${String(MAX_DEPTH)} levels at ${at}`);
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push({ v: x, at: `${at}[${String(i)}]`, depth: depth + 1 }));
+    } else if (isRecord(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        const path = at === "" ? k : `${at}.${k}`;
+        if (k === "type" && typeof x === "string") out.push({ type: x, at: path });
+        else stack.push({ v: x, at: path, depth: depth + 1 });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The plugin configs inside a list: each of `plugins`, and a meta-plugin's nested `delegate` (flannel
+ * runs it as a plugin config of its own, and on DEL from a copy it wrote).
+ */
+function pluginObjects(list: NetConfList): { p: Record<string, unknown>; at: string }[] {
+  const out: { p: Record<string, unknown>; at: string }[] = [];
+  list.plugins.forEach((p, i) => {
+    const at = `plugins[${String(i)}]`;
+    out.push({ p, at });
+    const nested = p["delegate"];
+    if (isRecord(nested) && typeof nested["type"] === "string") out.push({ p: nested, at: `${at}.delegate` });
+  });
+  return out;
+}
+
+/** Rule 2's types: each plugin's (a nested delegate's too) and its IPAM's. */
+function pluginTypes(list: NetConfList): NamedType[] {
+  const out: NamedType[] = [];
+  for (const { p, at } of pluginObjects(list)) {
+    if (typeof p["type"] === "string") out.push({ type: p["type"], at: `${at}.type` });
+    const ipam = p["ipam"];
+    if (isRecord(ipam) && typeof ipam["type"] === "string") out.push({ type: ipam["type"], at: `${at}.ipam.type` });
+  }
+  return out;
+}
+
+/**
+ * Keys that name a host file, directory or socket, by the plugin that reads them (the plugin's own
+ * `type`, or its IPAM's for `ipam.*`): a tenant-written value must lie within allowedHostPaths. From
+ * each plugin's source (docs/security.md, "What the gate checks", cites them): none of these plugins
+ * sanitises the path, and several write, rotate or delete files there (host-local's GC removes
+ * files in `<dataDir>/<name>`), hand the file's content back in an error (whereabouts), run what a
+ * kubeconfig names (an `exec` credential plugin), or send the whole request to the socket.
+ */
+const HOST_PATH_KEYS: readonly { plugin: string; key: readonly string[]; what: string; endpoint?: true }[] = [
+  { plugin: "host-local", key: ["ipam", "dataDir"], what: "the directory host-local writes (and garbage-collects) its leases in" },
+  { plugin: "host-local", key: ["ipam", "resolvConf"], what: "a file host-local reads into the result's DNS" },
+  { plugin: "dhcp", key: ["ipam", "daemonSocketPath"], what: "the socket the dhcp plugin sends the whole request to" },
+  { plugin: "whereabouts", key: ["ipam", "kubernetes", "kubeconfig"], what: "the kubeconfig whose credentials (and exec plugins) whereabouts uses" },
+  { plugin: "whereabouts", key: ["ipam", "configuration_path"], what: "the config file whereabouts reads (and quotes in its errors)" },
+  { plugin: "whereabouts", key: ["ipam", "log_file"], what: "the file whereabouts creates and appends its log to" },
+  { plugin: "tuning", key: ["dataDir"], what: "the directory tuning writes and removes interface backups in" },
+  { plugin: "sriov", key: ["logFile"], what: "the file sriov-cni creates, appends to and rotates" },
+  { plugin: "flannel", key: ["subnetFile"], what: "the subnet file flannel reads" },
+  { plugin: "flannel", key: ["dataDir"], what: "the directory flannel writes its delegate's config in (and runs it from on DEL)" },
+  { plugin: "ovs", key: ["socket_file"], what: "the OVSDB endpoint ovs-cni connects to", endpoint: true },
+  { plugin: "ovs", key: ["configuration_path"], what: "the config file ovs-cni reads" },
+  { plugin: "kube-ovn", key: ["server_socket"], what: "the socket kube-ovn's plugin sends the request to" },
+  { plugin: "kube-ovn", key: ["ipam", "server_socket"], what: "the socket kube-ovn's IPAM sends the request to" },
+  { plugin: "calico", key: ["log_file_path"], what: "the file calico's plugin writes its log to" },
+  { plugin: "calico", key: ["kubernetes", "kubeconfig"], what: "the kubeconfig whose credentials calico's plugin uses" },
+  { plugin: "cilium-cni", key: ["log-file"], what: "the file cilium-cni writes its log to" },
+];
+
+/** Keys that hand a host firewall raw arguments or a chain to jump to. */
+const FIREWALL_KEYS: readonly { plugin: string; key: string; what: string }[] = [
+  { plugin: "portmap", key: "conditionsV4", what: "raw iptables arguments for the node's NAT table" },
+  { plugin: "portmap", key: "conditionsV6", what: "raw ip6tables arguments for the node's NAT table" },
+  { plugin: "portmap", key: "externalSetMarkChain", what: "a chain of the node's NAT table to jump to" },
+  { plugin: "firewall", key: "iptablesAdminChainName", what: "a chain of the node's filter table to create and jump to" },
+];
+
+/** What the runtime hands a plugin; in a stored config it would forge it (a portMappings request, a prevResult). */
+const RUNTIME_KEYS: readonly string[] = ["runtimeConfig", "prevResult"];
+
+function valueAt(obj: Record<string, unknown>, key: readonly string[]): unknown {
+  let v: unknown = obj;
+  for (const k of key) {
+    if (!isRecord(v)) return undefined;
+    v = v[k];
+  }
+  return v;
+}
+
+/** An absolute path without "." or ".." segments, within one of the allowed files or directories. */
+function pathAllowed(path: string, allowed: readonly string[]): boolean {
+  if (!path.startsWith("/") || path.includes("\0")) return false;
+  if (path.split("/").some((seg) => seg === "." || seg === "..")) return false;
+  return allowed.some((a) => (a.endsWith("/") ? path === a.slice(0, -1) || path.startsWith(a) : path === a));
+}
+
+/** Rule 3 for one plugin config a tenant wrote. */
+function checkTenantPlugin(p: Record<string, unknown>, at: string, source: DelegateSource, policy: DelegatePolicy): void {
+  for (const key of RUNTIME_KEYS) {
+    if (key in p) throw refused(source, `${at}.${key} is set: it is what the runtime hands a plugin (capability arguments, the previous result), never part of a network's config; remove it`);
+  }
+  const type = typeof p["type"] === "string" ? p["type"] : "";
+  const ipamType = isRecord(p["ipam"]) && typeof p["ipam"]["type"] === "string" ? p["ipam"]["type"] : undefined;
+  for (const rule of HOST_PATH_KEYS) {
+    if ((rule.key[0] === "ipam" ? ipamType : type) !== rule.plugin) continue;
+    const value = valueAt(p, rule.key);
+    if (value === undefined || value === null || value === "") continue;
+    const path = rule.endpoint === true && typeof value === "string" && value.startsWith("unix:") ? value.slice("unix:".length) : value;
+    if (typeof path !== "string" || !pathAllowed(path, policy.allowedHostPaths)) {
+      throw refused(
+        source,
+        `${at}.${rule.key.join(".")} is ${JSON.stringify(value)}: ${rule.what}, a host path; a network of this namespace may name only paths within the Multus config's delegatePolicy.allowedHostPaths (${policy.allowedHostPaths.map(q).join(", ") || "none"}); remove the key to use the plugin's default, or ask the cluster administrator to allow the path`,
+      );
+    }
+  }
+  for (const rule of FIREWALL_KEYS) {
+    if (type === rule.plugin && p[rule.key] !== undefined) {
+      throw refused(source, `${at}.${rule.key} is set: ${rule.what}, which a network of this namespace may not choose; remove it`);
+    }
+  }
+  const sysctl = p["sysctl"];
+  if (type === "tuning" && isRecord(sysctl)) {
+    for (const key of Object.keys(sysctl)) {
+      // tuning itself confines keys to /proc/sys/net (every release since 0.2); the gate says so first.
+      if (!/^net[./][A-Za-z0-9_./-]+$/.test(key) || key.split(/[./]/).some((seg) => seg === "" || seg === "..")) {
+        throw refused(source, `${at}.sysctl has ${q(key)}: only net.* keys belong to the pod's network namespace (any other would change the node itself); remove it`);
+      }
+    }
+  }
+}
+
+function checkPolicy(list: NetConfList, source: DelegateSource, policy: DelegatePolicy, rules: Rules): void {
+  for (const { type, at } of everyType(list, source)) {
+    if (MULTUS_EXECUTABLES.includes(type)) {
+      throw refused(
+        source,
+        `${at} is ${q(type)}, one of Multus's own programs, which never runs as a network's plugin (it would take its binDir, cniDir, kubeconfig, log file or daemon socket from this config); use the plugin itself (bridge, macvlan, sriov, …) in this config`,
+      );
+    }
+  }
+  if (rules.types) {
+    for (const { type, at } of pluginTypes(list)) {
+      if (policy.deniedTypes.includes(type)) {
+        throw refused(source, `${at} is ${q(type)}, which the Multus config's delegatePolicy.deniedTypes does not allow for networks of this namespace; ask the cluster administrator, or use another plugin`);
+      }
+      if (policy.allowedTypes !== undefined && !policy.allowedTypes.includes(type)) {
+        throw refused(source, `${at} is ${q(type)}, which is not in the Multus config's delegatePolicy.allowedTypes (${policy.allowedTypes.map(q).join(", ")}); ask the cluster administrator, or use one of those`);
+      }
+    }
+  }
+  if (rules.hostPaths) {
+    for (const { p, at } of pluginObjects(list)) checkTenantPlugin(p, at, source, policy);
+  }
+}
