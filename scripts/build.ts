@@ -3,13 +3,13 @@
 //   (dist/bundle/multus.cjs) injected into a copy of this node binary, with the other commands as hard
 //   links to it (the program's name picks the command); `build.ts <name>` still makes a SEA of one
 //   src/cmd/<name>.ts alone;
-// - C programs: src/shim/<name>.c, compiled with gcc and linked statically, so a host needs no library
-//   (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships");
+// - C programs: multus-shim from every src/shim/*.c, compiled with gcc and linked statically, so a host
+//   needs no library (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships");
 // - multus-flock.node (src/native/flock.c): the Node-API module the SEA loads from its own directory
 //   for flock(2) (src/util/file-lock.ts), built against the ABI-stable headers of node-api-headers.
 // Usage: node scripts/build.ts [--bundle-only] [name...]   (--bundle-only: bundles only, no C)
 import { execFileSync } from "node:child_process";
-import { linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bundle, makeSea } from "./sea.ts";
@@ -25,7 +25,7 @@ const binDir = join(root, "dist", "bin");
  */
 const MULTI_CALL = "multus";
 const ALIASES: readonly string[] = ["passthru", "vfioveth", "multus-daemon", "multus-install"];
-/** C executables, one per src/shim/<name>.c. */
+/** C executables: multus-shim is every src/shim/*.c (its units: docs/thick-mode.md, "The shim"). */
 const C_EXECUTABLES: readonly string[] = ["multus-shim"];
 /** -Werror: the shim must compile clean; -static -s: no shared library on the host, no symbols. */
 const C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s"];
@@ -46,11 +46,13 @@ for (const name of wanted) {
   const started = performance.now();
   if (C_EXECUTABLES.includes(name)) {
     if (values["bundle-only"] === true) continue;
-    buildC(name, C_FLAGS, join(root, "src", "shim", `${name}.c`));
+    const shimDir = join(root, "src", "shim");
+    const sources = readdirSync(shimDir).filter((f) => f.endsWith(".c")).sort().map((f) => join(shimDir, f));
+    buildC(name, C_FLAGS, sources);
   } else if (name in NATIVE_MODULES) {
     if (values["bundle-only"] === true) continue;
     const headers = join(root, "node_modules", "node-api-headers", "include");
-    buildC(name, [...NATIVE_FLAGS, "-I", headers], join(root, "src", "native", `${NATIVE_MODULES[name] ?? name}.c`));
+    buildC(name, [...NATIVE_FLAGS, "-I", headers], [join(root, "src", "native", `${NATIVE_MODULES[name] ?? name}.c`)]);
   } else if (name === MULTI_CALL) {
     const bundlePath = join(bundleDir, `${name}.cjs`);
     await bundle(join(root, "src", "cmd", "dispatch.ts"), bundlePath);
@@ -75,12 +77,12 @@ function hardLink(target: string, alias: string): void {
   renameSync(tmp, alias);
 }
 
-/** gcc with `flags`: `source` → dist/bin/<name>. */
-function buildC(name: string, flags: readonly string[], source: string): void {
+/** gcc with `flags`: `sources` (compiled and linked together) → dist/bin/<name>. */
+function buildC(name: string, flags: readonly string[], sources: readonly string[]): void {
   const tmp = join(binDir, `.${name}.tmp`);
   rmSync(tmp, { force: true });
   try {
-    execFileSync("gcc", [...flags, "-o", tmp, source], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("gcc", [...flags, "-o", tmp, ...sources], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {
     rmSync(tmp, { force: true });
     if (err instanceof Error && "code" in err && err.code === "ENOENT") {

@@ -22,15 +22,24 @@
  *                          nothing
  *   answer not 200         a CNI error object {"code":N,"msg":...}: printed as is, exit 1; any other
  *                          body becomes a CNI error with code 999
+ *   framing                Content-Length, chunked (with 1xx interim responses before, trailers
+ *                          after) or until the connection closes; within 64 KiB of headers, 64 MiB
+ *                          of body and 72 MiB received in all, else the answer is malformed (http.h)
  *
  * VERSION is answered here. ADD, CHECK, GC and STATUS first poll GET /readyz every 100 ms. DEL does
  * not wait and never depends on the daemon (CNI 1.1: DEL must succeed whenever it can): when the
- * daemon gives no complete answer (no socket, connection refused or reset, deadline), the DEL runs
- * locally through the thin plugin `multus` installed next to this executable, with the same
- * environment and stdin. A daemon that answers is authoritative, even with an error.
+ * daemon gives no complete answer (no socket, connection refused or reset, a malformed answer,
+ * deadline), the DEL runs locally through the thin plugin `multus` installed next to this
+ * executable, with the same environment and stdin, within the same deadline (at which the plugin's
+ * process group is killed). A daemon that answers is authoritative, even with an error.
  *
  * Every error the shim makes itself is a CNI error on stdout with exit code 1, its message also on
- * stderr. Build: gcc -std=c11 -Wall -Wextra -Werror -O2 -static -s (scripts/build.ts).
+ * stderr. Build: gcc -std=c11 -Wall -Wextra -Werror -O2 -static -s of all the .c files
+ * here (scripts/build.ts).
+ *
+ * Source layout: this file is the program (the config, the socket exchange, the commands, the local
+ * DEL); buf.c is the growable buffer, json.c the JSON scanner and escaping, http.c the HTTP response
+ * parser. json.c and http.c do no I/O, so the fuzzers in test/fuzz/shim link them without this file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,7 +54,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -54,21 +62,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "http.h"
+#include "json.h"
+
 extern char **environ;
 
 #define STDIN_LIMIT ((size_t)4 * 1024 * 1024)
-#define RESPONSE_BODY_LIMIT ((size_t)64 * 1024 * 1024)
-#define HEADER_LIMIT ((size_t)64 * 1024)
 #define DETAILS_LIMIT ((size_t)4096)
-#define JSON_DEPTH_LIMIT 512
 #define READY_POLL_MS 100
 /* A readiness probe gets at least this long, even when daemonReadyTimeoutSeconds is 0. */
 #define PROBE_MIN_MS 1000
 /* Beyond operation + rollback: the daemon's queue wait (up to 10 s) and the answer's way back. */
 #define EXCHANGE_SLACK_MS 20000
+/* The longest pause between two waitpid(WNOHANG) of the local DEL when there is no pidfd. */
+#define DEL_POLL_MAX_MS 20
 #define MAX_TIMEOUT_SECONDS 3600.0
 
-#define DEFAULT_CNI_VERSION "1.1.0"
 #define DEFAULT_SOCKET_DIR "/run/multus/"
 #define SOCKET_NAME "multus.sock"
 #define THIN_PLUGIN "multus"
@@ -88,169 +98,8 @@ enum cni_code {
 static const char *error_cni_version = DEFAULT_CNI_VERSION;
 
 /* ------------------------------------------------------------------------------------------------
- * Growable byte buffer, always NUL-terminated. Allocation failure ends the program (short-lived).
- */
-
-struct buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-static void out_of_memory(void) __attribute__((noreturn));
-
-static void buf_reserve(struct buf *b, size_t extra)
-{
-	if (extra > SIZE_MAX - b->len - 1)
-		out_of_memory();
-	size_t need = b->len + extra + 1;
-	if (need <= b->cap)
-		return;
-	size_t cap = b->cap > 0 ? b->cap : 256;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *data = realloc(b->data, cap);
-	if (data == NULL)
-		out_of_memory();
-	b->data = data;
-	b->cap = cap;
-}
-
-static void buf_append(struct buf *b, const void *p, size_t n)
-{
-	buf_reserve(b, n);
-	if (n > 0)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void buf_append_str(struct buf *b, const char *s)
-{
-	buf_append(b, s, strlen(s));
-}
-
-static void buf_append_char(struct buf *b, char c)
-{
-	buf_append(b, &c, 1);
-}
-
-static void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
-static void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-{
-	va_list again;
-	va_copy(again, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	if (n < 0) {
-		va_end(again);
-		out_of_memory();
-	}
-	buf_reserve(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
-	va_end(again);
-	b->len += (size_t)n;
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	buf_vprintf(b, fmt, ap);
-	va_end(ap);
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-/* ------------------------------------------------------------------------------------------------
  * Output and errors.
  */
-
-/* Write all of it, through partial writes and EINTR. */
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when the bytes there are not one. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp, min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, cp = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/*
- * Append s as the inside of a JSON string: quote and backslash escaped, control characters as
- * \u00XX, valid UTF-8 as is, every byte that is not part of valid UTF-8 as \ufffd.
- */
-static void json_escape_append(struct buf *b, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = u[i];
-		if (c == '"' || c == '\\') {
-			buf_append_char(b, '\\');
-			buf_append_char(b, (char)c);
-			i++;
-		} else if (c < 0x20) {
-			buf_printf(b, "\\u%04x", c);
-			i++;
-		} else if (c < 0x80) {
-			buf_append_char(b, (char)c);
-			i++;
-		} else {
-			size_t len = utf8_sequence_length(u + i, n - i);
-			if (len == 0) {
-				buf_append_str(b, "\\ufffd");
-				i++;
-			} else {
-				buf_append(b, u + i, len);
-				i += len;
-			}
-		}
-	}
-}
 
 static void print_cni_error(int code, const char *msg, const char *details, size_t details_len)
 {
@@ -290,16 +139,6 @@ static void fail(int code, const char *details, size_t details_len, const char *
 	exit(1);
 }
 
-/* No allocation here: the error is a constant. */
-static void out_of_memory(void)
-{
-	static const char out[] = "{\"cniVersion\":\"" DEFAULT_CNI_VERSION "\",\"code\":11,\"msg\":\"multus-shim: out of memory\"}\n";
-	static const char err[] = "multus-shim: out of memory\n";
-	(void)write_all(STDOUT_FILENO, out, sizeof out - 1);
-	(void)write_all(STDERR_FILENO, err, sizeof err - 1);
-	_exit(1);
-}
-
 /* ------------------------------------------------------------------------------------------------
  * Time.
  */
@@ -324,329 +163,6 @@ static void sleep_ms(int64_t ms)
 static int64_t seconds_to_ms(double seconds)
 {
 	return (int64_t)(seconds * 1000.0 + 0.5);
-}
-
-/* ------------------------------------------------------------------------------------------------
- * JSON: a validating scanner (RFC 8259) that records where chosen top-level members are. Nested
- * values are checked and skipped, so a key inside a nested object never matches.
- */
-
-enum json_type { JSON_NONE, JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL };
-
-/* A wanted top-level member: filled in when the key occurs (the last occurrence wins, as in Go). */
-struct json_member {
-	const char *name;
-	enum json_type type;
-	size_t start, end; /* the value's bytes: [start, end) */
-};
-
-struct json_parser {
-	const char *s;
-	size_t len;
-	size_t pos;
-	unsigned depth;
-	char error[200];
-};
-
-static int json_peek(const struct json_parser *p)
-{
-	return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1;
-}
-
-static bool json_error(struct json_parser *p, const char *what)
-{
-	int c = json_peek(p);
-	if (c < 0)
-		snprintf(p->error, sizeof p->error, "%s at byte %zu (the input ends there)", what, p->pos);
-	else if (c > 0x20 && c < 0x7f)
-		snprintf(p->error, sizeof p->error, "%s at byte %zu (found '%c')", what, p->pos, c);
-	else
-		snprintf(p->error, sizeof p->error, "%s at byte %zu (found byte 0x%02x)", what, p->pos, (unsigned)c);
-	return false;
-}
-
-static void json_skip_ws(struct json_parser *p)
-{
-	while (p->pos < p->len) {
-		char c = p->s[p->pos];
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			return;
-		p->pos++;
-	}
-}
-
-static bool json_hex4(struct json_parser *p, uint32_t *out)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		int c = json_peek(p);
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-		if (d < 0)
-			return json_error(p, "expected 4 hex digits after \\u");
-		v = v * 16 + (uint32_t)d;
-		p->pos++;
-	}
-	*out = v;
-	return true;
-}
-
-static void utf8_append(struct buf *b, uint32_t cp)
-{
-	char u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char)cp, n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-	}
-	buf_append(b, u, n);
-}
-
-/* A string starting at the opening quote; decoded into out (UTF-8) unless out is NULL. */
-static bool json_string(struct json_parser *p, struct buf *out)
-{
-	p->pos++;
-	for (;;) {
-		int c = json_peek(p);
-		if (c < 0)
-			return json_error(p, "unterminated string");
-		if (c == '"') {
-			p->pos++;
-			return true;
-		}
-		if (c < 0x20)
-			return json_error(p, "control character inside a string");
-		if (c != '\\') {
-			if (out != NULL)
-				buf_append_char(out, (char)c);
-			p->pos++;
-			continue;
-		}
-		p->pos++;
-		char plain;
-		switch (json_peek(p)) {
-		case '"': plain = '"'; break;
-		case '\\': plain = '\\'; break;
-		case '/': plain = '/'; break;
-		case 'b': plain = '\b'; break;
-		case 'f': plain = '\f'; break;
-		case 'n': plain = '\n'; break;
-		case 'r': plain = '\r'; break;
-		case 't': plain = '\t'; break;
-		case 'u': {
-			uint32_t cp;
-			p->pos++;
-			if (!json_hex4(p, &cp))
-				return false;
-			if (cp >= 0xd800 && cp <= 0xdbff && p->pos + 1 < p->len && p->s[p->pos] == '\\' && p->s[p->pos + 1] == 'u') {
-				size_t low_at = p->pos;
-				uint32_t low;
-				p->pos += 2;
-				if (!json_hex4(p, &low))
-					return false;
-				if (low >= 0xdc00 && low <= 0xdfff) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-				} else {
-					p->pos = low_at; /* a lone high surrogate; the next escape stands alone */
-					cp = 0xfffd;
-				}
-			} else if (cp >= 0xd800 && cp <= 0xdfff) {
-				cp = 0xfffd; /* a lone surrogate has no UTF-8 form (Go decodes it the same way) */
-			}
-			if (out != NULL)
-				utf8_append(out, cp);
-			continue;
-		}
-		default:
-			return json_error(p, "invalid escape in a string");
-		}
-		if (out != NULL)
-			buf_append_char(out, plain);
-		p->pos++;
-	}
-}
-
-static bool json_digits(struct json_parser *p, const char *what)
-{
-	int c = json_peek(p);
-	if (c < '0' || c > '9')
-		return json_error(p, what);
-	while ((c = json_peek(p)) >= '0' && c <= '9')
-		p->pos++;
-	return true;
-}
-
-static bool json_number(struct json_parser *p)
-{
-	if (json_peek(p) == '-')
-		p->pos++;
-	if (json_peek(p) == '0')
-		p->pos++;
-	else if (!json_digits(p, "expected a digit"))
-		return false;
-	if (json_peek(p) == '.') {
-		p->pos++;
-		if (!json_digits(p, "expected a digit after the decimal point"))
-			return false;
-	}
-	if (json_peek(p) == 'e' || json_peek(p) == 'E') {
-		p->pos++;
-		if (json_peek(p) == '+' || json_peek(p) == '-')
-			p->pos++;
-		if (!json_digits(p, "expected a digit in the exponent"))
-			return false;
-	}
-	return true;
-}
-
-static bool json_literal(struct json_parser *p, const char *word)
-{
-	size_t n = strlen(word);
-	if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
-		return json_error(p, "expected a JSON value");
-	p->pos += n;
-	return true;
-}
-
-static bool json_container(struct json_parser *p, struct json_member *members, size_t count);
-
-/* One value at p->pos (no leading whitespace). */
-static bool json_value(struct json_parser *p, enum json_type *type)
-{
-	int c = json_peek(p);
-	switch (c) {
-	case '{': *type = JSON_OBJECT; return json_container(p, NULL, 0);
-	case '[': *type = JSON_ARRAY; return json_container(p, NULL, 0);
-	case '"': *type = JSON_STRING; return json_string(p, NULL);
-	case 't': *type = JSON_TRUE; return json_literal(p, "true");
-	case 'f': *type = JSON_FALSE; return json_literal(p, "false");
-	case 'n': *type = JSON_NULL; return json_literal(p, "null");
-	default:
-		if (c == '-' || (c >= '0' && c <= '9')) {
-			*type = JSON_NUMBER;
-			return json_number(p);
-		}
-		return json_error(p, "expected a JSON value");
-	}
-}
-
-/*
- * An object or array starting at its opening bracket. For the top-level object, members lists the
- * keys to record; nested containers pass none, so their keys are only validated.
- */
-static bool json_container(struct json_parser *p, struct json_member *members, size_t count)
-{
-	bool object = p->s[p->pos] == '{';
-	char close = object ? '}' : ']';
-	if (++p->depth > JSON_DEPTH_LIMIT)
-		return json_error(p, "JSON nested deeper than 512 levels");
-	p->pos++;
-	json_skip_ws(p);
-	if (json_peek(p) == close) {
-		p->pos++;
-		p->depth--;
-		return true;
-	}
-	struct buf key = {0};
-	bool ok = false;
-	for (;;) {
-		struct json_member *member = NULL;
-		if (object) {
-			json_skip_ws(p);
-			if (json_peek(p) != '"') {
-				json_error(p, "expected a string key");
-				break;
-			}
-			key.len = 0;
-			if (!json_string(p, members != NULL ? &key : NULL))
-				break;
-			for (size_t i = 0; i < count; i++) {
-				if (key.len == strlen(members[i].name) && memcmp(key.data, members[i].name, key.len) == 0)
-					member = &members[i];
-			}
-			json_skip_ws(p);
-			if (json_peek(p) != ':') {
-				json_error(p, "expected ':' after an object key");
-				break;
-			}
-			p->pos++;
-		}
-		json_skip_ws(p);
-		size_t start = p->pos;
-		enum json_type type = JSON_NONE;
-		if (!json_value(p, &type))
-			break;
-		if (member != NULL) {
-			member->type = type;
-			member->start = start;
-			member->end = p->pos;
-		}
-		json_skip_ws(p);
-		int c = json_peek(p);
-		if (c == ',') {
-			p->pos++;
-			continue;
-		}
-		if (c == close) {
-			p->pos++;
-			p->depth--;
-			ok = true;
-			break;
-		}
-		json_error(p, object ? "expected ',' or '}' after an object member" : "expected ',' or ']' after an array element");
-		break;
-	}
-	buf_free(&key);
-	return ok;
-}
-
-enum json_scan { JSON_SCAN_OK, JSON_SCAN_NOT_OBJECT, JSON_SCAN_INVALID };
-
-/*
- * Check that s is one JSON object and record the wanted top-level members (type JSON_NONE when
- * absent). JSON_SCAN_NOT_OBJECT: some other first character; JSON_SCAN_INVALID: error says why.
- */
-static enum json_scan json_scan_object(const char *s, size_t len, struct json_member *members, size_t count,
-				       char *error, size_t error_size)
-{
-	struct json_parser p = {.s = s, .len = len};
-	for (size_t i = 0; i < count; i++)
-		members[i].type = JSON_NONE;
-	json_skip_ws(&p);
-	if (json_peek(&p) != '{') {
-		if (json_peek(&p) < 0) {
-			snprintf(error, error_size, "it is empty");
-			return JSON_SCAN_INVALID;
-		}
-		return JSON_SCAN_NOT_OBJECT;
-	}
-	if (!json_container(&p, members, count)) {
-		snprintf(error, error_size, "%s", p.error);
-		return JSON_SCAN_INVALID;
-	}
-	json_skip_ws(&p);
-	if (p.pos != p.len) {
-		json_error(&p, "unexpected data after the JSON object");
-		snprintf(error, error_size, "%s", p.error);
-		return JSON_SCAN_INVALID;
-	}
-	return JSON_SCAN_OK;
-}
-
-/* Decode a string member that json_scan_object has already validated. */
-static void json_member_string(const char *s, const struct json_member *m, struct buf *out)
-{
-	struct json_parser p = {.s = s, .len = m->end, .pos = m->start};
-	out->len = 0;
-	buf_reserve(out, 0);
-	out->data[0] = '\0';
-	(void)json_string(&p, out);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -775,209 +291,8 @@ static bool parse_config(const struct buf *in, struct shim_config *c, int *code,
 }
 
 /* ------------------------------------------------------------------------------------------------
- * HTTP/1.1 client over a unix socket, every wait bounded by a deadline.
+ * HTTP/1.1 client over a unix socket, every wait bounded by a deadline (the parser is http.c).
  */
-
-enum http_progress { HTTP_INCOMPLETE, HTTP_COMPLETE, HTTP_MALFORMED };
-enum http_framing { FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_EOF };
-
-struct http_response {
-	struct buf raw;        /* bytes as received (an interim 1xx response removed) */
-	size_t scanned;        /* raw bytes already searched for the end of the header block */
-	size_t head_end;       /* 0 until the header block is complete, then where the body starts */
-	int status;
-	enum http_framing framing;
-	size_t content_length;
-	size_t chunk_pos;      /* chunked: where the next chunk-size line starts in raw */
-	struct buf chunked;    /* chunked: the decoded body */
-	const char *body;      /* once complete */
-	size_t body_len;
-	char error[160];
-};
-
-static enum http_progress http_malformed(struct http_response *r, const char *what)
-{
-	snprintf(r->error, sizeof r->error, "%s", what);
-	return HTTP_MALFORMED;
-}
-
-static bool name_is(const char *name, size_t len, const char *want)
-{
-	return len == strlen(want) && strncasecmp(name, want, len) == 0;
-}
-
-/* The status line and header fields in raw[0, end), end being where "\r\n\r\n" starts. */
-static bool http_parse_head(struct http_response *r, size_t end)
-{
-	const char *s = r->raw.data;
-	const char *stop = s + end + 2; /* past the CRLF of the last line */
-	const char *eol = memmem(s, end + 2, "\r\n", 2);
-	size_t n = (size_t)(eol - s);
-	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' || s[7] > '9' || s[8] != ' ' || s[9] < '1' || s[9] > '5' ||
-	    s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9' || (n > 12 && s[12] != ' ')) {
-		http_malformed(r, "the status line is not HTTP/1.x");
-		return false;
-	}
-	r->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-
-	bool have_length = false, transfer_encoding = false, chunked = false;
-	size_t length = 0;
-	for (const char *line = eol + 2; line < stop; line = eol + 2) {
-		eol = memmem(line, (size_t)(stop - line), "\r\n", 2);
-		const char *colon = memchr(line, ':', (size_t)(eol - line));
-		if (colon == NULL || colon == line || memchr(line, ' ', (size_t)(colon - line)) != NULL ||
-		    memchr(line, '\t', (size_t)(colon - line)) != NULL) {
-			http_malformed(r, "a header line is not \"name: value\"");
-			return false;
-		}
-		const char *v = colon + 1, *v_end = eol;
-		while (v < v_end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
-			v_end--;
-		size_t name_len = (size_t)(colon - line);
-		if (name_is(line, name_len, "content-length")) {
-			size_t value = 0;
-			if (v == v_end) {
-				http_malformed(r, "an empty Content-Length");
-				return false;
-			}
-			for (const char *d = v; d < v_end; d++) {
-				if (*d < '0' || *d > '9' || value > RESPONSE_BODY_LIMIT) {
-					http_malformed(r, *d < '0' || *d > '9' ? "Content-Length is not a number" : "the body exceeds 64 MiB");
-					return false;
-				}
-				value = value * 10 + (size_t)(*d - '0');
-			}
-			if (value > RESPONSE_BODY_LIMIT || (have_length && value != length)) {
-				http_malformed(r, value > RESPONSE_BODY_LIMIT ? "the body exceeds 64 MiB" : "conflicting Content-Length headers");
-				return false;
-			}
-			have_length = true;
-			length = value;
-		} else if (name_is(line, name_len, "transfer-encoding")) {
-			/* The body is chunked when chunked is the last coding (RFC 9112 section 6.3). */
-			const char *last = v;
-			for (const char *d = v; d < v_end; d++)
-				if (*d == ',')
-					last = d + 1;
-			while (last < v_end && (*last == ' ' || *last == '\t'))
-				last++;
-			transfer_encoding = true;
-			chunked = name_is(last, (size_t)(v_end - last), "chunked");
-		}
-	}
-	if (r->status < 200 || r->status == 204 || r->status == 304)
-		r->framing = FRAMING_NONE;
-	else if (transfer_encoding)
-		r->framing = chunked ? FRAMING_CHUNKED : FRAMING_EOF;
-	else if (have_length)
-		r->framing = FRAMING_LENGTH;
-	else
-		r->framing = FRAMING_EOF;
-	r->content_length = length;
-	return true;
-}
-
-static enum http_progress http_advance_chunks(struct http_response *r)
-{
-	for (;;) {
-		const char *s = r->raw.data + r->chunk_pos;
-		size_t avail = r->raw.len - r->chunk_pos;
-		const char *eol = memmem(s, avail, "\r\n", 2);
-		if (eol == NULL)
-			return avail > 1024 ? http_malformed(r, "a chunk-size line is too long") : HTTP_INCOMPLETE;
-		size_t line = (size_t)(eol - s), size = 0, i = 0;
-		for (; i < line; i++) {
-			char c = s[i];
-			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-			if (d < 0)
-				break;
-			if (size > RESPONSE_BODY_LIMIT)
-				return http_malformed(r, "the body exceeds 64 MiB");
-			size = size * 16 + (size_t)d;
-		}
-		if (i == 0 || (i < line && s[i] != ';' && s[i] != ' ' && s[i] != '\t'))
-			return http_malformed(r, "a chunk-size line is not hexadecimal");
-		size_t data = r->chunk_pos + line + 2;
-		if (size == 0) {
-			/* The last chunk; then trailer fields, if any, and an empty line. */
-			const char *t = r->raw.data + data;
-			size_t t_avail = r->raw.len - data;
-			bool done = (t_avail >= 2 && t[0] == '\r' && t[1] == '\n') || memmem(t, t_avail, "\r\n\r\n", 4) != NULL;
-			if (!done)
-				return t_avail > HEADER_LIMIT ? http_malformed(r, "the trailer exceeds 64 KiB") : HTTP_INCOMPLETE;
-			r->body = r->chunked.len > 0 ? r->chunked.data : "";
-			r->body_len = r->chunked.len;
-			return HTTP_COMPLETE;
-		}
-		if (size > RESPONSE_BODY_LIMIT - r->chunked.len)
-			return http_malformed(r, "the body exceeds 64 MiB");
-		if (r->raw.len - data < size + 2)
-			return HTTP_INCOMPLETE;
-		if (r->raw.data[data + size] != '\r' || r->raw.data[data + size + 1] != '\n')
-			return http_malformed(r, "a chunk is not followed by CRLF");
-		buf_append(&r->chunked, r->raw.data + data, size);
-		r->chunk_pos = data + size + 2;
-	}
-}
-
-/* Parse what has arrived; eof: the peer has closed, nothing more will. */
-static enum http_progress http_advance(struct http_response *r, bool eof)
-{
-	while (r->head_end == 0) {
-		size_t from = r->scanned > 3 ? r->scanned - 3 : 0;
-		const char *hit = r->raw.len < 4 ? NULL : memmem(r->raw.data + from, r->raw.len - from, "\r\n\r\n", 4);
-		if (hit == NULL) {
-			r->scanned = r->raw.len;
-			return r->raw.len > HEADER_LIMIT ? http_malformed(r, "the header block exceeds 64 KiB") : HTTP_INCOMPLETE;
-		}
-		size_t end = (size_t)(hit - r->raw.data);
-		if (!http_parse_head(r, end))
-			return HTTP_MALFORMED;
-		if (r->status < 200) {
-			/* An interim response (100 Continue): drop it, the final one follows. */
-			size_t drop = end + 4;
-			memmove(r->raw.data, r->raw.data + drop, r->raw.len - drop);
-			r->raw.len -= drop;
-			r->raw.data[r->raw.len] = '\0';
-			r->scanned = 0;
-			continue;
-		}
-		r->head_end = end + 4;
-		r->chunk_pos = r->head_end;
-	}
-	size_t have = r->raw.len - r->head_end;
-	switch (r->framing) {
-	case FRAMING_NONE:
-		r->body = r->raw.data + r->head_end;
-		r->body_len = 0;
-		return HTTP_COMPLETE;
-	case FRAMING_LENGTH:
-		if (have < r->content_length)
-			return HTTP_INCOMPLETE;
-		r->body = r->raw.data + r->head_end;
-		r->body_len = r->content_length;
-		return HTTP_COMPLETE;
-	case FRAMING_EOF:
-		if (have > RESPONSE_BODY_LIMIT)
-			return http_malformed(r, "the body exceeds 64 MiB");
-		if (!eof)
-			return HTTP_INCOMPLETE;
-		r->body = r->raw.data + r->head_end;
-		r->body_len = have;
-		return HTTP_COMPLETE;
-	case FRAMING_CHUNKED:
-		return http_advance_chunks(r);
-	}
-	return http_malformed(r, "unknown framing");
-}
-
-static void http_response_free(struct http_response *r)
-{
-	buf_free(&r->raw);
-	buf_free(&r->chunked);
-}
 
 /* Wait for events on fd until the deadline: 1 ready, 0 deadline passed, -1 poll failed (errno). */
 static int wait_fd(int fd, short events, int64_t deadline)
@@ -1087,7 +402,7 @@ static bool http_exchange(const char *socket_path, const struct buf *request, in
 			}
 			eof = reset = true;
 		} else if (n > 0) {
-			buf_append(&r->raw, chunk, (size_t)n);
+			http_receive(r, chunk, (size_t)n);
 		}
 		enum http_progress progress = http_advance(r, eof);
 		if (progress == HTTP_COMPLETE) {
@@ -1101,7 +416,7 @@ static bool http_exchange(const char *socket_path, const struct buf *request, in
 		}
 		if (eof) {
 			snprintf(reason, reason_size, "connection %s before a complete HTTP response, %zu bytes received%s",
-				 reset ? "reset" : "closed", r->raw.len, send_error);
+				 reset ? "reset" : "closed", r->received, send_error);
 			close(fd);
 			return false;
 		}
@@ -1305,6 +620,44 @@ static const char *unusable_plugin(const char *path)
 	return NULL;
 }
 
+/*
+ * Wait for the plugin until the deadline: 1 it has exited (*status), 0 the deadline passed (it still
+ * runs), -1 waitpid failed (errno). A pidfd makes the wait pollable (Linux 5.3+). Without one (an
+ * older kernel, or a seccomp filter answering pidfd_open with ENOSYS or EPERM) waitpid(WNOHANG) is
+ * polled instead, so the deadline holds either way.
+ */
+static int wait_plugin(pid_t pid, int64_t deadline, int *status)
+{
+	pid_t done;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		int ready = wait_fd(pidfd, POLLIN, deadline);
+		close(pidfd);
+		if (ready == 0)
+			return 0;
+		if (ready == 1) {
+			while ((done = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+				;
+			return done < 0 ? -1 : 1;
+		}
+		/* poll failed: fall back to polling waitpid */
+	}
+	/* From 1 ms, doubling up to DEL_POLL_MAX_MS: a quick plugin is not held back by the polling. */
+	int64_t pause = 1;
+	for (;;) {
+		done = waitpid(pid, status, WNOHANG);
+		if (done == pid)
+			return 1;
+		if (done < 0 && errno != EINTR)
+			return -1;
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		sleep_ms(pause < left ? pause : left);
+		pause = pause * 2 < DEL_POLL_MAX_MS ? pause * 2 : DEL_POLL_MAX_MS;
+	}
+}
+
 static void run_local_del(const char *argv0, const struct shim_config *c, const struct buf *config, const char *why)
 {
 	struct buf plugin = {0};
@@ -1381,26 +734,18 @@ static void run_local_del(const char *argv0, const struct shim_config *c, const 
 	}
 	close(stdin_pipe[1]);
 
-	/* Wait with the same deadline; a pidfd makes the wait pollable (Linux 5.3+, else wait plainly). */
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd >= 0) {
-		int ready = wait_fd(pidfd, POLLIN, deadline);
-		close(pidfd);
-		if (ready == 0) {
-			/* The group: a delegate still holding our stdout would keep the runtime waiting. */
-			if (kill(-pid, SIGKILL) != 0)
-				kill(pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			fail(CNI_INTERNAL, NULL, 0, "the local DEL through %s did not finish within %g s and was killed", plugin.data,
-			     c->operation_timeout_s + c->rollback_timeout_s + EXCHANGE_SLACK_MS / 1000.0);
-		}
-	}
 	int status;
-	pid_t done;
-	while ((done = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	if (done < 0)
+	int waited = wait_plugin(pid, deadline, &status);
+	if (waited == 0) {
+		/* The group: a delegate still holding our stdout would keep the runtime waiting. */
+		if (kill(-pid, SIGKILL) != 0)
+			kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		fail(CNI_INTERNAL, NULL, 0, "the local DEL through %s did not finish within %g s and was killed", plugin.data,
+		     c->operation_timeout_s + c->rollback_timeout_s + EXCHANGE_SLACK_MS / 1000.0);
+	}
+	if (waited < 0)
 		fail(CNI_INTERNAL, NULL, 0, "the local DEL through %s: waitpid: %s", plugin.data, strerror(errno));
 	if (WIFEXITED(status))
 		exit(WEXITSTATUS(status));

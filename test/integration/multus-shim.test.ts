@@ -2,17 +2,22 @@
 // a CNI plugin. A node:http server on a unix socket in a temp dir plays multus-daemon, so that each
 // test decides what the daemon answers (or that it does not); the real daemon and the shim together
 // are tested with the daemon's own tests. The local DEL fallback runs a stand-in `multus` script put
-// next to a copy of the shim. Build first: node scripts/build.ts multus-shim.
+// next to a copy of the shim. A small C launcher compiled here (gcc) runs the shim without pidfd_open
+// (a seccomp filter) or measures its peak RSS. Build first: node scripts/build.ts multus-shim.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
 import { binPath } from "../helpers/run-executable.ts";
+
+const execFileAsync = promisify(execFile);
 
 const cniEnv = { CNI_CONTAINERID: "c0ffee", CNI_NETNS: "/run/netns/pod", CNI_IFNAME: "eth0", CNI_PATH: "/opt/cni/bin", CNI_ARGS: "K8S_POD_NAME=p" };
 
@@ -415,6 +420,309 @@ test("DEL with no daemon and no multus next to the shim is code 11 naming both",
   } finally {
     await rm(bin.dir, { recursive: true, force: true });
     await rm(sockDir, { recursive: true, force: true });
+  }
+});
+
+// A launcher for the shim, compiled here with gcc: `--no-pidfd` installs a seccomp filter under which
+// pidfd_open fails with ENOSYS (as on a kernel before 5.3, or under a runtime's seccomp profile) and
+// checks that it does; `--max-rss FILE` runs the program as its child and writes the child's peak
+// RSS (getrusage ru_maxrss, KiB) to FILE, else the program is exec'd in its place. Env and stdio
+// pass through.
+const LAUNCHER_C = String.raw`
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "this architecture's AUDIT_ARCH is missing here"
+#endif
+extern char **environ;
+
+static void deny_pidfd_open(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pidfd_open, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof filter / sizeof filter[0], .filter = filter};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+		perror("launcher: seccomp");
+		exit(125);
+	}
+	if (syscall(__NR_pidfd_open, getpid(), 0) != -1 || errno != ENOSYS) {
+		fprintf(stderr, "launcher: pidfd_open still works under the filter\n");
+		exit(125);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *rss = NULL;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--no-pidfd") == 0) {
+			deny_pidfd_open();
+		} else if (strcmp(argv[i], "--max-rss") == 0 && i + 1 < argc) {
+			rss = argv[++i];
+		} else {
+			fprintf(stderr, "launcher: unknown option %s\n", argv[i]);
+			return 125;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "usage: launcher [--no-pidfd] [--max-rss FILE] PROGRAM [ARG...]\n");
+		return 125;
+	}
+	if (rss == NULL) {
+		execve(argv[i], argv + i, environ);
+		perror("launcher: execve");
+		return 126;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("launcher: fork");
+		return 125;
+	}
+	if (pid == 0) {
+		execve(argv[i], argv + i, environ);
+		perror("launcher: execve");
+		_exit(126);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			perror("launcher: waitpid");
+			return 125;
+		}
+	}
+	struct rusage usage;
+	FILE *out = fopen(rss, "w");
+	if (getrusage(RUSAGE_CHILDREN, &usage) != 0 || out == NULL || fprintf(out, "%ld\n", usage.ru_maxrss) < 0 || fclose(out) != 0) {
+		perror("launcher: max RSS");
+		return 125;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+`;
+
+let launcher: Promise<string> | undefined;
+const launcherDirs: string[] = [];
+after(async () => {
+  for (const dir of launcherDirs) await rm(dir, { recursive: true, force: true });
+});
+
+/** The launcher above, built once per run of this file. */
+function shimLauncher(): Promise<string> {
+  launcher ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mt-shim-launcher-"));
+    launcherDirs.push(dir);
+    await writeFile(join(dir, "launcher.c"), LAUNCHER_C);
+    await execFileAsync("gcc", ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", join(dir, "launcher"), join(dir, "launcher.c")], { timeout: 60_000 });
+    return join(dir, "launcher");
+  })();
+  return launcher;
+}
+
+/** Gone, or a zombie waiting for its reaper (init in a container may never reap it). */
+function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+test("a local DEL that never finishes is killed with its process group at the deadline, with pidfd_open or without (seccomp: ENOSYS)", async () => {
+  const launcherPath = await shimLauncher();
+  // The deadline is operation + rollback + 20 s (the daemon's queue wait and the way back): 20.75 s.
+  const stdinFor = (sockDir: string): string => conf({ daemonSocketDir: sockDir, operationTimeoutSeconds: 0.5, rollbackTimeoutSeconds: 0.25 });
+  const runs = [false, true].map(async (withoutPidfd) => {
+    const bin = await shimWithLocalMultus(false);
+    const sockDir = await mkdtemp(join(tmpdir(), "mt-shim-"));
+    // A thin multus that hangs, with a child of its own: both must be gone after the kill.
+    await writeFile(join(bin.dir, "multus"), '#!/bin/sh\necho $$ > "$MT_OUT.pid"\nsleep 3600 &\necho $! > "$MT_OUT.child"\nwait\n', { mode: 0o755 });
+    try {
+      const argv = withoutPidfd ? [launcherPath, "--no-pidfd", bin.shim] : [bin.shim];
+      const r = await runShim({ argv, env: { CNI_COMMAND: "DEL", ...cniEnv, MT_OUT: bin.out }, stdin: stdinFor(sockDir) });
+      const how = withoutPidfd ? "without pidfd_open" : "with pidfd_open";
+      assert.equal(r.code, 1, `${how}: ${r.stdout}${r.stderr}`);
+      assert.deepEqual(json(r), { cniVersion: "1.0.0", code: 999, msg: `the local DEL through ${bin.dir}/multus did not finish within 20.75 s and was killed` }, how);
+      assert.match(r.stderr, /DEL runs locally through \S+\/multus\n/, how);
+      assert.ok(r.ms >= 20_500 && r.ms < 25_000, `${how}: killed after ${Math.round(r.ms)} ms, 20750 expected`);
+      const pids = [Number(await readFile(`${bin.out}.pid`, "utf8")), Number(await readFile(`${bin.out}.child`, "utf8"))];
+      for (let i = 0; i < 20 && !pids.every(processGone); i++) await sleep(50);
+      assert.ok(pids.every(processGone), `${how}: the thin plugin's process group (${pids.join(", ")}) still runs`);
+    } finally {
+      // On a failure, the hung plugin's group must not outlive the test.
+      const pgid = Number(await readFile(`${bin.out}.pid`, "utf8").catch(() => "0"));
+      if (pgid > 1 && !processGone(pgid)) {
+        try {
+          process.kill(-pgid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      await rm(bin.dir, { recursive: true, force: true });
+      await rm(sockDir, { recursive: true, force: true });
+    }
+  });
+  // Both at once: the test takes one deadline, not two. Every run's failure is reported.
+  const results = await Promise.allSettled(runs);
+  const failures = results.flatMap((x) => (x.status === "rejected" ? [x.reason as Error] : []));
+  if (failures.length > 0) throw new AggregateError(failures, failures.map((e) => e.message).join("\n"));
+});
+
+interface FloodDaemon {
+  dir: string;
+  socketPath: string;
+  /** Bytes written per POST /cni connection, in order. */
+  sent: number[];
+  close(): Promise<void>;
+}
+
+/**
+ * A daemon whose answer to POST /cni never ends: a head, then `block` again and again (up to 160 MiB,
+ * then it idles with the connection open). GET /readyz is answered 200. Raw net: node:http cannot
+ * write chunk extensions.
+ */
+async function startFloodDaemon(head: string, block: Buffer): Promise<FloodDaemon> {
+  const dir = await mkdtemp(join(tmpdir(), "mt-shim-"));
+  const socketPath = join(dir, "multus.sock");
+  const sent: number[] = [];
+  const sockets = new Set<Socket>();
+  const flood = async (socket: Socket, index: number): Promise<void> => {
+    socket.write(head);
+    while (!socket.destroyed && (sent[index] ?? 0) < 160 * 1024 * 1024) {
+      const more = socket.write(block);
+      sent[index] = (sent[index] ?? 0) + block.length;
+      if (!more) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            socket.off("drain", done);
+            socket.off("close", done);
+            resolve();
+          };
+          socket.on("drain", done);
+          socket.on("close", done);
+        });
+      }
+    }
+  };
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined); // the shim hangs up in the middle: EPIPE, ECONNRESET
+    let request = "";
+    const onData = (d: Buffer): void => {
+      request += d.toString("latin1");
+      if (!request.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      socket.resume();
+      if (request.startsWith("GET /readyz ")) {
+        socket.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      const index = sent.push(0) - 1;
+      void flood(socket, index).catch(() => socket.destroy());
+    };
+    socket.on("data", onData);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return {
+    dir,
+    socketPath,
+    sent,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const RECEIVE_LIMIT = 72 * 1024 * 1024;
+const TOO_MUCH = "malformed HTTP response: the response is not complete after 72 MiB (64 MiB of body plus 8 MiB for headers and chunk framing)";
+
+test("endless one-byte chunks with 1000-byte extensions are cut off after 72 MiB in bounded memory: ADD is code 11, DEL runs locally", async () => {
+  const launcherPath = await shimLauncher();
+  // 1024 chunks of one byte, each line 1000 bytes long with its extension: 1 MiB of raw per 1 KiB of body.
+  const chunk = `1;ext=${"x".repeat(994)}\r\n \r\n`;
+  const daemon = await startFloodDaemon("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", Buffer.from(chunk.repeat(1024), "latin1"));
+  const bin = await shimWithLocalMultus(true);
+  try {
+    const stdin = conf({ daemonSocketDir: daemon.dir, operationTimeoutSeconds: 0.5, rollbackTimeoutSeconds: 0.25 });
+    const rssFile = join(bin.dir, "max-rss");
+    for (const command of ["ADD", "DEL"]) {
+      const r = await runShim({ argv: [launcherPath, "--max-rss", rssFile, bin.shim], env: { CNI_COMMAND: command, ...cniEnv, MT_OUT: bin.out }, stdin });
+      if (command === "ADD") {
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.deepEqual(json(r), {
+          cniVersion: "1.0.0",
+          code: 11,
+          msg: `multus-daemon at ${daemon.socketPath} did not answer the ADD (${TOO_MUCH}): check the multus DaemonSet pod on this node (kubectl -n kube-system get pods -l app=multus -o wide; its logs)`,
+        });
+      } else {
+        // An answer that never completes is no answer: the DEL runs through the thin plugin.
+        assert.equal(r.code, 3, r.stdout + r.stderr);
+        assert.equal(r.stdout, '{"from":"local multus"}\n');
+        assert.equal(r.stderr, `multus-shim: multus-daemon unreachable at ${daemon.socketPath} (${TOO_MUCH}); DEL runs locally through ${bin.dir}/multus\n`);
+      }
+      const maxRssKiB = Number(await readFile(rssFile, "utf8"));
+      assert.ok(maxRssKiB > 0 && maxRssKiB < 16 * 1024, `${command}: the shim's peak RSS was ${maxRssKiB} KiB for a 72 KiB body`);
+      assert.ok(r.ms < 10_000, `${command}: ended after ${Math.round(r.ms)} ms`);
+    }
+    assert.equal(daemon.sent.length, 2);
+    for (const n of daemon.sent) assert.ok(n >= RECEIVE_LIMIT && n < 160 * 1024 * 1024, `the daemon wrote ${n} bytes`);
+  } finally {
+    await daemon.close();
+    await rm(bin.dir, { recursive: true, force: true });
+  }
+});
+
+test("endless interim responses (100 Continue, 1 KiB each) are cut off after 72 MiB too", async () => {
+  const launcherPath = await shimLauncher();
+  const interim = `HTTP/1.1 100 Continue\r\nX-Pad: ${"p".repeat(990)}\r\n\r\n`;
+  const daemon = await startFloodDaemon("", Buffer.from(interim.repeat(1024), "latin1"));
+  const dir = await mkdtemp(join(tmpdir(), "mt-shim-rss-"));
+  try {
+    const rssFile = join(dir, "max-rss");
+    const stdin = conf({ daemonSocketDir: daemon.dir, operationTimeoutSeconds: 0.5, rollbackTimeoutSeconds: 0.25 });
+    const r = await runShim({ argv: [launcherPath, "--max-rss", rssFile, binPath("multus-shim")], env: { CNI_COMMAND: "CHECK", ...cniEnv }, stdin });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(json(r)["msg"], `multus-daemon at ${daemon.socketPath} did not answer the CHECK (${TOO_MUCH}): check the multus DaemonSet pod on this node (kubectl -n kube-system get pods -l app=multus -o wide; its logs)`);
+    assert.ok(r.ms < 10_000, `ended after ${Math.round(r.ms)} ms`);
+    const maxRssKiB = Number(await readFile(rssFile, "utf8"));
+    assert.ok(maxRssKiB > 0 && maxRssKiB < 16 * 1024, `the shim's peak RSS was ${maxRssKiB} KiB`);
+  } finally {
+    await daemon.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
