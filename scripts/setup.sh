@@ -7,7 +7,7 @@ MULTUS_TS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NODE_VERSION=24.21.0
 MULTUS_TS_CACHE=${MULTUS_TS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/multus-ts}
 NODE_DIR="$MULTUS_TS_CACHE/node-$NODE_VERSION"
-APT_PACKAGES=(containernetworking-plugins iproute2 iptables iputils-ping etcd-server openssl jq kmod util-linux procps containerd runc busybox-static gcc libc6-dev curl clang libclang-rt-14-dev llvm-14)
+APT_PACKAGES=(containernetworking-plugins iproute2 iptables iputils-ping etcd-server openssl jq kmod util-linux procps containerd runc busybox-static gcc libc6-dev curl clang libclang-rt-14-dev llvm-14 strace)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

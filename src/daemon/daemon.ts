@@ -33,6 +33,7 @@ import type { DelegateConfig } from "../cni/delegate-config.ts";
 import { hotplug } from "../multus/hotplug.ts";
 import { parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts";
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
+import { reportNodeIdentity } from "../multus/node-identity.ts";
 import { isReady } from "../multus/readiness.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -223,6 +224,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   }
 
   const startup = (async () => {
+    if (client !== undefined) void reportNodeIdentity(client, node, log, shutdownController.signal);
     const results = await Promise.all(informers.map((i) => i.waitForSync(INFORMER_SYNC_MS)));
     if (results.some((r) => !r)) log.error({ waitedMs: INFORMER_SYNC_MS }, "informer caches not synced yet; reads go to the API until they are");
     synced = true;

@@ -3,10 +3,12 @@
 // call). A copy goes to a temporary name in the same directory and is renamed over the target; a
 // running process keeps its old inode. A file that already has the same content is left alone, so a
 // restarted installer does not churn /opt/cni/bin. Aliases are hard links (one inode for every
-// host-side command of the multi-call executable), also put in place by rename.
+// host-side command of the multi-call executable), also put in place by rename. The new file's data
+// is fsynced before the rename and the directory after it: a power loss after an upgrade must find
+// the old executable or the new one, never a zero-length multus-shim the runtime then execs.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, copyFile, link, lstat, readdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, copyFile, link, lstat, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -64,12 +66,27 @@ async function retryBusy<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `fill(tmp)` makes the new file under a temporary name next to `dest`, which is then renamed over `dest`. */
+/** fsync(2) of a file's data, or of a directory's entries (a rename in it). */
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * `fill(tmp)` makes the new file under a temporary name next to `dest`; its data is made durable, it
+ * is renamed over `dest`, and the rename is made durable too (the directory's fsync).
+ */
 async function replaceByRename(dest: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = tempName(dest);
   try {
     await fill(tmp);
+    await fsyncPath(tmp);
     await retryBusy(`renaming ${tmp} over ${dest}`, () => rename(tmp, dest));
+    await fsyncPath(dirname(dest));
   } finally {
     await rm(tmp, { force: true });
   }

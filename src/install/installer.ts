@@ -33,6 +33,7 @@ import { acquireFileLock, readLockNote, type FileLock } from "../util/file-lock.
 import { installAlias, installExecutable, sha256File, sweepTemporaries, TEMP_MARK } from "./files.ts";
 import { emptyState, loadState, StateRecorder, type InstallState } from "./install-state.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
+import { reportNodeIdentity } from "../multus/node-identity.ts";
 
 export interface InstallOptions {
   type: "thick" | "thin";
@@ -238,6 +239,21 @@ async function installLocked(o: InstallOptions, kubeconfig: string | undefined, 
     tick("resync");
   }, o.resyncMs ?? 5000);
   o.log.info({ confDir: o.cniConfDir, kubeconfig: o.kubeconfigPath }, "thin mode installed; keeping the config and kubeconfig true");
+  // Once: whether the API server binds the kubeconfig's token (this pod's) to this node, as the
+  // node-scoped-writes policy needs (docs/security.md). The DaemonSet names the node.
+  const nodeName = o.env["MULTUS_NODE_NAME"] ?? "";
+  if (nodeName !== "" && o.multusConfFile === "auto") {
+    void (async () => {
+      const client = new KubeClient(await inClusterConfig(o.env, o.saDir), { logger: o.log, userAgent: "multus-install" });
+      try {
+        await reportNodeIdentity(client, nodeName, o.log, AbortSignal.timeout(15_000));
+      } finally {
+        client.close();
+      }
+    })().catch((err: unknown) => {
+      o.log.warn({ error: (err as Error).message }, "cannot check the kubeconfig's identity");
+    });
+  }
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;

@@ -13,6 +13,9 @@
 //         (multus-install rewrites it) — and say whether it differs from `used`, i.e. whether one
 //         more try is worth it.
 //     credentials(): Credentials   — which credential is in use, for the 401 message
+//   tokenNodeName(token): string | undefined
+//     The node a pod-bound ServiceAccount token names (its `kubernetes.io.node.name` claim), read
+//     without verifying: the API server verifies; this only names the reporting node of an event.
 import { readFile, stat } from "node:fs/promises";
 import { MultusError } from "../util/multus-error.ts";
 import type { ClientConfig } from "./client-config.ts";
@@ -101,4 +104,19 @@ export class BearerToken {
 
 function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s === "" ? undefined : s;
+}
+
+/** The `kubernetes.io` claim's node name of a JWT, or undefined (not a JWT, or no node in it). */
+export function tokenNodeName(token: string | undefined): string | undefined {
+  const payload = token?.split(".")[1];
+  if (payload === undefined || payload.length > 16_384) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    const k8s = typeof claims === "object" && claims !== null ? (claims as Record<string, unknown>)["kubernetes.io"] : undefined;
+    const node = typeof k8s === "object" && k8s !== null ? (k8s as Record<string, unknown>)["node"] : undefined;
+    const name = typeof node === "object" && node !== null ? (node as Record<string, unknown>)["name"] : undefined;
+    return typeof name === "string" && name !== "" ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -19,6 +19,8 @@
 //   createEvent(client, event, opts?): Promise<string>  — returns the event's name
 //       core/v1 Event (see createEvent's comment for why not events.k8s.io/v1); name `<pod>.<16 hex>`.
 //       Callers must catch: an event never fails a CNI operation.
+//   selfIdentity(client, opts?): Promise<{ username, nodeName? }>  — SelfSubjectReview: who the API
+//       server takes these credentials for, and the node a pod-bound token carries (docs/security.md)
 //   isStaticPod(pod), mirrorPodUid(pod), podUidMatches(pod, uid)
 //   NETWORK_STATUS_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION
 import * as v from "valibot";
@@ -27,6 +29,7 @@ import { MultusError } from "../util/multus-error.ts";
 import { KubeApiError } from "./kube-api-error.ts";
 import type { KubeClient, RequestOptions } from "./kube-client.ts";
 import { NETWORK_STATUS_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION } from "./annotations.ts";
+import { isRecord } from "../cni/is-record.ts";
 
 
 const stringMap = v.optional(v.record(v.string(), v.string()), {});
@@ -236,4 +239,22 @@ export function mirrorPodUid(pod: Pod): string | undefined {
 export function podUidMatches(pod: Pod, uid: string): boolean {
   if (pod.metadata.uid === uid) return true;
   return isStaticPod(pod) && mirrorPodUid(pod) === uid;
+}
+
+/** Who the API server says this client is (SelfSubjectReview, authentication.k8s.io/v1, GA in 1.28). */
+export interface SelfIdentity {
+  username: string;
+  /** `authentication.kubernetes.io/node-name` of the user's extra: the node a pod-bound token's pod runs on. */
+  nodeName: string | undefined;
+}
+
+/** The user info the API server derives from this client's credentials (any authenticated user may ask). */
+export async function selfIdentity(client: KubeClient, opts: RequestOptions = {}): Promise<SelfIdentity> {
+  const review = await client.create(apiPath({ group: "authentication.k8s.io", version: "v1", resource: "selfsubjectreviews" }), { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }, opts);
+  const status = isRecord(review) && isRecord(review["status"]) ? review["status"] : {};
+  const user = isRecord(status["userInfo"]) ? status["userInfo"] : {};
+  const extra = isRecord(user["extra"]) ? user["extra"] : {};
+  const node = extra["authentication.kubernetes.io/node-name"];
+  const nodeName = Array.isArray(node) && typeof node[0] === "string" && node[0] !== "" ? node[0] : undefined;
+  return { username: typeof user["username"] === "string" ? user["username"] : "", nodeName };
 }

@@ -2,6 +2,7 @@
 // network-status annotation and events. Built once per CNI call in thin mode (the daemon has its own,
 // over informer caches: src/daemon/cached-pod-api.ts).
 import { hostname } from "node:os";
+import { tokenNodeName } from "../k8s/bearer-token.ts";
 import { resolveClientConfig } from "../k8s/client-config.ts";
 import { getResourceClaim, listResourceSlices, type ResourceClaim, type ResourceSlice } from "../k8s/dra-resources.ts";
 import { isNotFound, KubeNotFoundError } from "../k8s/kube-api-error.ts";
@@ -37,7 +38,10 @@ export async function createPodApi(config: MultusConfig, log: Logger, signal: Ab
   const clientConfig = await resolveClientConfig(config.kubeconfig);
   if (clientConfig === undefined) return undefined;
   const client = new KubeClient(clientConfig, { logger: log, userAgent: "multus-ts", signal });
-  const node = process.env["MULTUS_NODE_NAME"] ?? hostname();
+  // The reporting node of events: the DaemonSet's downward API where there is one, else the node the
+  // installer's pod-bound token names (the node-scoped-writes policy checks it against the token's),
+  // else the host name.
+  const node = process.env["MULTUS_NODE_NAME"] ?? tokenNodeName(clientConfig.token) ?? hostname();
   return {
     getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),
     getNad: (namespace, name) => unlessNotFound(getNetworkAttachmentDefinition(client, namespace, name)),

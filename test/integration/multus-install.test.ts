@@ -192,6 +192,23 @@ describe("multus-install: executables and the install record", () => {
     assert.equal(spawnSync("sh", ["-c", `ls -A ${bin} | grep -c multus-install`], { encoding: "utf8" }).stdout.trim(), "0", "no temporary file is left");
   });
 
+  test("INSTALL-FSYNC every installed executable is fsynced before its rename and its directory after it, so a power loss never leaves a zero-length multus-shim (strace of the real installer)", async (t) => {
+    const { src, bin, conf } = await scratchNode(t);
+    for (const f of ["multus", "multus-shim", "multus-flock.node"]) await copyFile(binPath(f), join(src, f));
+    const trace = join(src, "..", "strace.out");
+    // -f: libuv's thread pool does the file work; -y: each descriptor with the path it names.
+    const r = spawnSync("strace", ["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, binPath("multus-install"), "--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = (await readFile(trace, "utf8")).split("\n");
+    for (const name of ["multus", "multus-shim", "multus-flock.node", "passthru", "vfioveth"]) {
+      const temp = new RegExp(`${escapeRegExp(join(bin, `.${name}`))}\\.multus-install-`);
+      const synced = lines.findIndex((l) => /\b(fsync|fdatasync)\(\d+</.test(l) && temp.test(l));
+      const renamed = lines.findIndex((l) => /\brename(at2?)?\(/.test(l) && temp.test(l) && l.includes(`"${join(bin, name)}"`));
+      const dirSynced = lines.findIndex((l, i) => i > renamed && new RegExp(`\\bfsync\\(\\d+<${escapeRegExp(bin)}>\\)`).test(l));
+      assert.ok(synced >= 0 && renamed > synced && dirSynced > renamed, `${name}: data fsynced (line ${String(synced)}), renamed (line ${String(renamed)}), directory fsynced (line ${String(dirSynced)})`);
+    }
+  });
+
   test("INSTALL-UNDO uninstall puts the directories back exactly, also after an install that failed half-way, and puts back a file the install replaced", async (t) => {
     const { work, src, bin, conf } = await scratchNode(t);
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n");
@@ -349,3 +366,7 @@ describe("multus-install --move-original-config (seed 004)", () => {
     assert.notEqual((await tryKubectl(["get", "net-attach-def", netName, "-n", "kube-system"])).code, 0, "the NAD is deleted");
   });
 });
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
