@@ -107,7 +107,7 @@ describe("node-scoped writes: the multus identity of node A on the real kube-api
     const client = new KubeClient(await loadKubeconfig(asNodeA), { userAgent: "multus-ts-test" });
     try {
       await assert.rejects(patchPodNetworkStatus(client, { namespace: ns, name: "on-b", uid: uids.get("on-b") ?? "" }, "[]"), (err: unknown) => {
-        assert.match(String((err as Error).message), /may write only pods on that node/);
+        assert.match((err as Error).message, /may write only pods on that node/);
         assert.equal((err as { details?: string }).details, "MULTUS_ERR_API_FORBIDDEN");
         return true;
       });

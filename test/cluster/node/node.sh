@@ -301,6 +301,8 @@ EOF
   fi
   # containerd loads the alphabetically first file: multus, which delegates to the bridge above
   # (clusterNetwork resolves a CNI name in confDir) and adds what the networks annotation asks for.
+  # The tests' NADs keep host-local's leases under the node's state directory: delegatePolicy lets
+  # them name it (docs/security.md); the daemon config below says the same in thick mode.
   cat >"$node/net.d/00-multus.conf" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -313,7 +315,8 @@ EOF
   "binDir": "$node/cni-bin",
   "logFile": "$node/logs/multus.log",
   "logLevel": "verbose",
-  "capabilities": { "portMappings": true, "io.kubernetes.cri.pod-annotations": true }
+  "capabilities": { "portMappings": true, "io.kubernetes.cri.pod-annotations": true },
+  "delegatePolicy": { "allowedHostPaths": ["$node/"] }
 }
 EOF
 }
@@ -336,7 +339,8 @@ write_daemon_config() {
   "binDir": "$node/cni-bin",
   "logFile": "$node/logs/multus.log",
   "logLevel": "verbose",
-  "capabilities": { "io.kubernetes.cri.pod-annotations": true }
+  "capabilities": { "io.kubernetes.cri.pod-annotations": true },
+  "delegatePolicy": { "allowedHostPaths": ["$node/"] }
 }
 EOF
 }
