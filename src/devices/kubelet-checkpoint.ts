@@ -13,7 +13,8 @@ function idsOf(value: unknown): string[] | undefined {
   for (const key of Object.keys(value).sort((a, b) => Number(a) - Number(b))) {
     const ids = value[key];
     if (!Array.isArray(ids) || !ids.every((v) => typeof v === "string")) return undefined;
-    out.push(...ids);
+    // One by one: push(...ids) passes every ID as an argument, a RangeError for a long list.
+    for (const id of ids) out.push(id);
   }
   return out;
 }
@@ -25,7 +26,8 @@ export async function checkpointDevices(path: string, podUid: string): Promise<D
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path} is not JSON: ${(err as Error).message}`, { cause: err });
+    // V8's message may quote the text, new lines included: keep the message on one line.
+    throw new Error(`${path} is not JSON: ${(err as Error).message.replace(/\s+/g, " ").slice(0, 200)}`, { cause: err });
   }
   const data = isRecord(json) ? json["Data"] : undefined;
   const entries = isRecord(data) ? data["PodDeviceEntries"] : undefined;
@@ -34,7 +36,7 @@ export async function checkpointDevices(path: string, podUid: string): Promise<D
   for (const e of entries) {
     if (!isRecord(e) || e["PodUID"] !== podUid || typeof e["ResourceName"] !== "string") continue;
     const ids = idsOf(e["DeviceIDs"]);
-    if (ids === undefined) throw new Error(`${path}: the entry of pod ${podUid} for ${e["ResourceName"]} has a DeviceIDs that is neither a list nor a NUMA map of lists`);
+    if (ids === undefined) throw new Error(`${path}: the entry of pod ${podUid} for ${JSON.stringify(e["ResourceName"])} has a DeviceIDs that is neither a list nor a NUMA map of lists`);
     out.set(e["ResourceName"], [...(out.get(e["ResourceName"]) ?? []), ...ids]);
   }
   return out;

@@ -7,6 +7,8 @@ const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
 const I32 = 5;
+/** Field numbers are 1…2^29-1 (Go's proto.Unmarshal refuses larger ones). */
+const MAX_FIELD = 2 ** 29 - 1;
 
 /** One message's fields by number, each value in wire order (a repeated field has several). */
 export type WireFields = Map<number, (bigint | Uint8Array)[]>;
@@ -44,10 +46,11 @@ export function decodeMessage(buf: Uint8Array): WireFields {
     for (;;) {
       if (pos >= buf.length) throw new RangeError("truncated varint");
       const b = buf[pos++] ?? 0;
+      // The tenth byte carries bit 63 alone: anything more overflows 64 bits (protowire.ConsumeVarint).
+      if (shift === 63n && b > 1) throw new RangeError("varint longer than 64 bits");
       result |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return result;
       shift += 7n;
-      if (shift > 63n) throw new RangeError("varint longer than 64 bits");
     }
   };
   const take = (n: number): Uint8Array => {
@@ -67,6 +70,7 @@ export function decodeMessage(buf: Uint8Array): WireFields {
     else if (type === I32) value = take(4);
     else throw new RangeError(`unsupported wire type ${String(type)} (field ${String(field)})`);
     if (field === 0) throw new RangeError("field number 0");
+    if (field > MAX_FIELD) throw new RangeError(`field number ${String(field)} is above the largest, ${String(MAX_FIELD)}`);
     const list = fields.get(field);
     if (list === undefined) fields.set(field, [value]);
     else list.push(value);

@@ -23,7 +23,7 @@ import { MultusError } from "../util/multus-error.ts";
 
 const NODE_LOCK = ".node.lock";
 
-interface HolderNote {
+export interface HolderNote {
   pid: number;
   /** /proc start time of `pid`, so that a reused PID is not mistaken for the holder. */
   start: string;
@@ -320,7 +320,11 @@ export class SandboxLocks {
 
 function readNote(path: string): HolderNote | undefined {
   const text = readLockNote(path);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : decodeHolderNote(text);
+}
+
+/** The note in a lock file's text; undefined for anything that is not a whole, well-typed note. */
+export function decodeHolderNote(text: string): HolderNote | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text);

@@ -7,19 +7,54 @@
 // sometimes not ("Unexpected token '}', "<the whole input>" is not valid JSON"): the latter has no
 // position and can embed a multi-line input, which breaks one-line error messages. When JSON.parse
 // fails we re-scan the text with a small RFC 8259 recogniser to find the first offending character.
+// A document nested more than 512 levels deep is refused as well (MAX_DEPTH says why).
 
 export type JsonTextOutcome = { ok: true; value: unknown } | { ok: false; error: string };
 
+/**
+ * Deeper documents are refused, valid or not. V8's JSON.parse takes any depth, but JSON.stringify and
+ * structuredClone overflow the stack a few thousand levels down (a RangeError far from here: a pod
+ * annotation's `cni-args` is stringified into the delegate's config).
+ */
+const MAX_DEPTH = 512;
+const TOO_DEEP = `nested more than ${String(MAX_DEPTH)} levels deep`;
+
 /** Parse `text` as JSON; on failure `error` reads like `line 1 column 8: expected a value, found "}"`. */
 export function parseJsonText(text: string): JsonTextOutcome {
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     const found = locateJsonError(text);
     if (found !== undefined) return { ok: false, error: `${lineColumn(text, found.pos)}: ${found.what}` };
     // Our recogniser accepted what V8 refused (should not happen): keep V8's words, on one line.
     return { ok: false, error: (err as Error).message.replace(/\s+/g, " ").slice(0, 200) };
   }
+  const deep = tooDeepAt(text);
+  if (deep !== undefined) return { ok: false, error: `${lineColumn(text, deep)}: ${TOO_DEEP}` };
+  return { ok: true, value };
+}
+
+/** In valid JSON text: the position of the first `[` or `{` nested deeper than MAX_DEPTH, if any. */
+function tooDeepAt(text: string): number | undefined {
+  // Every level is an opening and a closing bracket: a shorter text cannot be too deep.
+  if (text.length < 2 * (MAX_DEPTH + 1)) return undefined;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return undefined;
 }
 
 function lineColumn(text: string, pos: number): string {
@@ -102,9 +137,10 @@ function locateJsonError(text: string): JsonSyntaxError | undefined {
     i += (m?.[0] ?? "").length;
   };
   const value = (depth: number): void => {
-    if (depth > 512) throw new Fail(i, "nested too deeply");
     ws();
     const c = text[i];
+    // `depth` containers enclose this value; one more is too many (the same limit as tooDeepAt).
+    if ((c === "{" || c === "[") && depth >= MAX_DEPTH) throw new Fail(i, TOO_DEEP);
     if (c === "{") {
       i++;
       ws();
