@@ -39,7 +39,7 @@ export interface JournalEntry {
   states: AttachmentState[];
 }
 
-type StoredAttachment = Omit<Attachment, "index" | "delegate"> & { delegate: NetConfList; source?: DelegateSource; state?: AttachmentState };
+type StoredAttachment = Omit<Attachment, "index" | "delegate"> & { delegate: NetConfList; source?: DelegateSource; state?: AttachmentState; index?: unknown };
 
 interface JournalFile {
   kind: typeof KIND | typeof KIND_V1;
@@ -147,7 +147,8 @@ function decodeJournal(text: string, path: string): JournalEntry | string {
   }
   if (!isJournalFile(json)) return `not a ${KIND} or ${KIND_V1} journal`;
   const attachments: Attachment[] = [];
-  for (const [index, { state: _state, source, delegate, ...a }] of json.attachments.entries()) {
+  // A stored "index" is not the attachment's: its position is (teardownOf looks states up by it).
+  for (const [index, { state: _state, source, delegate, index: _stored, ...a }] of json.attachments.entries()) {
     try {
       const recorded: DelegateSource = source ?? { kind: "record", where: `the journal ${path}, attachment ${String(index)}` };
       attachments.push({ index, ...a, delegate: restoreDelegateConfig(delegate, recorded) });
@@ -176,7 +177,7 @@ function isJournalFile(x: unknown): x is JournalFile {
       typeof a["ifName"] === "string" &&
       typeof a["isDefault"] === "boolean" &&
       isRecord(d) && typeof d["name"] === "string" && Array.isArray(d["plugins"]) &&
-      Array.isArray(a["cniArgs"]) &&
+      Array.isArray(a["cniArgs"]) && a["cniArgs"].every((p: unknown) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string") &&
       isRecord(a["capabilityArgs"]) &&
       (a["defaultRoute"] === undefined || isStringList(a["defaultRoute"])) &&
       (a["expect"] === undefined || (isRecord(a["expect"]) && (a["expect"]["ips"] === undefined || isStringList(a["expect"]["ips"])) && (a["expect"]["mac"] === undefined || typeof a["expect"]["mac"] === "string"))) &&
@@ -187,11 +188,21 @@ function isJournalFile(x: unknown): x is JournalFile {
   });
 }
 
-const SOURCE_KINDS: readonly string[] = ["admin", "nad", "annotation", "hotplug", "record"];
+/** The fields each kind of source carries (DelegateSource), required and optional. */
+const SOURCE_FIELDS: Readonly<Record<string, { required: readonly string[]; optional: readonly string[] }>> = {
+  admin: { required: ["where"], optional: [] },
+  hotplug: { required: ["where"], optional: [] },
+  record: { required: ["where"], optional: [] },
+  nad: { required: ["namespace", "name"], optional: ["file"] },
+  annotation: { required: ["namespace", "name", "pod"], optional: ["file"] },
+};
 
 function isSource(x: unknown): x is DelegateSource {
-  if (!isRecord(x) || typeof x["kind"] !== "string" || !SOURCE_KINDS.includes(x["kind"])) return false;
-  return Object.values(x).every((v) => typeof v === "string");
+  if (!isRecord(x) || typeof x["kind"] !== "string") return false;
+  const shape = Object.hasOwn(SOURCE_FIELDS, x["kind"]) ? SOURCE_FIELDS[x["kind"]] : undefined;
+  if (shape === undefined) return false;
+  const known = new Set(["kind", ...shape.required, ...shape.optional]);
+  return shape.required.every((k) => typeof x[k] === "string") && Object.entries(x).every(([k, v]) => known.has(k) && typeof v === "string");
 }
 
 function isDevice(x: unknown): boolean {
