@@ -31,10 +31,11 @@
 //   2. For configs a tenant can make the node run — a NAD outside `trustedNamespaces` (its spec.config,
 //      or the confDir file it names), a selection applied to one, a hot-plug request — every plugin
 //      and IPAM type must be allowed (`allowedTypes`, default any; never one of `deniedTypes`).
-//   3. For configs a tenant wrote (spec.config of such a NAD, a hot-plug request): the keys of the
-//      plugins this Multus knows that name a host file, directory or socket (HOST_PATH_KEYS) must hold an
-//      absolute path without "." or ".." inside one of `allowedHostPaths`; tuning's sysctls must be
-//      per-network-namespace keys (`net.*`), since a tuning plugin writes any other key for the host.
+//   3. For configs a tenant wrote (spec.config of such a NAD, a hot-plug request; a nested `delegate`
+//      counts as a plugin): the keys of the plugins this Multus knows that name a host file, directory
+//      or socket (HOST_PATH_KEYS) must hold an absolute path without "." or ".." inside one of
+//      `allowedHostPaths`; no `runtimeConfig` or `prevResult` (the runtime's, and forged in a stored
+//      config); no raw firewall arguments or chains (FIREWALL_KEYS); tuning's sysctls only `net.*`.
 //   Records (our journal, upstream's scratch cache) are what an earlier ADD ran: only rule 1 applies, so
 //   a policy made stricter since does not turn a DEL into a leak.
 import { CniCode, CniError } from "./cni-error.ts";
