@@ -150,8 +150,9 @@ export async function createKubeBed(
           socketDir, cniConfigDir: generatedDir, multusAutoconfigDir: confDir, cniVersion: "1.0.0", kubeconfig: cluster.multusKubeconfig,
           // Thin keys of the daemon config override every request's (upstream's semantics); these two
           // are the bed's for every request anyway, and make the generated config usable as is.
-          // delegatePolicy is left to each request's config (conf()), so that a test can vary it in both modes.
-          cniDir, confDir, logLevel: "verbose", ...opts.daemonConfig, ...extra,
+          // delegatePolicy too, as an administrator sets it in the daemon config (it then reaches the
+          // generated config and hot-plug); a test that varies it starts a daemon with its own.
+          cniDir, confDir, logLevel: "verbose", delegatePolicy: testDelegatePolicy(state), ...opts.daemonConfig, ...extra,
         },
       });
       return bed.daemon;

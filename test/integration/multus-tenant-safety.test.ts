@@ -136,6 +136,11 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
   test("delegatePolicy.allowedTypes limits what a tenant's NAD may run; the administrator's cluster network is not limited", async (t) => {
     const ns = await createNamespace(t);
     const policy = { ...testDelegatePolicy(bed.state), allowedTypes: ["macvlan", "static"] };
+    // Thick: the daemon config's keys win over the request's (upstream's semantics), so the policy goes there.
+    if (bed.mode === "thick") {
+      await bed.daemon?.stop();
+      await bed.startDaemon({ delegatePolicy: policy });
+    }
     await applyYaml(
       nadYaml(ns, "bridged", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-typ0", ipam: { type: "host-local", subnet: "10.92.0.0/24", dataDir: bed.ipamDir } }) +
         "---\n" +
