@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { applyYaml, kubectl, run, tryKubectl } from "../cluster/harness.ts";
 import { TestDevicePlugin } from "../devices/device-plugin.ts";
 import { deviceName, TestDraPlugin } from "../devices/dra-plugin.ts";
-import { createDeviceRig, DRA_PF, DRA_RESOURCE, NETDEVICE_RESOURCE, NETDEVICE_VFS, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
+import { createDeviceRig, DRA_PF, DRA_RESOURCE, NETDEVICE_RESOURCE, NETDEVICE_VFS, PF, VFIO_RESOURCE, VFIO_VFS, type DeviceRig } from "./devices-rig.ts";
 import {
   BUSYBOX,
   NODE_NAME,
@@ -20,6 +20,7 @@ import {
   eventMessages,
   eventually,
   nodeLinks,
+  nodeResidue,
   podInterfaces,
   podObject,
   podPhaseAndWaiting,
@@ -94,6 +95,22 @@ function cniInfoFiles(): string[] {
 async function vfsInNodeNetns(): Promise<string[]> {
   const names = new Set((await nodeLinks(node())).map((l) => l.name));
   return ["mtvf0", "mtvf1", "mtvf2", "mtvf3"].filter((n) => names.has(n));
+}
+
+/** Link name → MAC in the node's namespace. */
+async function linkMacs(): Promise<[string, string][]> {
+  const r = await run("ip", ["-json", "-netns", node().netns, "link", "show"]);
+  assert.equal(r.code, 0, r.stderr);
+  const links = JSON.parse(r.stdout) as { ifname: string; address?: string }[];
+  return links.flatMap((l) => (l.address === undefined ? [] : [[l.ifname, l.address] as [string, string]]));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
 }
 
 async function deleteAndWaitGone(namespace: string, name: string): Promise<void> {
@@ -235,6 +252,91 @@ describe("seed 000: SR-IOV pods with the kubelet's device plugin devices", () =>
     const leases = join(node().stateDir, "ipam", "sriov-net");
     assert.deepEqual((existsSync(leases) ? readdirSync(leases) : []).filter((f) => f.startsWith("10.56.219.")), [], "no IP lease");
     await deleteAndWaitGone(namespace, "too-many");
+  });
+
+  test("a pod's deviceID must be a VF the kubelet gave it: another pod's VF, the PF or a VF of another resource is refused before any delegate runs; its own VF is used", async (t) => {
+    const namespace = await createNamespace(t);
+    const subnet = "10.56.221.";
+    await sriovNad(namespace, "sriov-net", NETDEVICE_RESOURCE, `${subnet}0/24`);
+    const dp = plugins[0];
+    assert.ok(dp !== undefined);
+    assert.equal((await vfsInNodeNetns()).length, 4, "all four VFs are free when the test starts");
+    // A netdev keeps its MAC when sriov-cni moves it into a pod: the pod's net1 is shown to be that VF.
+    const macOf = new Map((await linkMacs()).flatMap(([link, mac]) => PF.vfs.filter((v) => v.netdev === link).map((v) => [v.pci, mac] as const)));
+    assert.equal(macOf.size, 4);
+
+    // A pod holding two VFs: a VF that the kubelet gave another pod, to ask for; and exactly two left,
+    // so that the last pod's selection can name one of its own VFs before the kubelet picks them (it
+    // picks in no fixed order, at admission, after the annotation is written).
+    let start = dp.allocations.length;
+    await sriovPod(namespace, "holder", "sriov-net,sriov-net", { [NETDEVICE_RESOURCE]: 2 });
+    await waitPodReady(namespace, "holder");
+    const held = dp.allocations.slice(start).flat().sort();
+    assert.equal(held.length, 2, "the kubelet allocated two VFs to the holder");
+    const free = NETDEVICE_VFS.filter((v) => !held.includes(v));
+    const holderVfs = async (): Promise<(string | undefined)[]> => {
+      const links = await podInterfaces(namespace, "holder");
+      return ["net1", "net2"].map((n) => links.find((l) => l.name === n)?.mac);
+    };
+
+    const refused = [
+      { what: "a VF the kubelet gave another pod", deviceID: held[0] ?? "" },
+      { what: "the PF", deviceID: PF.pci },
+      { what: "a free VF of another resource", deviceID: VFIO_VFS[0] ?? "" },
+    ];
+    for (const [i, c] of refused.entries()) {
+      const name = `picks-${String(i)}`;
+      const residue = await nodeResidue(node());
+      const infoFiles = cniInfoFiles();
+      start = dp.allocations.length;
+      await sriovPod(namespace, name, JSON.stringify([{ name: "sriov-net", deviceID: c.deviceID }]), { [NETDEVICE_RESOURCE]: 1 });
+      assert.ok(await eventually(() => Promise.resolve(dp.allocations.length > start), 30_000), `${c.what}: the kubelet admitted the pod`);
+      const own = dp.allocations[start] ?? [];
+      assert.ok(own.length === 1 && own[0] !== undefined && free.includes(own[0]), `${c.what}: the kubelet gave the pod one free VF: ${JSON.stringify(own)}`);
+      const want = new RegExp(
+        `^(FailedCreatePodSandBox|NetworkAttachmentFailed): .*network "${escapeRegExp(`${namespace}/sriov-net`)}" \\(element 0\\) asks for device "${escapeRegExp(c.deviceID)}" of resource "${escapeRegExp(NETDEVICE_RESOURCE)}", but the kubelet gave the pod only ${escapeRegExp(own[0])} of that resource`,
+      );
+      const failed = await eventually(async () => (await eventMessages(namespace, name)).some((m) => want.test(m)), 60_000);
+      assert.ok(failed, `${c.what}: the event names the device, the resource and the pod's own VF: ${(await eventMessages(namespace, name)).join("\n")}`);
+      assert.match(await podPhaseAndWaiting(namespace, name), /^Pending/);
+      assert.deepEqual(await vfsInNodeNetns(), free.map((v) => `mtvf${String(NETDEVICE_VFS.indexOf(v))}`), `${c.what}: no VF moved`);
+      assert.deepEqual(cniInfoFiles(), infoFiles, `${c.what}: no device-info file`);
+      // Leases (IPAM never ran), veths, Multus's records: as before the pod.
+      assert.ok(await eventually(async () => sameSet(await nodeResidue(node()), residue), 10_000), `${c.what}: nothing left on the node`);
+      await deleteAndWaitGone(namespace, name);
+      assert.ok(await eventually(async () => sameSet(await nodeResidue(node()), residue), 10_000), `${c.what}: nothing left after the DEL`);
+      assert.deepEqual(cniInfoFiles(), infoFiles, `${c.what}: still no device-info file`);
+    }
+    // PCI order: the holder's net1 has the lower of its two VFs.
+    assert.deepEqual(await holderVfs(), held.map((v) => macOf.get(v)), "the holder still has its two VFs");
+
+    // Its own VF: net1 names the second of the two VFs the pod will be given, which PCI order alone would give net2.
+    const [lower, upper] = free;
+    assert.ok(lower !== undefined && upper !== undefined);
+    start = dp.allocations.length;
+    await sriovPod(namespace, "own-vf", JSON.stringify([{ name: "sriov-net", deviceID: upper }, { name: "sriov-net" }]), { [NETDEVICE_RESOURCE]: 2 });
+    await waitPodReady(namespace, "own-vf");
+    assert.deepEqual(dp.allocations.slice(start).flat().sort(), free, "the kubelet gave the pod the two VFs the holder left");
+    const status = await rawNetworkStatus(namespace, "own-vf");
+    const pciOf = (ifName: string): string | undefined => status.find((s) => s.interface === ifName)?.["device-info"]?.pci?.["pci-address"];
+    assert.equal(pciOf("net1"), upper, `net1 is the VF its selection names: ${JSON.stringify(status)}`);
+    assert.equal(pciOf("net2"), lower, "net2 gets the pod's other VF");
+    const inPod = await podInterfaces(namespace, "own-vf");
+    for (const [ifName, vf] of [["net1", upper], ["net2", lower]] as const) {
+      const link = inPod.find((l) => l.name === ifName);
+      assert.ok(link !== undefined, `${ifName} is in the pod: ${JSON.stringify(inPod)}`);
+      assert.equal(link.mac, macOf.get(vf), `${ifName} in the pod is ${vf}'s netdev`);
+      assert.ok(link.ips.some((a) => a.startsWith(subnet)), `${ifName} has its address`);
+    }
+    assert.deepEqual(await vfsInNodeNetns(), [], "all four VFs are in the two pods");
+    assert.equal(cniInfoFiles().filter((f) => f.startsWith("sriov-net-")).length, 4, "DI-03: a device-info file per attachment");
+
+    await deleteAndWaitGone(namespace, "own-vf");
+    await deleteAndWaitGone(namespace, "holder");
+    assert.ok(await eventually(async () => (await vfsInNodeNetns()).length === 4, 30_000), "the VFs are back in the node's namespace");
+    assert.deepEqual(cniInfoFiles().filter((f) => f.startsWith("sriov-net-")), [], "no device-info file is left");
+    const leases = join(node().stateDir, "ipam", "sriov-net");
+    assert.deepEqual((existsSync(leases) ? readdirSync(leases) : []).filter((f) => f.startsWith(subnet)), [], "the leases are released");
   });
 });
 
