@@ -158,6 +158,10 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     // and the daemon's own in the image.
     await stat(join(bin, "multus-flock.node"));
     assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /"locks":"multus-flock\.node"/);
+    // The node-scoped-writes policy is in force, and the daemon's projected token is bound to its
+    // node: every network-status patch and event below passes the policy (docs/security.md).
+    assert.equal((await kubectl(["get", "validatingadmissionpolicybinding", "multus-node-scoped-writes", "-o", "jsonpath={.spec.policyName}"])).trim(), "multus-node-scoped-writes");
+    assert.ok(await eventually(async () => /the API server binds this identity to this node/.test(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM)), 20_000), "the daemon's token is bound to its node");
 
     const namespace = await seed000(t, info);
     // Delegates run chrooted in the node's root (chrootDir: /hostroot), with the node's tools: the
@@ -296,6 +300,11 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     // It is the pod's own ServiceAccount: the real API server says who it is.
     const whoami = await kubectl(["--kubeconfig", kubeconfig, "--server", `https://127.0.0.1:${process.env["MULTUS_TS_APISERVER_PORT"] ?? ""}`, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
     assert.equal(whoami, "system:serviceaccount:kube-system:multus");
+    // …bound to the DaemonSet pod, so the API server knows its node: the node-scoped-writes policy
+    // admits thin multus's network-status patches and events for this node's pods (docs/security.md).
+    const review = JSON.parse(await kubectl(["--kubeconfig", kubeconfig, "--server", `https://127.0.0.1:${process.env["MULTUS_TS_APISERVER_PORT"] ?? ""}`, "auth", "whoami", "-o", "json"])) as { status: { userInfo: { extra?: Record<string, string[]> } } };
+    assert.deepEqual(review.status.userInfo.extra?.["authentication.kubernetes.io/node-name"], [info.name], "the kubeconfig's token carries this node");
+    assert.ok(await eventually(async () => /the API server binds this identity to this node/.test(await kubectl(["logs", "daemonset/multus", "-c", "keep-installed"], SYSTEM)), 20_000), "and multus-install says so");
     const namespace = await seed000(t, info);
 
     // The kubelet's token is bound to the DaemonSet pod: replacing the pod makes the API server reject
@@ -384,9 +393,9 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
       await applyK("deploy/rbac");
     });
     // The cluster already has deploy/rbac (kubectl-applied) and, from the kustomize installs before,
-    // the daemon's ConfigMap: helm adopts objects that carry its ownership marks
+    // the daemon's ConfigMap and the node-scoped-writes policy: helm adopts objects that carry its ownership marks
     // (deploy/helm/multus-ts/README.md), as a user moving from kustomize to helm does.
-    for (const obj of ["serviceaccount/multus -n kube-system", "clusterrole/multus", "clusterrolebinding/multus", "configmap/multus-daemon-config -n kube-system"]) {
+    for (const obj of ["serviceaccount/multus -n kube-system", "clusterrole/multus", "clusterrolebinding/multus", "configmap/multus-daemon-config -n kube-system", "validatingadmissionpolicy/multus-node-scoped-writes", "validatingadmissionpolicybinding/multus-node-scoped-writes"]) {
       const ref = obj.split(" ");
       if ((await tryKubectl(["get", ...ref])).code !== 0) continue;
       await kubectl(["label", "--overwrite", ...ref, "app.kubernetes.io/managed-by=Helm"]);
