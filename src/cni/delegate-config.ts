@@ -302,6 +302,23 @@ function deepFreeze<T>(value: T): T {
 
 // ---------------------------------------------------------------------------------------------------
 // The rules
+//
+// Keys are matched the way the plugins read them: Go's encoding/json matches a struct field's name
+// case-insensitively (with Unicode's simple folding, so "ſ" is an "s" and the Kelvin sign a "k"), and
+// when a document holds several spellings of one field, each is read in turn (the last wins). So the
+// gate looks at every key that folds to a name it checks, not only at the spelling in the plugin's
+// documentation: "Type" under "IPAM" names the IPAM a Go plugin runs.
+
+/** A key as Go's encoding/json compares it with a field name (ASCII case, and the two folds into ASCII). */
+function fold(key: string): string {
+  return key.replace(/\u017f/g, "s").replace(/\u212a/g, "k").toLowerCase();
+}
+
+/** The values of every key of `obj` that folds to `name`. */
+function valuesOf(obj: Record<string, unknown>, name: string): { key: string; value: unknown }[] {
+  const want = fold(name);
+  return Object.entries(obj).filter(([k]) => fold(k) === want).map(([key, value]) => ({ key, value }));
+}
 
 /** A plugin or IPAM type the config names, with where (for the message). */
 interface NamedType {
@@ -309,26 +326,30 @@ interface NamedType {
   at: string;
 }
 
-/** Every `type` string anywhere in the config (rule 1), iteratively and depth-bounded. */
-function everyType(list: NetConfList, source: DelegateSource): NamedType[] {
-  const out: NamedType[] = [];
-  const stack: { v: unknown; at: string; depth: number }[] = [{ v: list, at: "", depth: 0 }];
+/** Every object in `root` (itself included) with its path, iteratively and depth-bounded. */
+function objectsIn(root: unknown, at: string, source: DelegateSource): { o: Record<string, unknown>; at: string }[] {
+  const out: { o: Record<string, unknown>; at: string }[] = [];
+  const stack: { v: unknown; at: string; depth: number }[] = [{ v: root, at, depth: 0 }];
   while (stack.length > 0) {
     const item = stack.pop();
     if (item === undefined) break;
-    const { v, at, depth } = item;
-    if (depth > MAX_DEPTH) throw invalid(source, `is nested deeper than ${String(MAX_DEPTH)} levels at ${at}`);
+    const { v, depth } = item;
+    if (depth > MAX_DEPTH) throw invalid(source, `is nested deeper than ${String(MAX_DEPTH)} levels at ${item.at}`);
     if (Array.isArray(v)) {
-      v.forEach((x, i) => stack.push({ v: x, at: `${at}[${String(i)}]`, depth: depth + 1 }));
+      v.forEach((x, i) => stack.push({ v: x, at: `${item.at}[${String(i)}]`, depth: depth + 1 }));
     } else if (isRecord(v)) {
-      for (const [k, x] of Object.entries(v)) {
-        const path = at === "" ? k : `${at}.${k}`;
-        if (k === "type" && typeof x === "string") out.push({ type: x, at: path });
-        else stack.push({ v: x, at: path, depth: depth + 1 });
-      }
+      out.push({ o: v, at: item.at });
+      for (const [k, x] of Object.entries(v)) stack.push({ v: x, at: item.at === "" ? k : `${item.at}.${k}`, depth: depth + 1 });
     }
   }
   return out;
+}
+
+/** Rule 1: every `type` string anywhere in the config, however it is spelt. */
+function everyType(list: NetConfList, source: DelegateSource): NamedType[] {
+  return objectsIn(list, "", source).flatMap(({ o, at }) =>
+    valuesOf(o, "type").flatMap(({ key, value }) => (typeof value === "string" ? [{ type: value, at: at === "" ? key : `${at}.${key}` }] : [])),
+  );
 }
 
 /**
@@ -340,70 +361,59 @@ function pluginObjects(list: NetConfList): { p: Record<string, unknown>; at: str
   list.plugins.forEach((p, i) => {
     const at = `plugins[${String(i)}]`;
     out.push({ p, at });
-    const nested = p["delegate"];
-    if (isRecord(nested) && typeof nested["type"] === "string") out.push({ p: nested, at: `${at}.delegate` });
+    for (const { key, value } of valuesOf(p, "delegate")) if (isRecord(value)) out.push({ p: value, at: `${at}.${key}` });
   });
   return out;
 }
 
-/** Rule 2's types: each plugin's (a nested delegate's too) and its IPAM's. */
+/** Rule 2's types: each plugin's (a nested delegate's too) and its IPAM's, however they are spelt. */
 function pluginTypes(list: NetConfList): NamedType[] {
   const out: NamedType[] = [];
   for (const { p, at } of pluginObjects(list)) {
-    if (typeof p["type"] === "string") out.push({ type: p["type"], at: `${at}.type` });
-    const ipam = p["ipam"];
-    if (isRecord(ipam) && typeof ipam["type"] === "string") out.push({ type: ipam["type"], at: `${at}.ipam.type` });
+    for (const { key, value } of valuesOf(p, "type")) if (typeof value === "string") out.push({ type: value, at: `${at}.${key}` });
+    for (const ipam of valuesOf(p, "ipam")) {
+      if (!isRecord(ipam.value)) continue;
+      for (const { key, value } of valuesOf(ipam.value, "type")) if (typeof value === "string") out.push({ type: value, at: `${at}.${ipam.key}.${key}` });
+    }
   }
   return out;
 }
 
 /**
- * Keys that name a host file, directory or socket, by the plugin that reads them (the plugin's own
- * `type`, or its IPAM's for `ipam.*`): a tenant-written value must lie within allowedHostPaths. From
- * each plugin's source (docs/security.md, "What the gate checks", cites them): none of these plugins
- * sanitises the path, and several write, rotate or delete files there (host-local's GC removes
- * files in `<dataDir>/<name>`), hand the file's content back in an error (whereabouts), run what a
- * kubeconfig names (an `exec` credential plugin), or send the whole request to the socket.
+ * Keys plugins use to name a host file, directory or socket, wherever they appear in a plugin's
+ * config (its top level, its `ipam`, deeper: whereabouts' `kubernetes.kubeconfig`), whatever the
+ * plugin: a tenant-written value must lie within allowedHostPaths. From the plugins' source
+ * (docs/security.md lists who reads which): none of them sanitises the path, and several write,
+ * rotate or delete files there (host-local's GC removes files in `<dataDir>/<name>`; flannel runs
+ * its delegate's config from its dataDir on DEL), hand the file's content back in an error
+ * (whereabouts), run what a kubeconfig names (an `exec` credential plugin), or send the whole
+ * request to the socket.
  */
-const HOST_PATH_KEYS: readonly { plugin: string; key: readonly string[]; what: string; endpoint?: true }[] = [
-  { plugin: "host-local", key: ["ipam", "dataDir"], what: "the directory host-local writes (and garbage-collects) its leases in" },
-  { plugin: "host-local", key: ["ipam", "resolvConf"], what: "a file host-local reads into the result's DNS" },
-  { plugin: "dhcp", key: ["ipam", "daemonSocketPath"], what: "the socket the dhcp plugin sends the whole request to" },
-  { plugin: "whereabouts", key: ["ipam", "kubernetes", "kubeconfig"], what: "the kubeconfig whose credentials (and exec plugins) whereabouts uses" },
-  { plugin: "whereabouts", key: ["ipam", "configuration_path"], what: "the config file whereabouts reads (and quotes in its errors)" },
-  { plugin: "whereabouts", key: ["ipam", "log_file"], what: "the file whereabouts creates and appends its log to" },
-  { plugin: "tuning", key: ["dataDir"], what: "the directory tuning writes and removes interface backups in" },
-  { plugin: "sriov", key: ["logFile"], what: "the file sriov-cni creates, appends to and rotates" },
-  { plugin: "flannel", key: ["subnetFile"], what: "the subnet file flannel reads" },
-  { plugin: "flannel", key: ["dataDir"], what: "the directory flannel writes its delegate's config in (and runs it from on DEL)" },
-  { plugin: "ovs", key: ["socket_file"], what: "the OVSDB endpoint ovs-cni connects to", endpoint: true },
-  { plugin: "ovs", key: ["configuration_path"], what: "the config file ovs-cni reads" },
-  { plugin: "kube-ovn", key: ["server_socket"], what: "the socket kube-ovn's plugin sends the request to" },
-  { plugin: "kube-ovn", key: ["ipam", "server_socket"], what: "the socket kube-ovn's IPAM sends the request to" },
-  { plugin: "calico", key: ["log_file_path"], what: "the file calico's plugin writes its log to" },
-  { plugin: "calico", key: ["kubernetes", "kubeconfig"], what: "the kubeconfig whose credentials calico's plugin uses" },
-  { plugin: "cilium-cni", key: ["log-file"], what: "the file cilium-cni writes its log to" },
+const HOST_PATH_KEYS: readonly { key: string; what: string; endpoint?: true }[] = [
+  { key: "dataDir", what: "a directory the plugin writes in (host-local's leases, which its GC deletes; tuning's backups; flannel's delegate configs, run again on DEL)" },
+  { key: "resolvConf", what: "a file host-local reads into the result" },
+  { key: "daemonSocketPath", what: "the socket the dhcp plugin sends the whole request to" },
+  { key: "kubeconfig", what: "a kubeconfig whose credentials (and exec plugins) the plugin uses" },
+  { key: "configuration_path", what: "a config file the plugin reads (whereabouts quotes it in its errors)" },
+  { key: "log_file", what: "a file the plugin creates and appends its log to" },
+  { key: "logFile", what: "a file the plugin creates, appends to and rotates" },
+  { key: "log_file_path", what: "a file the plugin writes its log to" },
+  { key: "log-file", what: "a file the plugin writes its log to" },
+  { key: "subnetFile", what: "a file flannel reads" },
+  { key: "socket_file", what: "the OVSDB endpoint ovs-cni connects to", endpoint: true },
+  { key: "server_socket", what: "the socket kube-ovn sends the request to" },
 ];
 
-/** Keys that hand a host firewall raw arguments or a chain to jump to. */
-const FIREWALL_KEYS: readonly { plugin: string; key: string; what: string }[] = [
-  { plugin: "portmap", key: "conditionsV4", what: "raw iptables arguments for the node's NAT table" },
-  { plugin: "portmap", key: "conditionsV6", what: "raw ip6tables arguments for the node's NAT table" },
-  { plugin: "portmap", key: "externalSetMarkChain", what: "a chain of the node's NAT table to jump to" },
-  { plugin: "firewall", key: "iptablesAdminChainName", what: "a chain of the node's filter table to create and jump to" },
+/** Keys that hand the node's firewall raw arguments or a chain to jump to (portmap, firewall). */
+const FIREWALL_KEYS: readonly { key: string; what: string }[] = [
+  { key: "conditionsV4", what: "raw iptables arguments for the node's NAT table" },
+  { key: "conditionsV6", what: "raw ip6tables arguments for the node's NAT table" },
+  { key: "externalSetMarkChain", what: "a chain of the node's NAT table to jump to" },
+  { key: "iptablesAdminChainName", what: "a chain of the node's filter table to create and jump to" },
 ];
 
 /** What the runtime hands a plugin; in a stored config it would forge it (a portMappings request, a prevResult). */
 const RUNTIME_KEYS: readonly string[] = ["runtimeConfig", "prevResult"];
-
-function valueAt(obj: Record<string, unknown>, key: readonly string[]): unknown {
-  let v: unknown = obj;
-  for (const k of key) {
-    if (!isRecord(v)) return undefined;
-    v = v[k];
-  }
-  return v;
-}
 
 /** An absolute path without "." or ".." segments, within one of the allowed files or directories. */
 function pathAllowed(path: string, allowed: readonly string[]): boolean {
@@ -412,39 +422,58 @@ function pathAllowed(path: string, allowed: readonly string[]): boolean {
   return allowed.some((a) => (a.endsWith("/") ? path === a.slice(0, -1) || path.startsWith(a) : path === a));
 }
 
-/** Rule 3 for one plugin config a tenant wrote. */
-function checkTenantPlugin(p: Record<string, unknown>, at: string, source: DelegateSource, policy: DelegatePolicy): void {
-  for (const key of RUNTIME_KEYS) {
-    if (key in p) throw refused(source, `${at}.${key} is set: it is what the runtime hands a plugin (capability arguments, the previous result), never part of a network's config; remove it`);
-  }
-  const type = typeof p["type"] === "string" ? p["type"] : "";
-  const ipamType = isRecord(p["ipam"]) && typeof p["ipam"]["type"] === "string" ? p["ipam"]["type"] : undefined;
-  for (const rule of HOST_PATH_KEYS) {
-    if ((rule.key[0] === "ipam" ? ipamType : type) !== rule.plugin) continue;
-    const value = valueAt(p, rule.key);
-    if (value === undefined || value === null || value === "") continue;
-    const path = rule.endpoint === true && typeof value === "string" && value.startsWith("unix:") ? value.slice("unix:".length) : value;
-    if (typeof path !== "string" || !pathAllowed(path, policy.allowedHostPaths)) {
-      throw refused(
-        source,
-        `${at}.${rule.key.join(".")} is ${JSON.stringify(value)}: ${rule.what}, a host path; a network of this namespace may name only paths within the Multus config's delegatePolicy.allowedHostPaths (${policy.allowedHostPaths.map(q).join(", ") || "none"}); remove the key to use the plugin's default, or ask the cluster administrator to allow the path`,
-      );
-    }
-  }
-  for (const rule of FIREWALL_KEYS) {
-    if (type === rule.plugin && p[rule.key] !== undefined) {
-      throw refused(source, `${at}.${rule.key} is set: ${rule.what}, which a network of this namespace may not choose; remove it`);
-    }
-  }
-  const sysctl = p["sysctl"];
-  if (type === "tuning" && isRecord(sysctl)) {
-    for (const key of Object.keys(sysctl)) {
-      // tuning itself confines keys to /proc/sys/net (every release since 0.2); the gate says so first.
-      if (!/^net[./][A-Za-z0-9_./-]+$/.test(key) || key.split(/[./]/).some((seg) => seg === "" || seg === "..")) {
-        throw refused(source, `${at}.sysctl has ${q(key)}: only net.* keys belong to the pod's network namespace (any other would change the node itself); remove it`);
+/** Host-path keys anywhere under `root` (a plugin's config, or a pod's cni-args). */
+function checkHostPaths(root: unknown, at: string, source: DelegateSource, policy: DelegatePolicy): void {
+  for (const { o, at: where } of objectsIn(root, at, source)) {
+    for (const rule of HOST_PATH_KEYS) {
+      for (const { key, value } of valuesOf(o, rule.key)) {
+        if (value === undefined || value === null || value === "") continue;
+        const path = rule.endpoint === true && typeof value === "string" && value.startsWith("unix:") ? value.slice("unix:".length) : value;
+        if (typeof path === "string" && pathAllowed(path, policy.allowedHostPaths)) continue;
+        throw refused(
+          source,
+          `${where}.${key} is ${JSON.stringify(value)}: ${rule.what}, a host path; a network of this namespace may name only paths within the Multus config's delegatePolicy.allowedHostPaths (${policy.allowedHostPaths.map(q).join(", ") || "none"}); remove the key to use the plugin's default, or ask the cluster administrator to allow the path`,
+        );
       }
     }
   }
+}
+
+/** Sysctl keys (tuning's `sysctl`, also read from `args.cni.sysctl`): per-network-namespace ones only. */
+function checkSysctls(o: Record<string, unknown>, at: string, source: DelegateSource): void {
+  for (const { key, value } of valuesOf(o, "sysctl")) {
+    if (!isRecord(value)) continue;
+    for (const name of Object.keys(value)) {
+      // tuning itself confines keys to /proc/sys/net (every release since 0.2); the gate says so first.
+      if (!/^net[./][A-Za-z0-9_./-]+$/.test(name) || name.split(/[./]/).some((seg) => seg === "" || seg === "..")) {
+        throw refused(source, `${at}.${key} has ${q(name)}: only net.* keys belong to the pod's network namespace (any other would change the node itself); remove it`);
+      }
+    }
+  }
+}
+
+/** The args a pod's selection wrote into a plugin (`args.cni`, from `cni-args`): what tuning and IPAMs read. */
+function checkPodArgs(p: Record<string, unknown>, at: string, source: DelegateSource, policy: DelegatePolicy): void {
+  for (const args of valuesOf(p, "args")) {
+    if (!isRecord(args.value)) continue;
+    checkHostPaths(args.value, `${at}.${args.key}`, source, policy);
+    for (const cni of valuesOf(args.value, "cni")) if (isRecord(cni.value)) checkSysctls(cni.value, `${at}.${args.key}.${cni.key}`, source);
+  }
+}
+
+/** Rule 3 for one plugin config a tenant wrote. */
+function checkTenantPlugin(p: Record<string, unknown>, at: string, source: DelegateSource, policy: DelegatePolicy): void {
+  for (const name of RUNTIME_KEYS) {
+    for (const { key } of valuesOf(p, name)) {
+      throw refused(source, `${at}.${key} is set: it is what the runtime hands a plugin (capability arguments, the previous result), never part of a network's config; remove it`);
+    }
+  }
+  for (const rule of FIREWALL_KEYS) {
+    for (const { key } of valuesOf(p, rule.key)) throw refused(source, `${at}.${key} is set: ${rule.what}, which a network of this namespace may not choose; remove it`);
+  }
+  checkHostPaths(p, at, source, policy);
+  checkSysctls(p, at, source);
+  checkPodArgs(p, at, source, policy);
 }
 
 function checkPolicy(list: NetConfList, source: DelegateSource, policy: DelegatePolicy, rules: Rules): void {
@@ -468,5 +497,8 @@ function checkPolicy(list: NetConfList, source: DelegateSource, policy: Delegate
   }
   if (rules.hostPaths) {
     for (const { p, at } of pluginObjects(list)) checkTenantPlugin(p, at, source, policy);
+  } else if (source.kind === "annotation") {
+    // A pod's cni-args are the pod's, whoever wrote the NAD they are merged into.
+    for (const { p, at } of pluginObjects(list)) checkPodArgs(p, at, source, policy);
   }
 }

@@ -80,12 +80,18 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
     assert.ok(ev.some((e) => e.startsWith("Warning NetworkAttachmentFailed:") && e.includes("one of Multus's own programs")), ev.join(" | "));
   });
 
-  test("nor by hiding multus as the IPAM of a bridge, or multus-daemon in a list", async (t) => {
+  test("nor by hiding multus as the IPAM of a bridge (also spelt \"IPAM\": {\"Type\": …}, as Go plugins read it), or multus-daemon in a list", async (t) => {
     const bin = await nodeBinDir(t);
     const ns = await createNamespace(t);
     await applyYaml(nadYaml(ns, "ipam-nest", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-nest0", ipam: { type: "multus", delegates: [{ type: "evil" }] } }) + "---\n" + nadYaml(ns, "list-nest", { cniVersion: "1.0.0", plugins: [{ type: "bridge", bridge: "mt-nest1" }, { type: "multus-daemon" }] }));
     await expectRefused(await bed.createPod(ns, "ipam-nest", "p1"), bed.conf({ binDir: bin }), /plugins\[0\]\.ipam\.type is "multus"/);
     await expectRefused(await bed.createPod(ns, "list-nest", "p2"), bed.conf({ binDir: bin }), /plugins\[1\]\.type is "multus-daemon"/);
+    // The reference plugins are Go: encoding/json reads "IPAM"/"Type" as ipam/type, so bridge would run
+    // that IPAM. The gate matches keys as they do.
+    const tenant = await tenantProgram(t);
+    await applyYaml(nadYaml(ns, "case-nest", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-nest2", IPAM: { Type: "multus", binDir: tenant.dir, delegates: [{ cniVersion: "1.0.0", name: "evil", type: "evil" }] } }));
+    await expectRefused(await bed.createPod(ns, "case-nest", "p3"), bed.conf({ binDir: bin }), /plugins\[0\]\.IPAM\.Type is "multus", one of Multus's own programs/);
+    assert.equal(await tenant.ran(), false);
   });
 
   test("a NAD whose type is multus-shim cannot send the runtime's request to a socket the tenant chose", async (t) => {
@@ -128,7 +134,7 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
         "---\n" +
         nadYaml(ns, "climb", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-out1", ipam: { type: "host-local", subnet: "10.91.0.0/24", dataDir: `${bed.ipamDir}/../../${victim.split("/").pop() ?? ""}` } }),
     );
-    await expectRefused(await bed.createPod(ns, "outside", "p1"), bed.conf(), /plugins\[0\]\.ipam\.dataDir is ".*": the directory host-local writes \(and garbage-collects\) its leases in, a host path; .*delegatePolicy\.allowedHostPaths/);
+    await expectRefused(await bed.createPod(ns, "outside", "p1"), bed.conf(), /plugins\[0\]\.ipam\.dataDir is ".*": a directory the plugin writes in \(host-local's leases, which its GC deletes; .*\), a host path; .*delegatePolicy\.allowedHostPaths/);
     await expectRefused(await bed.createPod(ns, "climb", "p2"), bed.conf(), /plugins\[0\]\.ipam\.dataDir/);
     assert.equal(await exists(victim), false, "nothing was created where the NAD pointed");
   });

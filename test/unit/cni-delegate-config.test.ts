@@ -136,7 +136,7 @@ describe("rule 3: what a tenant-written config may name on the host", () => {
   const tenantWritten = [tenant, hotplug];
   const exempt = [tenantFile, trusted, admin, record];
   const cases: [string, unknown, RegExp][] = [
-    ["host-local's dataDir outside the allowed paths", { type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24", dataDir: "/etc" } }, /plugins\[0\]\.ipam\.dataDir is "\/etc": the directory host-local writes \(and garbage-collects\) its leases in, a host path/],
+    ["host-local's dataDir outside the allowed paths", { type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24", dataDir: "/etc" } }, /plugins\[0\]\.ipam\.dataDir is "\/etc": a directory the plugin writes in \(host-local's leases, which its GC deletes; .*\), a host path/],
     ["a path that climbs out of an allowed directory", { type: "bridge", ipam: { type: "host-local", dataDir: "/var/lib/cni/networks/../../../etc" } }, /ipam\.dataDir is "\/var\/lib\/cni\/networks\/\.\.\/\.\.\/\.\.\/etc"/],
     ["a relative path", { type: "bridge", ipam: { type: "host-local", dataDir: "var/lib/cni/networks" } }, /ipam\.dataDir/],
     ["a path that is not a string", { type: "bridge", ipam: { type: "host-local", dataDir: ["/x"] } }, /ipam\.dataDir is \["\/x"\]/],
@@ -147,7 +147,7 @@ describe("rule 3: what a tenant-written config may name on the host", () => {
     ["whereabouts' config file", { type: "macvlan", ipam: { type: "whereabouts", configuration_path: "/etc/shadow" } }, /ipam\.configuration_path/],
     ["sriov's log file", { type: "sriov", logFile: "/etc/cron.d/x" }, /plugins\[0\]\.logFile/],
     ["tuning's backup directory", { type: "tuning", mtu: 1400, dataDir: "/etc/sudoers.d" }, /plugins\[0\]\.dataDir/],
-    ["flannel's data directory", { type: "flannel", dataDir: "/etc" }, /plugins\[0\]\.dataDir .* runs it from on DEL/],
+    ["flannel's data directory", { type: "flannel", dataDir: "/etc" }, /plugins\[0\]\.dataDir .* run again on DEL/],
     ["flannel's delegate's IPAM", { type: "flannel", delegate: { type: "bridge", ipam: { type: "host-local", dataDir: "/etc" } } }, /plugins\[0\]\.delegate\.ipam\.dataDir/],
     ["ovs-cni's socket on TCP", { type: "ovs", bridge: "br1", socket_file: "tcp:10.0.0.1:6640" }, /socket_file is "tcp:10\.0\.0\.1:6640"/],
     ["a runtimeConfig written into the config (portmap would map host ports)", { name: "l", plugins: [{ type: "bridge" }, { type: "portmap", runtimeConfig: { portMappings: [{ hostPort: 22, containerPort: 22 }] } }] }, /plugins\[1\]\.runtimeConfig is set: it is what the runtime hands a plugin/],
@@ -163,6 +163,33 @@ describe("rule 3: what a tenant-written config may name on the host", () => {
       for (const source of exempt) run(raw, source);
     });
   }
+  test("keys are matched as Go plugins read them (case-insensitively, with Unicode's simple folding): another spelling does not get past any rule", () => {
+    for (const source of ALL_SOURCES) {
+      refusal(() => run({ type: "bridge", IPAM: { Type: "multus", delegates: [{ type: "evil" }] } }, source), /plugins\[0\]\.IPAM\.Type is "multus", one of Multus's own programs/);
+      refusal(() => run({ type: "flannel", Delegate: { TYPE: "multus-shim" } }, source), /Delegate\.TYPE is "multus-shim"/);
+    }
+    for (const source of [tenant, hotplug]) {
+      refusal(() => admit({ type: "bridge", ipam: { type: "host-local", DATADIR: "/etc" } }, source), /plugins\[0\]\.ipam\.DATADIR is "\/etc"/);
+      refusal(() => admit({ type: "macvlan", ipam: { type: "dhcp", daemon\u017focketPath: "/tmp/evil.sock" } }, source), /daemon\u017focketPath is "\/tmp\/evil\.sock"/);
+      refusal(() => admit({ type: "sriov", LogFile: "/etc/cron.d/x", logFile: "/var/lib/cni/networks/x" }, source), /LogFile is "\/etc\/cron\.d\/x"/);
+      refusal(() => admit({ type: "portmap", RuntimeConfig: { portMappings: [{ hostPort: 22, containerPort: 22 }] } }, source), /RuntimeConfig is set/);
+      refusal(() => admit({ type: "tuning", Sysctl: { "kernel.core_pattern": "|/x" } }, source), /Sysctl has "kernel\.core_pattern"/);
+      refusal(() => admit({ type: "portmap", CONDITIONSV4: ["-j", "ACCEPT"] }, source), /CONDITIONSV4 is set/);
+      refusal(() => admit({ type: "macvlan", Ipam: { TYPE: "dhcp" } }, source, { ...policy, allowedTypes: ["macvlan", "host-local"] }), /plugins\[0\]\.Ipam\.TYPE is "dhcp", which is not in/);
+      // A path key is a path key whatever plugin reads it (a custom IPAM, a renamed host-local).
+      refusal(() => admit({ type: "my-ipam-wrapper", options: [{ nested: { dataDir: "/etc" } }] }, source), /options\[0\]\.nested\.dataDir is "\/etc"/);
+    }
+  });
+
+  test("a pod's cni-args are the pod's: checked even when merged into a trusted namespace's NAD", () => {
+    const nad = admit({ type: "tuning" }, trusted);
+    const pod = { kind: "annotation", namespace: "kube-system", name: "net", pod: "team-a/p" } as const;
+    const withArgs = (cni: Record<string, unknown>) => reviseDelegateConfig(nad, (l) => ({ ...l, plugins: l.plugins.map((p) => ({ ...p, args: { cni } })) }), { policy, source: pod });
+    withArgs({ ips: ["10.1.0.5"], sysctl: { "net.ipv4.conf.IFNAME.arp_filter": "1" } });
+    refusal(() => withArgs({ sysctl: { "kernel.core_pattern": "|/x" } }), /plugins\[0\]\.args\.cni\.sysctl has "kernel\.core_pattern"/);
+    refusal(() => withArgs({ dataDir: "/etc" }), /plugins\[0\]\.args\.dataDir is "\/etc"|plugins\[0\]\.args\.cni\.dataDir is "\/etc"/);
+  });
+
   test("allowed: the plugins' defaults, paths inside allowedHostPaths, net.* sysctls, a unix: OVSDB endpoint inside them", () => {
     admit({ type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24", dataDir: "/var/lib/cni/networks" } }, tenant);
     admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/var/lib/cni/networks/mine" } }, tenant);

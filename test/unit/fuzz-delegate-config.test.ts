@@ -66,12 +66,16 @@ function admit(raw: unknown, s: DelegateSource, p: DelegatePolicy): { value: Del
   );
 }
 
-/** Every `type` string in a value, at any depth. */
+/** Every `type` string in a value, at any depth, the key spelt in any case (Go plugins read it so). */
 function typesIn(v: unknown): string[] {
   if (Array.isArray(v)) return v.flatMap(typesIn);
   if (typeof v !== "object" || v === null) return [];
-  return Object.entries(v).flatMap(([k, x]) => (k === "type" && typeof x === "string" ? [x] : typesIn(x)));
+  return Object.entries(v).flatMap(([k, x]) => (k.replace(/\u017f/g, "s").replace(/\u212a/g, "k").toLowerCase() === "type" && typeof x === "string" ? [x] : typesIn(x)));
 }
+
+/** A key respelt as a Go plugin would still read it: another ASCII case, or with "ſ"/"K" for s/k. */
+const respelt = (key: string, how: number): string =>
+  Array.from(key, (c, i) => ((how >> i) & 1 ? (c === "s" ? "\u017f" : c === "k" ? "\u212a" : c.toUpperCase()) : c)).join("");
 
 function check(raw: unknown, s: DelegateSource, p: DelegatePolicy): DelegateConfig | undefined {
   const out = admit(raw, s, p);
@@ -113,9 +117,9 @@ fuzzProperties(import.meta.url, {
     if (c === undefined) return;
     const poisoned = structuredClone(c.list) as { plugins: Record<string, unknown>[] };
     const target = poisoned.plugins[where % poisoned.plugins.length] ?? {};
-    if (where % 3 === 0) target["type"] = exe;
-    else if (where % 3 === 1) target["ipam"] = { type: exe };
-    else target["nested"] = [{ deep: { type: exe } }];
+    if (where % 3 === 0) target[respelt("type", where >> 2)] = exe;
+    else if (where % 3 === 1) target[respelt("ipam", where >> 2)] = { [respelt("type", where >> 6)]: exe };
+    else target["nested"] = [{ deep: { [respelt("type", where)]: exe } }];
     const out = admit(poisoned, s, p);
     assert.ok("error" in out && out.error instanceof DelegateConfigError && out.error.errorCode === "MULTUS_ERR_DELEGATE_REFUSED", `${exe} was admitted`);
     // And a revision of an admitted config (a selection's cni-args, a device) cannot smuggle it in.
