@@ -25,7 +25,7 @@
 //
 // The policy (docs/security.md has the threat model):
 //   1. Always, whatever the source: no plugin `type` anywhere in the config (a plugin, its `ipam`, a
-//      meta-plugin's nested `delegate`, …) is one of Multus's own executables. A nested multus would
+//      meta-plugin's nested `delegate`, …) is one of Multus's own executables, or holds a path. A nested multus would
 //      take binDir, cniDir, kubeconfig and logFile from the config that names it, multus-shim its
 //      daemonSocketDir: the config's author would choose the programs, files and socket the node uses.
 //   2. For configs a tenant can make the node run — a NAD outside `trustedNamespaces` (its spec.config,
@@ -77,28 +77,17 @@ export interface DelegatePolicy {
   allowedTypes: readonly string[] | undefined;
   /** Types a tenant's config may never run (besides Multus's own). */
   deniedTypes: readonly string[];
-  /** Files, and directories (ending in "/"), a tenant-written config may name in a host-path key. */
+  /**
+   * Files, and directories (ending in "/"), a tenant-written config may name in any host-path key
+   * (besides each key's plugin default, KEY_DEFAULT_PATHS) and in any other string that is a path.
+   */
   allowedHostPaths: readonly string[];
   /** Namespaces whose NADs are the administrator's: rules 2 and 3 do not apply to them. */
   trustedNamespaces: readonly string[];
 }
 
-/**
- * The plugins' own defaults (so naming a default explicitly is fine): host-local's lease directory,
- * dhcp's socket, tuning's backup directory, whereabouts' config directory (two layouts), OVSDB's socket.
- */
-export const DEFAULT_ALLOWED_HOST_PATHS: readonly string[] = [
-  "/var/lib/cni/networks/",
-  "/run/cni/dhcp.sock",
-  "/run/cni/tuning/",
-  "/etc/cni/net.d/whereabouts.d/",
-  "/etc/kubernetes/cni/net.d/whereabouts.d/",
-  "/var/run/openvswitch/db.sock",
-  "/run/openvswitch/db.sock",
-];
-
 export function defaultDelegatePolicy(multusNamespace: string): DelegatePolicy {
-  return { allowedTypes: undefined, deniedTypes: [], allowedHostPaths: DEFAULT_ALLOWED_HOST_PATHS, trustedNamespaces: [multusNamespace] };
+  return { allowedTypes: undefined, deniedTypes: [], allowedHostPaths: [], trustedNamespaces: [multusNamespace] };
 }
 
 /** The type's brand (no value: the registry below is what proves an object passed the gate). */
@@ -173,7 +162,11 @@ export function reviseDelegateConfig(config: DelegateConfig, revise: (list: NetC
 /** A config from a record of an earlier ADD (only Multus's own executables are refused: see the header). */
 export function restoreDelegateConfig(raw: unknown, source: DelegateSource, o: Pick<AdmitOptions, "defaultCniVersion" | "fallbackName"> = {}): DelegateConfig {
   const policy = defaultDelegatePolicy("");
-  return seal(normalise(cloneJson(raw, source), { ...o, source }), source, policy, { types: false, hostPaths: false });
+  const copy = cloneJson(raw, source);
+  // What ran then: a list that kept a stray top-level "type" ran its plugins (earlier releases and
+  // upstream let "plugins" win), so its record does too.
+  if (isRecord(copy) && Array.isArray(copy["plugins"]) && "type" in copy) delete copy["type"];
+  return seal(normalise(copy, { ...o, source }), source, policy, { types: false, hostPaths: false });
 }
 
 export function isAdmitted(x: unknown): x is DelegateConfig {
@@ -382,27 +375,42 @@ function pluginTypes(list: NetConfList): NamedType[] {
 /**
  * Keys plugins use to name a host file, directory or socket, wherever they appear in a plugin's
  * config (its top level, its `ipam`, deeper: whereabouts' `kubernetes.kubeconfig`), whatever the
- * plugin: a tenant-written value must lie within allowedHostPaths. From the plugins' source
- * (docs/security.md lists who reads which): none of them sanitises the path, and several write,
- * rotate or delete files there (host-local's GC removes files in `<dataDir>/<name>`; flannel runs
- * its delegate's config from its dataDir on DEL), hand the file's content back in an error
- * (whereabouts), run what a kubeconfig names (an `exec` credential plugin), or send the whole
- * request to the socket.
+ * plugin: a tenant-written value must be an absolute path within allowedHostPaths, or within the
+ * key's own default (`defaults`: where its plugin keeps that file when the key is absent, so naming
+ * the default is harmless; a log key has none, so a tenant cannot point it at another network's lease
+ * file). From the plugins' source (docs/security.md lists who reads which): none of them sanitises
+ * the path, and several write, rotate or delete files there (host-local's GC removes files in
+ * `<dataDir>/<name>`; flannel runs its delegate's config from its dataDir on DEL), hand the file's
+ * content back in an error (whereabouts), run what a kubeconfig names (an `exec` credential plugin),
+ * or send the whole request to the socket.
  */
-const HOST_PATH_KEYS: readonly { key: string; what: string; endpoint?: true }[] = [
-  { key: "dataDir", what: "a directory the plugin writes in (host-local's leases, which its GC deletes; tuning's backups; flannel's delegate configs, run again on DEL)" },
-  { key: "resolvConf", what: "a file host-local reads into the result" },
-  { key: "daemonSocketPath", what: "the socket the dhcp plugin sends the whole request to" },
-  { key: "kubeconfig", what: "a kubeconfig whose credentials (and exec plugins) the plugin uses" },
-  { key: "configuration_path", what: "a config file the plugin reads (whereabouts quotes it in its errors)" },
-  { key: "log_file", what: "a file the plugin creates and appends its log to" },
-  { key: "logFile", what: "a file the plugin creates, appends to and rotates" },
-  { key: "log_file_path", what: "a file the plugin writes its log to" },
-  { key: "log-file", what: "a file the plugin writes its log to" },
-  { key: "subnetFile", what: "a file flannel reads" },
-  { key: "socket_file", what: "the OVSDB endpoint ovs-cni connects to", endpoint: true },
-  { key: "server_socket", what: "the socket kube-ovn sends the request to" },
+const HOST_PATH_KEYS: readonly { key: string; what: string; defaults: readonly string[]; endpoint?: true }[] = [
+  { key: "dataDir", what: "a directory the plugin writes in (host-local's leases, which its GC deletes; tuning's backups; flannel's delegate configs, run again on DEL)", defaults: ["/var/lib/cni/networks/", "/run/cni/tuning/"] },
+  { key: "resolvConf", what: "a file host-local reads into the result", defaults: [] },
+  { key: "daemonSocketPath", what: "the socket the dhcp plugin sends the whole request to", defaults: ["/run/cni/dhcp.sock"] },
+  {
+    key: "kubeconfig",
+    what: "a kubeconfig whose credentials (and exec plugins) the plugin uses",
+    defaults: ["/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig", "/etc/kubernetes/cni/net.d/whereabouts.d/whereabouts.kubeconfig"],
+  },
+  {
+    key: "configuration_path",
+    what: "a config file the plugin reads (whereabouts quotes it in its errors)",
+    defaults: ["/etc/cni/net.d/whereabouts.d/whereabouts.conf", "/etc/kubernetes/cni/net.d/whereabouts.d/whereabouts.conf"],
+  },
+  { key: "log_file", what: "a file the plugin creates and appends its log to", defaults: [] },
+  { key: "logFile", what: "a file the plugin creates, appends to and rotates", defaults: [] },
+  { key: "log_file_path", what: "a file the plugin writes its log to", defaults: [] },
+  { key: "log-file", what: "a file the plugin writes its log to", defaults: [] },
+  { key: "subnetFile", what: "a file flannel reads", defaults: [] },
+  { key: "socket_file", what: "the OVSDB endpoint ovs-cni connects to", defaults: ["/var/run/openvswitch/db.sock", "/run/openvswitch/db.sock"], endpoint: true },
+  { key: "server_socket", what: "the socket kube-ovn sends the request to", defaults: [] },
 ];
+
+const PATH_RULES: ReadonlyMap<string, (typeof HOST_PATH_KEYS)[number]> = new Map(HOST_PATH_KEYS.map((r) => [fold(r.key), r]));
+
+/** Every key's plugin default, for docs and tests. */
+export const KEY_DEFAULT_PATHS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(HOST_PATH_KEYS.map((r) => [r.key, r.defaults]));
 
 /** Keys that hand the node's firewall raw arguments or a chain to jump to (portmap, firewall). */
 const FIREWALL_KEYS: readonly { key: string; what: string }[] = [
@@ -422,20 +430,36 @@ function pathAllowed(path: string, allowed: readonly string[]): boolean {
   return allowed.some((a) => (a.endsWith("/") ? path === a.slice(0, -1) || path.startsWith(a) : path === a));
 }
 
-/** Host-path keys anywhere under `root` (a plugin's config, or a pod's cni-args). */
+/**
+ * Host paths anywhere under `root` (a plugin's config, or a pod's cni-args): the known keys (whose
+ * value must be an absolute path where the rule allows), and any other string that is an absolute path
+ * or a `unix:` socket (a plugin this Multus does not know may read it as one): within allowedHostPaths.
+ */
 function checkHostPaths(root: unknown, at: string, source: DelegateSource, policy: DelegatePolicy): void {
-  for (const { o, at: where } of objectsIn(root, at, source)) {
-    for (const rule of HOST_PATH_KEYS) {
-      for (const { key, value } of valuesOf(o, rule.key)) {
-        if (value === undefined || value === null || value === "") continue;
-        const path = rule.endpoint === true && typeof value === "string" && value.startsWith("unix:") ? value.slice("unix:".length) : value;
-        if (typeof path === "string" && pathAllowed(path, policy.allowedHostPaths)) continue;
-        throw refused(
-          source,
-          `${where}.${key} is ${JSON.stringify(value)}: ${rule.what}, a host path; a network of this namespace may name only paths within the Multus config's delegatePolicy.allowedHostPaths (${policy.allowedHostPaths.map(q).join(", ") || "none"}); remove the key to use the plugin's default, or ask the cluster administrator to allow the path`,
-        );
-      }
+  const allowed = (path: string, defaults: readonly string[]): boolean => pathAllowed(path, policy.allowedHostPaths) || pathAllowed(path, defaults);
+  const fix = `a network of this namespace may name only paths within the Multus config's delegatePolicy.allowedHostPaths (${policy.allowedHostPaths.map(q).join(", ") || "none set"})`;
+  // `key`: the object key whose value `v` is (undefined for the root and for array elements).
+  const stack: { v: unknown; at: string; key: string | undefined; depth: number }[] = [{ v: root, at, key: undefined, depth: 0 }];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === undefined) break;
+    const { v, depth } = item;
+    if (depth > MAX_DEPTH) throw invalid(source, `is nested deeper than ${String(MAX_DEPTH)} levels at ${item.at}`);
+    const rule = item.key === undefined ? undefined : PATH_RULES.get(fold(item.key));
+    if (rule !== undefined) {
+      if (v === undefined || v === null || v === "") continue;
+      const path = typeof v !== "string" ? undefined : rule.endpoint === true && v.startsWith("unix:") ? v.slice("unix:".length) : v;
+      if (path !== undefined && allowed(path, rule.defaults)) continue;
+      const own = rule.defaults.length === 0 ? "" : `, or the plugin's own default (${rule.defaults.map(q).join(", ")})`;
+      throw refused(source, `${item.at} is ${JSON.stringify(v)}: ${rule.what}, a host path; ${fix}${own}; remove the key to use the plugin's default, or ask the cluster administrator to allow the path`);
     }
+    if (typeof v === "string") {
+      if (!v.startsWith("/") && !v.startsWith("unix:")) continue;
+      if (allowed(v.startsWith("unix:") ? v.slice("unix:".length) : v, [])) continue;
+      throw refused(source, `${item.at} is ${JSON.stringify(v)}, a host path (a plugin may read, write or connect to it); ${fix}; remove it, or ask the cluster administrator to allow the path`);
+    }
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, at: `${item.at}[${String(i)}]`, key: undefined, depth: depth + 1 }));
+    else if (isRecord(v)) for (const [k, x] of Object.entries(v)) stack.push({ v: x, at: item.at === "" ? k : `${item.at}.${k}`, key: k, depth: depth + 1 });
   }
 }
 
@@ -478,6 +502,11 @@ function checkTenantPlugin(p: Record<string, unknown>, at: string, source: Deleg
 
 function checkPolicy(list: NetConfList, source: DelegateSource, policy: DelegatePolicy, rules: Rules): void {
   for (const { type, at } of everyType(list, source)) {
+    // A type is a file name in the plugin directories: a path in one would make an old plugin (libcni
+    // before 0.8.1, CVE-2021-20206) run whatever it points at.
+    if (type.includes("/") || type.includes("\0") || type === "." || type === "..") {
+      throw refused(source, `${at} is ${q(type)}, which is not a plugin name (a plugin is a file in the CNI plugin directories; a type names it without a path); fix the type`);
+    }
     if (MULTUS_EXECUTABLES.includes(type)) {
       throw refused(
         source,

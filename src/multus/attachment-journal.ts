@@ -37,6 +37,11 @@ export type AttachmentState = (typeof ATTACHMENT_STATES)[number];
 export interface JournalEntry {
   plan: AttachmentPlan;
   states: AttachmentState[];
+  /**
+   * Attachments of the file the gate refuses to run again (one of Multus's own programs, recorded by a
+   * release before the gate): left out of the plan, each with why. The others are torn down as usual.
+   */
+  refused?: string[];
 }
 
 type StoredAttachment = Omit<Attachment, "index" | "delegate"> & { delegate: NetConfList; source?: DelegateSource; state?: AttachmentState; index?: unknown };
@@ -147,20 +152,28 @@ function decodeJournal(text: string, path: string): JournalEntry | string {
   }
   if (!isJournalFile(json)) return `not a ${KIND} or ${KIND_V1} journal`;
   const attachments: Attachment[] = [];
-  // A stored "index" is not the attachment's: its position is (teardownOf looks states up by it).
-  for (const [index, { state: _state, source, delegate, index: _stored, ...a }] of json.attachments.entries()) {
+  const states: AttachmentState[] = [];
+  const refused: string[] = [];
+  // A stored "index" is not the attachment's: its position in the plan is (teardownOf looks states up by it).
+  for (const [stored, { state, source, delegate, index: _stored, ...a }] of json.attachments.entries()) {
+    const recorded: DelegateSource = source ?? { kind: "record", where: `the journal ${path}, attachment ${String(stored)}` };
+    let restored;
     try {
-      const recorded: DelegateSource = source ?? { kind: "record", where: `the journal ${path}, attachment ${String(index)}` };
-      attachments.push({ index, ...a, delegate: restoreDelegateConfig(delegate, recorded) });
+      restored = restoreDelegateConfig(delegate, recorded);
     } catch (err) {
-      if (err instanceof DelegateConfigError) return `attachment ${String(index)}: ${err.message}`;
+      // One attachment the gate will not run again does not cost the others their strict teardown.
+      if (err instanceof DelegateConfigError) {
+        refused.push(`attachment ${String(stored)} (${a.network}, ${a.ifName}): ${err.message}`);
+        continue;
+      }
       throw err;
     }
+    attachments.push({ index: attachments.length, ...a, delegate: restored });
+    states.push(json.kind === KIND_V1 ? "added" : (state ?? "adding"));
   }
-  const states = json.attachments.map((a): AttachmentState => (json.kind === KIND_V1 ? "added" : (a.state ?? "adding")));
   const plan: AttachmentPlan = { containerId: json.containerId, netns: json.netns, ifName: json.ifName, attachments };
   if (json.pod !== undefined) plan.pod = json.pod;
-  return { plan, states };
+  return refused.length === 0 ? { plan, states } : { plan, states, refused };
 }
 
 function isJournalFile(x: unknown): x is JournalFile {

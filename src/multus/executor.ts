@@ -160,6 +160,9 @@ export class Executor {
    */
   async del(entry: JournalEntry, ctx: OperationContext): Promise<void> {
     const { plan, states } = entry;
+    for (const why of entry.refused ?? []) {
+      this.#log.error({ containerId: plan.containerId, reason: why }, "a recorded attachment is not torn down: the gate refuses to run its config again (docs/security.md)");
+    }
     const todo = teardownOf(entry);
     const skipped = plan.attachments.filter((a) => states[a.index] === "planned");
     if (skipped.length > 0) {

@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import { DEFAULT_DEVICE_CHECKPOINT, DEFAULT_DEVICE_INFO_DIR, DEFAULT_POD_RESOURCES_SOCKET } from "../devices/paths.ts";
 import { MultusError } from "../util/multus-error.ts";
-import { admitDelegateConfig, DEFAULT_ALLOWED_HOST_PATHS, type DelegateConfig, type DelegatePolicy } from "../cni/delegate-config.ts";
+import { admitDelegateConfig, type DelegateConfig, type DelegatePolicy } from "../cni/delegate-config.ts";
 
 export const DEFAULTS = {
   confDir: "/etc/cni/multus/net.d",
@@ -176,7 +176,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
   const delegatePolicy: DelegatePolicy = {
     allowedTypes: c.delegatePolicy?.allowedTypes,
     deniedTypes: c.delegatePolicy?.deniedTypes ?? [],
-    allowedHostPaths: c.delegatePolicy?.allowedHostPaths ?? DEFAULT_ALLOWED_HOST_PATHS,
+    allowedHostPaths: c.delegatePolicy?.allowedHostPaths ?? [],
     trustedNamespaces: c.delegatePolicy?.trustedNamespaces ?? [multusNamespace],
   };
   const delegates = (c.delegates ?? []).map((d, i) => toDelegate(d, i, cniVersion, source, delegatePolicy));

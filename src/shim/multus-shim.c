@@ -33,6 +33,10 @@
  * executable, with the same environment and stdin, within the same deadline (at which the plugin's
  * process group is killed). A daemon that answers is authoritative, even with an error.
  *
+ * Started with MULTUS_TS_DELEGATE_OF in its environment (Multus sets it for every delegate), the shim
+ * is some network's plugin under another name, and refuses every command but VERSION with code 7
+ * before it touches any socket (docs/security.md).
+ *
  * Every error the shim makes itself is a CNI error on stdout with exit code 1, its message also on
  * stderr. Build: gcc -std=c11 -Wall -Wextra -Werror -O2 -static -s of all the .c files
  * here (scripts/build.ts).
@@ -83,6 +87,9 @@ extern char **environ;
 #define SOCKET_NAME "multus.sock"
 #define THIN_PLUGIN "multus"
 #define DAEMON_HINT "check the multus DaemonSet pod on this node (kubectl -n kube-system get pods -l app=multus -o wide; its logs)"
+/* Set by Multus in every delegate's environment (src/cni/delegate-config.ts): a shim started under it
+ * is a network's plugin, and would post the runtime's request to a socket that network's config chose. */
+#define DELEGATE_MARKER_ENV "MULTUS_TS_DELEGATE_OF"
 
 /* CNI error codes (CNI 1.1 "Error"; 999 is libcni's "internal"). */
 enum cni_code {
@@ -782,6 +789,14 @@ int main(int argc, char **argv)
 		fail(CNI_INVALID_ENV, NULL, 0, "unknown CNI_COMMAND: %s", command);
 	if (!config_ok)
 		fail(problem_code, NULL, 0, "%s", problem.data);
+	/* Under any name (the gate refuses multus-shim as a type; an alias reaches this binary anyway): before
+	 * any socket is touched, and with no local DEL, which would run the thin plugin under the same marker. */
+	const char *parent = getenv(DELEGATE_MARKER_ENV);
+	if (parent != NULL && parent[0] != '\0')
+		fail(CNI_INVALID_CONFIG, "MULTUS_ERR_DELEGATE_REFUSED", strlen("MULTUS_ERR_DELEGATE_REFUSED"),
+		     "multus-shim was started as a delegate of Multus (" DELEGATE_MARKER_ENV "=%s in its environment): Multus never runs "
+		     "itself as a network's plugin, since that network's config would choose the daemon socket it posts the request to; "
+		     "use the plugin itself in the network's config", parent);
 
 	/* CNI 1.1 DEL must succeed whenever it can, so it never waits for the daemon's readiness. */
 	if (!del)

@@ -35,13 +35,22 @@ const mode = process.env["MULTUS_TS_MODE"] === "thick" ? "thick" : "thin";
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
 /** /opt/cni/bin as a node has it: the reference plugins, multus and multus-shim (and an alias, when asked). */
-async function nodeBinDir(t: TestContext, aliases: string[] = []): Promise<string> {
+async function nodeBinDir(t: TestContext, aliases: [name: string, of: "multus" | "multus-shim"][] = []): Promise<string> {
   const dir = join(bed.state, "opt-cni-bin");
   await mkdir(dir, { recursive: true });
   for (const p of await readdir(REF_PLUGINS)) await symlink(join(REF_PLUGINS, p), join(dir, p)).catch(() => undefined);
-  for (const exe of ["multus", "multus-shim", ...aliases]) await symlink(binPath(exe === "multus-shim" ? exe : "multus"), join(dir, exe)).catch(() => undefined);
-  t.diagnostic(`plugin directory ${dir}: the reference plugins, multus, multus-shim${aliases.map((a) => `, ${a}`).join("")}`);
+  for (const [name, of] of [["multus", "multus"], ["multus-shim", "multus-shim"], ...aliases] as const) await symlink(binPath(of), join(dir, name)).catch(() => undefined);
+  t.diagnostic(`plugin directory ${dir}: the reference plugins, multus, multus-shim${aliases.map(([a, of]) => `, ${a} (-> ${of})`).join("")}`);
   return dir;
+}
+
+/** The Multus config with `policy`: in thick mode the daemon config's keys win, so the daemon is restarted with it. */
+async function withPolicy(policy: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
+  if (bed.mode === "thick") {
+    await bed.daemon?.stop();
+    await bed.startDaemon({ delegatePolicy: policy });
+  }
+  return bed.conf({ ...extra, delegatePolicy: policy });
 }
 
 /** A tenant's directory with a program that leaves a mark when it runs (a valid CNI plugin otherwise). */
@@ -113,7 +122,7 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
   });
 
   test("a multus started by a delegate under another name (an alias in the plugin directory) refuses to run", async (t) => {
-    const bin = await nodeBinDir(t, ["nested-net"]);
+    const bin = await nodeBinDir(t, [["nested-net", "multus"]]);
     const tenant = await tenantProgram(t);
     const ns = await createNamespace(t);
     // The gate knows Multus's programs by name; an alias reaches the multi-call binary anyway, and the
@@ -123,6 +132,25 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
     const msg = await expectRefused(p, bed.conf({ binDir: bin, clusterNetwork: "alias-net" }), /multus was started as a delegate of Multus \(MULTUS_TS_DELEGATE_OF=\d+ in its environment\)/);
     t.diagnostic(msg);
     assert.equal(await tenant.ran(), false);
+  });
+
+  test("nor a multus-shim under another name: it refuses under the delegate marker before it touches the socket its config names", async (t) => {
+    const bin = await nodeBinDir(t, [["shim-alias", "multus-shim"]]);
+    const dir = await mkdtemp(join(tmpdir(), "mt-tenant-sock-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const received: string[] = [];
+    const server: Server = createServer((s) => {
+      s.on("data", (d: Buffer) => received.push(d.toString("utf8")));
+      s.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
+    await new Promise<void>((resolve) => server.listen(join(dir, "multus.sock"), resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    const ns = await createNamespace(t);
+    await applyYaml(nadYaml(ns, "shim-alias", { cniVersion: "1.0.0", type: "shim-alias", daemonSocketDir: dir, daemonReadyTimeoutSeconds: 1 }));
+    // The gate would refuse the socket's directory (a host path); allowed here, so that the shim's own check is what is tried.
+    const conf = await withPolicy({ allowedHostPaths: [`${bed.state}/`, `${dir}/`] }, { binDir: bin });
+    await expectRefused(await bed.createPod(ns, "shim-alias"), conf, /multus-shim was started as a delegate of Multus \(MULTUS_TS_DELEGATE_OF=\d+ in its environment\)/);
+    assert.deepEqual(received, [], "the socket got nothing");
   });
 
   test("host-local cannot be told to write its leases outside delegatePolicy.allowedHostPaths (nor a path climbing out of them)", async (t) => {
@@ -142,22 +170,18 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
   test("delegatePolicy.allowedTypes limits what a tenant's NAD may run; the administrator's cluster network is not limited", async (t) => {
     const ns = await createNamespace(t);
     const policy = { ...testDelegatePolicy(bed.state), allowedTypes: ["macvlan", "static"] };
-    // Thick: the daemon config's keys win over the request's (upstream's semantics), so the policy goes there.
-    if (bed.mode === "thick") {
-      await bed.daemon?.stop();
-      await bed.startDaemon({ delegatePolicy: policy });
-    }
+    const conf = await withPolicy(policy);
     await applyYaml(
       nadYaml(ns, "bridged", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-typ0", ipam: { type: "host-local", subnet: "10.92.0.0/24", dataDir: bed.ipamDir } }) +
         "---\n" +
         nadYaml(ns, "mv", { cniVersion: "1.0.0", type: "macvlan", master: "lan0", mode: "bridge", ipam: { type: "static", addresses: [{ address: "10.20.0.60/24" }] } }),
     );
-    await expectRefused(await bed.createPod(ns, "bridged", "p1"), bed.conf({ delegatePolicy: policy }), /plugins\[0\]\.type is "bridge", which is not in the Multus config's delegatePolicy\.allowedTypes \("macvlan", "static"\)/);
+    await expectRefused(await bed.createPod(ns, "bridged", "p1"), conf, /plugins\[0\]\.type is "bridge", which is not in the Multus config's delegatePolicy\.allowedTypes \("macvlan", "static"\)/);
     const ok = await bed.createPod(ns, "mv", "p2");
-    const add = await bed.cni("ADD", ok, { conf: bed.conf({ delegatePolicy: policy }) });
+    const add = await bed.cni("ADD", ok, { conf });
     assert.equal(add.code, 0, add.stdout + add.stderr);
     assert.deepEqual([...(await bed.podInterfaces(ok)).keys()].sort(), ["eth0", "net1"], "the cluster network (a bridge in the administrator's confDir) and the allowed macvlan");
-    assert.equal((await bed.cni("DEL", ok, { conf: bed.conf({ delegatePolicy: policy }) })).code, 0);
+    assert.equal((await bed.cni("DEL", ok, { conf })).code, 0);
     assert.deepEqual(await bed.residue(ok), []);
   });
 

@@ -57,7 +57,7 @@ describe("the model: one normalised list, parsed once for the runner", () => {
   test("every source refuses what the runner would refuse, naming the source; type with plugins is ambiguous everywhere", () => {
     for (const source of ALL_SOURCES) {
       for (const [raw, message] of [
-        [{ type: "bridge", plugins: [{ type: "bridge" }] }, /has both "type" and "plugins"/],
+        ...(source.kind === "record" ? [] : [[{ type: "bridge", plugins: [{ type: "bridge" }] }, /has both "type" and "plugins"/] as const]),
         [{ name: "x" }, /has neither "type"/],
         [{ name: "x", plugins: [] }, /no plugins in list/],
         [{ name: "x", plugins: [{ name: "p" }] }, /missing 'type'/],
@@ -171,7 +171,7 @@ describe("rule 3: what a tenant-written config may name on the host", () => {
     for (const source of [tenant, hotplug]) {
       refusal(() => admit({ type: "bridge", ipam: { type: "host-local", DATADIR: "/etc" } }, source), /plugins\[0\]\.ipam\.DATADIR is "\/etc"/);
       refusal(() => admit({ type: "macvlan", ipam: { type: "dhcp", daemon\u017focketPath: "/tmp/evil.sock" } }, source), /daemon\u017focketPath is "\/tmp\/evil\.sock"/);
-      refusal(() => admit({ type: "sriov", LogFile: "/etc/cron.d/x", logFile: "/var/lib/cni/networks/x" }, source), /LogFile is "\/etc\/cron\.d\/x"/);
+      refusal(() => admit({ type: "sriov", LogFile: "/etc/cron.d/x" }, source), /LogFile is "\/etc\/cron\.d\/x"/);
       refusal(() => admit({ type: "portmap", RuntimeConfig: { portMappings: [{ hostPort: 22, containerPort: 22 }] } }, source), /RuntimeConfig is set/);
       refusal(() => admit({ type: "tuning", Sysctl: { "kernel.core_pattern": "|/x" } }, source), /Sysctl has "kernel\.core_pattern"/);
       refusal(() => admit({ type: "portmap", CONDITIONSV4: ["-j", "ACCEPT"] }, source), /CONDITIONSV4 is set/);
@@ -199,8 +199,31 @@ describe("rule 3: what a tenant-written config may name on the host", () => {
     const own: DelegatePolicy = { ...policy, allowedHostPaths: ["/tmp/test-ipam/"] };
     admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/tmp/test-ipam" } }, tenant, own);
     admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/tmp/test-ipam/x" } }, tenant, own);
-    refusal(() => admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/tmp/test-ipam-other" } }, tenant, own), /allowedHostPaths \("\/tmp\/test-ipam\/"\)/);
-    refusal(() => admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/var/lib/cni/networks" } }, tenant, own), /dataDir/);
+    refusal(() => admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/tmp/test-ipam-other" } }, tenant, own), /allowedHostPaths \("\/tmp\/test-ipam\/"\), or the plugin's own default \("\/var\/lib\/cni\/networks\/", "\/run\/cni\/tuning\/"\)/);
+    admit({ type: "bridge", ipam: { type: "host-local", dataDir: "/var/lib/cni/networks" } }, tenant, own);
+    admit({ type: "sriov", logFile: "/tmp/test-ipam/sriov.log" }, tenant, own);
+  });
+
+  test("each key may name its plugin's own default, no other key's: a log file cannot be pointed at another network's leases or at whereabouts' credentials", () => {
+    refusal(() => admit({ type: "sriov", logFile: "/var/lib/cni/networks/cbr0/10.244.0.5" }, tenant), /plugins\[0\]\.logFile is "\/var\/lib\/cni\/networks\/cbr0\/10\.244\.0\.5": a file the plugin creates, appends to and rotates/);
+    refusal(() => admit({ type: "macvlan", ipam: { type: "whereabouts", log_file: "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig" } }, tenant), /ipam\.log_file/);
+    refusal(() => admit({ type: "macvlan", ipam: { type: "whereabouts", kubernetes: { kubeconfig: "/etc/cni/net.d/whereabouts.d/other.kubeconfig" } } }, tenant), /kubernetes\.kubeconfig/);
+  });
+
+  test("any other string that is an absolute path or a unix: socket must lie within allowedHostPaths (a plugin this Multus does not know may read it as one)", () => {
+    for (const [raw, message] of [
+      [{ type: "aws-cni", pluginLogFile: "/etc/shadow" }, /plugins\[0\]\.pluginLogFile is "\/etc\/shadow", a host path \(a plugin may read, write or connect to it\)/],
+      [{ type: "macvlan", ipam: { type: "spiderpool", ipam_unix_socket_path: "/var/lib/kubelet/pods/u/volumes/x/s.sock" } }, /ipam\.ipam_unix_socket_path/],
+      [{ type: "userspace", host: { vhost: { socketfile: "unix:/tmp/x.sock" } } }, /host\.vhost\.socketfile is "unix:\/tmp\/x\.sock"/],
+      [{ type: "my-plugin", files: ["ok", "/etc/passwd"] }, /plugins\[0\]\.files\[1\] is "\/etc\/passwd"/],
+      [{ type: "host-device", kernelpath: "/sys/devices/pci0000:00/0000:00:03.0" }, /kernelpath is "\/sys\/devices/],
+    ] as const) {
+      refusal(() => admit(raw, tenant), message);
+      admit(raw, tenantFile);
+      admit(raw, admin);
+    }
+    admit({ type: "my-plugin", note: "a/b", route: "10.0.0.0/8", url: "http://x/y" }, tenant);
+    admit({ type: "aws-cni", pluginLogFile: "/tmp/test-ipam/aws.log" }, tenant, { ...policy, allowedHostPaths: ["/tmp/test-ipam/"] });
   });
 });
 
@@ -216,6 +239,8 @@ describe("revisions and records", () => {
     refusal(() => reviseDelegateConfig(base, (l) => ({ ...l, plugins: l.plugins.map((p) => ({ ...p, ipam: { type: "host-local", dataDir: "/etc" } })) }), { policy }), /ipam\.dataDir/);
   });
   test("a record (journal, upstream's scratch cache) is what an earlier ADD ran: only rule 1, so a stricter policy never stops a DEL", () => {
+    // Earlier releases (and upstream) ran the plugins of a list that kept a stray "type": so does its DEL.
+    assert.deepEqual(restoreDelegateConfig({ name: "n", type: "bridge", plugins: [{ type: "ptp" }] }, record).plugins.map((p) => p.type), ["ptp"]);
     const r = restoreDelegateConfig({ type: "bridge", ipam: { type: "host-local", dataDir: "/tmp/x" } }, record, { fallbackName: "upstream-net" });
     assert.equal(r.name, "upstream-net");
     assert.equal(r.list.cniVersion, "0.1.0", "a record without cniVersion ran at the implicit 0.1.0");
