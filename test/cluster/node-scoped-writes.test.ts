@@ -126,6 +126,38 @@ describe("node-scoped writes: the multus identity of node A on the real kube-api
     assert.equal(labels, "web original");
   });
 
+  test("a whole-object PUT of pods/status (Go Multus's GET + PUT) is held to the same rules as a patch", async () => {
+    // A raw PUT of the object as read: `kubectl replace` would also rewrite kubectl's own
+    // last-applied annotation, which the policy rightly refuses too.
+    const put = (pod: unknown) => tryKubectl(["replace", "--raw", `/api/v1/namespaces/${ns}/pods/on-a/status`, "-f", "-"], { kubeconfig: asNodeA, input: JSON.stringify(pod) });
+    const read = async () => JSON.parse(await kubectl(["get", "pod", "on-a", "-o", "json"], as(cluster.adminKubeconfig))) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+    const pod = await read();
+    pod.metadata.annotations[NETWORK_STATUS] = '[{"name":"put","default":true}]';
+    const ok = await put(pod);
+    assert.equal(ok.code, 0, `network-status alone: admitted (${ok.stderr})`);
+    const again = await read();
+    again.metadata.labels["app"] = "hijacked";
+    await refused(put(again), /may not change a pod's labels/);
+  });
+
+  test("events.k8s.io/v1 writes are held to the core rules (the policy matches them as equivalent)", async () => {
+    const event = (instance: string): string => JSON.stringify({
+      apiVersion: "events.k8s.io/v1",
+      kind: "Event",
+      metadata: { name: uniqueName("on-a"), namespace: ns },
+      eventTime: new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z"),
+      action: "Attach",
+      reason: "AddedInterface",
+      note: "Add net1",
+      type: "Normal",
+      regarding: { kind: "Pod", namespace: ns, name: "on-a", uid: uids.get("on-a") },
+      reportingController: "multus",
+      reportingInstance: instance,
+    });
+    assert.equal((await tryKubectl(["create", "-f", "-"], { kubeconfig: asNodeA, input: event(nodeA) })).code, 0);
+    await refused(tryKubectl(["create", "-f", "-"], { kubeconfig: asNodeA, input: event(nodeB) }), /may record only its own events/);
+  });
+
   test("events: Multus's own about a pod, reported from node A, are admitted; from another node, or another reason, refused", async () => {
     const client = new KubeClient(await loadKubeconfig(asNodeA), { userAgent: "multus-ts-test" });
     const ref = { namespace: ns, name: "on-a", uid: uids.get("on-a") ?? "" };

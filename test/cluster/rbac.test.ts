@@ -22,8 +22,8 @@ const allowed: readonly Permission[] = [
   ...["get", "list", "watch"].map((verb) => ({ verb, resource: nadResource })),
   ...["get", "list", "watch"].map((verb) => ({ verb, resource: "pods" })),
   ...["get", "patch", "update"].map((verb) => ({ verb, resource: "pods", subresource: "status" })),
-  ...["create", "patch", "update"].map((verb) => ({ verb, resource: "events" })),
-  ...["create", "patch", "update"].map((verb) => ({ verb, resource: "events.events.k8s.io" })),
+  { verb: "create", resource: "events" },
+  { verb: "create", resource: "events.events.k8s.io" },
   ...["get", "list", "watch"].map((verb) => ({ verb, resource: "resourceclaims.resource.k8s.io" })),
   ...["get", "list", "watch"].map((verb) => ({ verb, resource: "resourceslices.resource.k8s.io" })),
 ];
@@ -39,8 +39,10 @@ const denied: readonly Permission[] = [
   ...["get", "list", "watch"].map((verb) => ({ verb, resource: "secrets" })),
   { verb: "list", resource: "configmaps" },
   { verb: "patch", resource: "nodes" },
-  // Events are written, never deleted; DRA objects are read, never written.
-  { verb: "delete", resource: "events" },
+  // Events are created, never changed or deleted (a node's token must not rewrite another component's);
+  // DRA objects are read, never written.
+  ...["patch", "update", "delete"].map((verb) => ({ verb, resource: "events" })),
+  ...["patch", "update"].map((verb) => ({ verb, resource: "events.events.k8s.io" })),
   { verb: "update", resource: "resourceclaims.resource.k8s.io", subresource: "status" },
   { verb: "create", resource: "resourceslices.resource.k8s.io" },
   { verb: "delete", resource: "resourceclaims.resource.k8s.io" },

@@ -300,3 +300,22 @@ test("journal files are written atomically with mode 0600 and hold the plan and 
   assert.deepEqual(json.attachments.map((a) => [a.network, a.state]), [["ns/a", "added"]]);
   assert.deepEqual((await readdir(journal.dir)).filter((n) => n.startsWith(".")), [], "no temporary file left");
 });
+
+test("a journal attachment the gate will not run again (type multus, recorded by a release before the gate) is left out and logged; the others are torn down strictly", async () => {
+  await exec.add(planOf("c9", ["a", "b", "c"]), ctx());
+  const file = journal.pathOf("c9");
+  const doc = JSON.parse(await readFile(file, "utf8")) as { attachments: { delegate: { plugins: { type: string }[] } }[] };
+  const middle = doc.attachments[1];
+  assert.ok(middle !== undefined);
+  middle.delegate.plugins = [{ type: "multus" }];
+  await writeFile(file, JSON.stringify(doc));
+  const read = await journal.read("c9");
+  assert.ok(read !== undefined && "entry" in read, "not corrupt as a whole");
+  assert.deepEqual(read.entry.plan.attachments.map((a) => [a.index, a.network]), [[0, "ns/a"], [1, "ns/c"]]);
+  assert.equal(read.entry.refused?.length, 1);
+  assert.match(read.entry.refused[0] ?? "", /attachment 1 \(ns\/b, net1\): .*"multus", one of Multus's own programs/);
+  runner.calls = [];
+  await exec.del(read.entry, ctx());
+  assert.deepEqual(runner.calls, ["DEL c-cni net2", "DEL a-cni eth0"]);
+  assert.equal(await journal.read("c9"), undefined, "the journal goes once the rest is torn down");
+});
