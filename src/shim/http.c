@@ -22,10 +22,10 @@ static bool name_is(const char *name, size_t len, const char *want)
 	return len == strlen(want) && strncasecmp(name, want, len) == 0;
 }
 
-/* The status line and header fields in raw[0, end), end being where "\r\n\r\n" starts. */
-static bool http_parse_head(struct http_response *r, size_t end)
+/* The status line and header fields in raw[base, base + end), end being where "\r\n\r\n" starts. */
+static bool http_parse_head(struct http_response *r, size_t base, size_t end)
 {
-	const char *s = r->raw.data;
+	const char *s = r->raw.data + base;
 	const char *stop = s + end + 2; /* past the CRLF of the last line */
 	const char *eol = memmem(s, end + 2, "\r\n", 2);
 	size_t n = (size_t)(eol - s);
@@ -183,28 +183,39 @@ static enum http_progress http_advance_chunks(struct http_response *r)
 	return progress;
 }
 
+/* Drops raw's first n bytes (interim responses already parsed). */
+static void drop_front(struct http_response *r, size_t n)
+{
+	if (n == 0)
+		return;
+	memmove(r->raw.data, r->raw.data + n, r->raw.len - n);
+	r->raw.len -= n;
+	r->raw.data[r->raw.len] = '\0';
+}
+
 /* The status line, the header fields and the body, as far as they have arrived. */
 static enum http_progress http_parse(struct http_response *r, bool eof)
 {
+	/* Interim responses (100 Continue) are skipped over and dropped together, once: one move per call,
+	 * not one per interim response (a peer sending thousands would make it quadratic). */
+	size_t skip = 0;
 	while (r->head_end == 0) {
-		size_t from = r->scanned > 3 ? r->scanned - 3 : 0;
-		const char *hit = r->raw.len < 4 ? NULL : memmem(r->raw.data + from, r->raw.len - from, "\r\n\r\n", 4);
+		size_t from = r->scanned > skip + 3 ? r->scanned - 3 : skip;
+		const char *hit = r->raw.len - skip < 4 ? NULL : memmem(r->raw.data + from, r->raw.len - from, "\r\n\r\n", 4);
 		if (hit == NULL) {
+			drop_front(r, skip);
 			r->scanned = r->raw.len;
 			return r->raw.len > HTTP_HEADER_LIMIT ? http_malformed(r, "the header block exceeds 64 KiB") : HTTP_INCOMPLETE;
 		}
-		size_t end = (size_t)(hit - r->raw.data);
-		if (!http_parse_head(r, end))
+		size_t end = (size_t)(hit - (r->raw.data + skip));
+		if (!http_parse_head(r, skip, end))
 			return HTTP_MALFORMED;
 		if (r->status < 200) {
-			/* An interim response (100 Continue): drop it, the final one follows. */
-			size_t drop = end + 4;
-			memmove(r->raw.data, r->raw.data + drop, r->raw.len - drop);
-			r->raw.len -= drop;
-			r->raw.data[r->raw.len] = '\0';
-			r->scanned = 0;
+			skip += end + 4;
+			r->scanned = skip;
 			continue;
 		}
+		drop_front(r, skip);
 		r->head_end = end + 4;
 		r->chunk_pos = r->head_end;
 	}
