@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SERVICE_ACCOUNT_DIR } from "../k8s/client-config.ts";
 import { install, uninstall, type InstallOptions } from "../install/installer.ts";
+import { parseMultusConfig } from "../multus/multus-config.ts";
 import { createLogger, parseLogLevel } from "../util/logger.ts";
 
 const VERSION = "multus-ts 0.1.0";
@@ -34,6 +35,7 @@ const OPTIONS = {
   "override-network-name": { type: "boolean" },
   "namespace-isolation": { type: "boolean" },
   "global-namespaces": { type: "string" },
+  "delegate-policy": { type: "string" },
   "readiness-indicator-file": { type: "string" },
   "additional-bin-dir": { type: "string" },
   "cni-version": { type: "string" },
@@ -50,6 +52,25 @@ const OPTIONS = {
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/**
+ * --delegate-policy '<JSON>': the Multus config's delegatePolicy (docs/security.md), checked now with
+ * the engine's own schema, so that a typo fails the install rather than every pod.
+ */
+function delegatePolicyFlag(text: string): unknown {
+  let policy: unknown;
+  try {
+    policy = JSON.parse(text);
+  } catch (err) {
+    fail(`--delegate-policy is not JSON: ${(err as Error).message}`);
+  }
+  try {
+    parseMultusConfig({ cniVersion: "1.0.0", clusterNetwork: "any", delegatePolicy: policy }, "--delegate-policy");
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  return policy;
+}
 
 function fail(message: string): never {
   process.stderr.write(`multus-install: ${message}\n`);
@@ -125,6 +146,7 @@ function main(): void {
   const thinKeys: Record<string, unknown> = {};
   if (v["namespace-isolation"] === true) thinKeys["namespaceIsolation"] = true;
   if (v["global-namespaces"] !== undefined) thinKeys["globalNamespaces"] = v["global-namespaces"];
+  if (v["delegate-policy"] !== undefined) thinKeys["delegatePolicy"] = delegatePolicyFlag(v["delegate-policy"]);
   if (v["readiness-indicator-file"] !== undefined) thinKeys["readinessindicatorfile"] = v["readiness-indicator-file"];
   if (v["additional-bin-dir"] !== undefined) thinKeys["binDir"] = v["additional-bin-dir"];
   if (v["multus-log-level"] !== undefined) thinKeys["logLevel"] = v["multus-log-level"];

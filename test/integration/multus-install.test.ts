@@ -121,11 +121,15 @@ describe("multus-install, thin mode: the kubeconfig stays valid", () => {
     await serviceAccountVolume(sa, { token: first.token, "ca.crt": api.ca, namespace: "kube-system" });
     const installer = startInstaller(
       t,
-      ["--type", "thin", "--skip-multus-binary-copy", "--cni-conf-dir", confDir, "--cni-bin-dir", join(work, "bin"), "--service-account-dir", sa, "--resync-seconds", "1"],
+      ["--type", "thin", "--skip-multus-binary-copy", "--cni-conf-dir", confDir, "--cni-bin-dir", join(work, "bin"), "--service-account-dir", sa, "--resync-seconds", "1", "--delegate-policy", JSON.stringify({ allowedTypes: ["bridge", "host-local"], allowedHostPaths: [`${bed.state}/`] })],
       { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: api.port },
     );
     const kubeconfig = join(confDir, "multus.d", "multus.kubeconfig");
     await waitFor("the kubeconfig", async () => (await stat(kubeconfig).catch(() => undefined)) !== undefined);
+    // The policy (docs/security.md) is in the config the installer generates, as a thin key.
+    await waitFor("the generated config", async () => (await stat(join(confDir, "00-multus.conflist")).catch(() => undefined)) !== undefined);
+    const generated = JSON.parse(await readFile(join(confDir, "00-multus.conflist"), "utf8")) as { plugins: { delegatePolicy?: unknown }[] };
+    assert.deepEqual(generated.plugins[0]?.delegatePolicy, { allowedTypes: ["bridge", "host-local"], allowedHostPaths: [`${bed.state}/`] });
     assert.equal((await stat(kubeconfig)).mode & 0o777, 0o600);
 
     const ns = await createNamespace(t);
@@ -231,6 +235,13 @@ describe("multus-install: executables and the install record", () => {
     assert.equal(thin.status, 1);
     assert.match(thin.stderr, /KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set/);
     assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before));
+    // A --delegate-policy the engine would refuse fails the install, naming the key, before anything is written.
+    for (const [policy, message] of [["{", /--delegate-policy is not JSON/], ['{"allowedHostPaths":["relative/dir"]}', /key "delegatePolicy\.allowedHostPaths\.0": a host path must be absolute/], ['{"allowedTypos":[]}', /delegatePolicy/]] as const) {
+      const bad = spawnSync(binPath("multus-install"), ["--type", "thin", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, "--delegate-policy", policy], { encoding: "utf8", env: {} });
+      assert.equal(bad.status, 1, policy);
+      assert.match(bad.stderr, message);
+      assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before));
+    }
     // A complete thick install, the daemon's config, then uninstall: the same.
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
     const ok = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
