@@ -16,7 +16,8 @@
 //   MULTUS_EXECUTABLES                Multus's own programs: never a delegate
 //   DELEGATE_MARKER_ENV               set in every delegate's environment; multus refuses to run under it
 //   admitDelegateConfig(raw, { source, policy, defaultCniVersion?, fallbackName? }): DelegateConfig
-//   reviseDelegateConfig(config, revise, { policy, source? }): DelegateConfig   (a selection's cni-args, a device)
+//   reviseDelegateConfig(config, revise, { policy, source? }): DelegateConfig   (a selection's device)
+//   withCniArgs(config, cniArgs, { policy, source? }): DelegateConfig          NPWG-11, revised the same way
 //   restoreDelegateConfig(raw, source, { defaultCniVersion?, fallbackName? }?): DelegateConfig
 //                                     a record of an earlier ADD (our journal, upstream's scratch cache)
 //   isAdmitted(x): x is DelegateConfig
@@ -157,6 +158,26 @@ export function reviseDelegateConfig(config: DelegateConfig, revise: (list: NetC
   const source = o.source ?? config.source;
   const list = revise(structuredClone(config.list));
   return seal(normalise(list, { source }), source, o.policy, rulesFor(source, o.policy));
+}
+
+/**
+ * NPWG-11: `cni-args` (a pod's selection, a hot-plug request's attributes) merged into every plugin's
+ * `args.cni`, the caller's keys winning; the result passes the gate again, as `source` when given.
+ */
+export function withCniArgs(config: DelegateConfig, cniArgs: Readonly<Record<string, unknown>>, o: { policy: DelegatePolicy; source?: DelegateSource }): DelegateConfig {
+  return reviseDelegateConfig(
+    config,
+    (list) => ({
+      ...list,
+      plugins: list.plugins.map((p): NetConf => {
+        // A hand-written config may carry anything in `args`.
+        const args: Record<string, unknown> = isRecord(p.args) ? p.args : {};
+        const cni = isRecord(args["cni"]) ? args["cni"] : {};
+        return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
+      }),
+    }),
+    o,
+  );
 }
 
 /** A config from a record of an earlier ADD (only Multus's own executables are refused: see the header). */

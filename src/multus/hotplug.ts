@@ -13,10 +13,9 @@
 // (src/cni/delegate-config.ts: source "hotplug").
 import { statSync } from "node:fs";
 import { CniCode, CniError } from "../cni/cni-error.ts";
-import { admitDelegateConfig, reviseDelegateConfig, type DelegateConfig } from "../cni/delegate-config.ts";
-import { isRecord } from "../cni/is-record.ts";
+import { admitDelegateConfig, withCniArgs, type DelegateConfig } from "../cni/delegate-config.ts";
 import { validateContainerId, validateInterfaceName } from "../cni/plugin-env.ts";
-import type { CniResult, NetConf } from "../cni/types.ts";
+import type { CniResult } from "../cni/types.ts";
 import { hardwareAddressBytes, isIpOrCidr } from "../netattach/address-syntax.ts";
 import { Budget } from "../util/budget.ts";
 import type { Logger } from "../util/logger.ts";
@@ -101,7 +100,7 @@ function attachmentFor(req: HotplugRequest, list: DelegateConfig, config: Multus
     capabilityArgs["mac"] = attrs.mac;
     legacy.push(["MAC", attrs.mac]);
   }
-  const delegate = attrs?.cniArgs === undefined ? list : withCniArgs(list, attrs.cniArgs, config);
+  const delegate = attrs?.cniArgs === undefined ? list : withCniArgs(list, attrs.cniArgs, { policy: config.delegatePolicy });
   const declares = (c: string): boolean => delegate.plugins.some((p) => p.capabilities?.[c] === true);
   const a: Omit<Attachment, "index"> = {
     network: list.name,
@@ -153,20 +152,4 @@ function delegateConfigOf(bytes: Buffer, config: MultusConfig): DelegateConfig {
     policy: config.delegatePolicy,
     defaultCniVersion: config.cniVersion,
   });
-}
-
-function withCniArgs(list: DelegateConfig, cniArgs: Record<string, unknown>, config: MultusConfig): DelegateConfig {
-  return reviseDelegateConfig(
-    list,
-    (l) => ({
-      ...l,
-      plugins: l.plugins.map((p): NetConf => {
-        const raw: unknown = p.args;
-        const args = isRecord(raw) ? raw : {};
-        const cni = isRecord(args["cni"]) ? args["cni"] : {};
-        return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
-      }),
-    }),
-    { policy: config.delegatePolicy },
-  );
 }

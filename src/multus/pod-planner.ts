@@ -3,8 +3,8 @@
 // pod's namespace is a system namespace), then the networks its k8s.v1.cni.cncf.io/networks
 // annotation selects (NPWG-05…17, 22, 27, 28). All lookups happen first; then the plan is assembled
 // and validated as a whole (interface names, capabilities, default-route) before anything runs.
-import { reviseDelegateConfig, type DelegateConfig, type DelegatePolicy } from "../cni/delegate-config.ts";
-import type { NetConf, NetConfList } from "../cni/types.ts";
+import { reviseDelegateConfig, withCniArgs, type DelegateSource } from "../cni/delegate-config.ts";
+import type { NetConf } from "../cni/types.ts";
 import { assignDevices, type DeviceDemand } from "../devices/device-assignment.ts";
 import { attachmentInfoPath, devicePluginInfoPath } from "../devices/paths.ts";
 import type { PodDevices } from "../devices/allocated-devices.ts";
@@ -124,7 +124,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
       // Upstream naming: the cluster network gets CNI_IFNAME; the others net<position>, an explicit
       // name still using up its position (so net2 stays net2 when net1 was renamed).
       ifName: isDefault ? req.ifName : (selection?.interface ?? `net${String(index)}`),
-      delegate: selection === undefined ? net.delegate : withCniArgs(net.delegate, selection.cniArgs, podRef, config.delegatePolicy),
+      delegate: selection?.cniArgs === undefined ? net.delegate : withCniArgs(net.delegate, selection.cniArgs, { policy: config.delegatePolicy, source: selectedBy(net.delegate.source, podRef) }),
       isDefault,
       cniArgs: delegateCniArgs([...podArgs, ...incoming, ...legacyArgs(selection)]),
       // NPWG-28: the runtime's runtimeConfig goes to the cluster network only.
@@ -183,6 +183,11 @@ async function attachDevices(attachments: Attachment[], base: readonly { net: Re
   }
 }
 
+/** A NAD's config as the pod's selection changes it is the pod's too (docs/security.md). */
+function selectedBy(source: DelegateSource, podRef: string): DelegateSource {
+  return source.kind === "nad" ? { ...source, kind: "annotation", pod: podRef } : source;
+}
+
 function selectionCapabilities(sel: NetworkSelection | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (sel === undefined) return out;
@@ -200,29 +205,6 @@ function legacyArgs(sel: NetworkSelection | undefined): [string, string][] {
   if (sel?.ips !== undefined) out.push(["IP", sel.ips.join(",")]);
   if (sel?.mac !== undefined) out.push(["MAC", sel.mac]);
   return out;
-}
-
-/**
- * NPWG-11: `cni-args` are merged into every plugin's `args.cni`, the annotation's keys winning. The
- * result is the pod's version of the NAD's config, and passes the gate as such.
- */
-function withCniArgs(config: DelegateConfig, cniArgs: Record<string, unknown> | undefined, podRef: string, policy: DelegatePolicy): DelegateConfig {
-  if (cniArgs === undefined) return config;
-  const source = config.source.kind === "nad" ? { ...config.source, kind: "annotation" as const, pod: podRef } : config.source;
-  return reviseDelegateConfig(
-    config,
-    (list): NetConfList => ({
-      ...list,
-      plugins: list.plugins.map((p): NetConf => {
-        // NetConf types args as an object; a hand-written NAD may still carry anything there.
-        const raw: unknown = p.args;
-        const args = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>) : {};
-        const cni = typeof args["cni"] === "object" && args["cni"] !== null ? (args["cni"] as Record<string, unknown>) : {};
-        return { ...p, args: { ...args, cni: { ...cni, ...cniArgs } } };
-      }),
-    }),
-    { policy, source },
-  );
 }
 
 /**
