@@ -5,6 +5,7 @@
 // Exported API:
 //   startDaemon(opts): Promise<TestDaemon>   resolves once /readyz answers 200 (or rejects with the log)
 //   socketGet(socketPath, path): Promise<{ status, body }>   a GET over the unix socket (as curl --unix-socket)
+//   postDelegate(socketPath, body): Promise<{ status, body }> a POST /delegate, as multus-dynamic-networks-controller sends it
 //   interface TestDaemon { pid, socketPath, configPath, log(), stop(signal?), exited }
 import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -112,5 +113,22 @@ export function socketGet(socketPath: string, path: string): Promise<{ status: n
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
     req.end();
+  });
+}
+
+/** A POST to the daemon's socket, as multus-dynamic-networks-controller sends it. */
+export function postDelegate(socketPath: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = request({ socketPath, path: "/delegate", method: "POST", headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, body: text });
+      });
+    });
+    req.on("error", reject);
+    req.end(payload);
   });
 }

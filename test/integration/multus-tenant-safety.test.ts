@@ -13,13 +13,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeEach, describe, test, type TestContext } from "node:test";
 import { applyYaml, createNamespace, kubectl, useCluster } from "../cluster/harness.ts";
-import { socketGet } from "../helpers/daemon.ts";
+import { postDelegate, socketGet } from "../helpers/daemon.ts";
 import { nadYaml, REF_PLUGINS, testDelegatePolicy, useKubeBed, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { listLinks } from "../helpers/netns.ts";
 import { binPath, stdoutJson } from "../helpers/run-executable.ts";
@@ -61,6 +60,20 @@ async function tenantProgram(t: TestContext): Promise<{ dir: string; ran: () => 
   await writeFile(join(dir, "evil"), `#!/bin/sh\ntouch '${mark}'\necho '{"cniVersion":"1.0.0","interfaces":[],"ips":[]}'\n`);
   await chmod(join(dir, "evil"), 0o755);
   return { dir, ran: () => exists(mark) };
+}
+
+/** A tenant's socket (`<dir>/multus.sock`, where a shim would post): what reached it, and an answer that would satisfy it. */
+async function tenantSocket(t: TestContext): Promise<{ dir: string; received: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), "mt-tenant-sock-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const received: string[] = [];
+  const server: Server = createServer((s) => {
+    s.on("data", (d: Buffer) => received.push(d.toString("utf8")));
+    s.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
+  await new Promise<void>((resolve) => server.listen(join(dir, "multus.sock"), resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+  return { dir, received };
 }
 
 async function expectRefused(p: TestPod, conf: string, message: RegExp): Promise<string> {
@@ -105,15 +118,7 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
 
   test("a NAD whose type is multus-shim cannot send the runtime's request to a socket the tenant chose", async (t) => {
     const bin = await nodeBinDir(t);
-    const dir = await mkdtemp(join(tmpdir(), "mt-tenant-sock-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const received: string[] = [];
-    const server: Server = createServer((s) => {
-      s.on("data", (d: Buffer) => received.push(d.toString("utf8")));
-      s.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    });
-    await new Promise<void>((resolve) => server.listen(join(dir, "multus.sock"), resolve));
-    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    const { dir, received } = await tenantSocket(t);
     const ns = await createNamespace(t);
     await applyYaml(nadYaml(ns, "shim", { cniVersion: "1.0.0", type: "multus-shim", daemonSocketDir: dir }));
     const p = await bed.createPod(ns, "shim");
@@ -136,15 +141,7 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
 
   test("nor a multus-shim under another name: it refuses under the delegate marker before it touches the socket its config names", async (t) => {
     const bin = await nodeBinDir(t, [["shim-alias", "multus-shim"]]);
-    const dir = await mkdtemp(join(tmpdir(), "mt-tenant-sock-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const received: string[] = [];
-    const server: Server = createServer((s) => {
-      s.on("data", (d: Buffer) => received.push(d.toString("utf8")));
-      s.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    });
-    await new Promise<void>((resolve) => server.listen(join(dir, "multus.sock"), resolve));
-    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    const { dir, received } = await tenantSocket(t);
     const ns = await createNamespace(t);
     await applyYaml(nadYaml(ns, "shim-alias", { cniVersion: "1.0.0", type: "shim-alias", daemonSocketDir: dir, daemonReadyTimeoutSeconds: 1 }));
     // The gate would refuse the socket's directory (a host path); allowed here, so that the shim's own check is what is tried.
@@ -196,20 +193,10 @@ describe(`what a tenant's NAD or pod cannot make the node do (${mode} mode)`, ()
   });
 });
 
-function postDelegate(socketPath: string, body: unknown): Promise<{ status: number; json: { code?: number; msg?: string; details?: string } }> {
-  return new Promise((done, reject) => {
-    const payload = JSON.stringify(body);
-    const req = httpRequest({ socketPath, path: "/delegate", method: "POST", headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => (text += d));
-      res.on("end", () => {
-        done({ status: res.statusCode ?? 0, json: text === "" ? {} : (JSON.parse(text) as { code?: number; msg?: string }) });
-      });
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
+/** The daemon's answer to a hot-plug request, its body decoded. */
+async function delegate(socketPath: string, body: unknown): Promise<{ status: number; json: { code?: number; msg?: string; details?: string } }> {
+  const r = await postDelegate(socketPath, body);
+  return { status: r.status, json: r.body === "" ? {} : (JSON.parse(r.body) as { code?: number; msg?: string; details?: string }) };
 }
 
 if (mode === "thick") describe("the daemon's hot-plug socket (/delegate) takes nothing on trust", () => {
@@ -228,7 +215,7 @@ if (mode === "thick") describe("the daemon's hot-plug socket (/delegate) takes n
 
     // 1. CNI_CONTAINERID becomes a lock and a journal path: a path in it must never reach the disk.
     const escape = `mt-hotplug-escape-${randomBytes(4).toString("hex")}`;
-    const traversal = await postDelegate(sock, { env: env({ CNI_CONTAINERID: `../../../../../../tmp/${escape}` }), config: macvlan, interfaceAttributes: { ips: ["10.20.0.70/24"] } });
+    const traversal = await delegate(sock, { env: env({ CNI_CONTAINERID: `../../../../../../tmp/${escape}` }), config: macvlan, interfaceAttributes: { ips: ["10.20.0.70/24"] } });
     assert.equal(traversal.status, 400);
     assert.match(traversal.json.msg ?? "", /invalid characters in containerID/);
     for (const suffix of [".lock", ".json"]) assert.equal(await exists(join("/tmp", `${escape}${suffix}`)), false, `no /tmp/${escape}${suffix}`);
@@ -236,25 +223,25 @@ if (mode === "thick") describe("the daemon's hot-plug socket (/delegate) takes n
 
     // 2. The netns must be the sandbox's own (another namespace would get the interface).
     const lanBefore = (await listLinks(b.lan.name)).map((l) => l.ifname).sort();
-    const otherNetns = await postDelegate(sock, { env: env({ CNI_NETNS: b.lan.path }), config: macvlan, interfaceAttributes: { ips: ["10.20.0.71/24"] } });
+    const otherNetns = await delegate(sock, { env: env({ CNI_NETNS: b.lan.path }), config: macvlan, interfaceAttributes: { ips: ["10.20.0.71/24"] } });
     assert.equal(otherNetns.status, 400);
     assert.match(otherNetns.json.msg ?? "", /CNI_NETNS ".*" is not the sandbox's network namespace/);
     assert.deepEqual((await listLinks(b.lan.name)).map((l) => l.ifname).sort(), lanBefore, "nothing was made in the other namespace");
 
     // 3. The config passes the gate as a tenant's.
-    const nested = await postDelegate(sock, { env: env(), config: Buffer.from(JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "multus", delegates: [{ type: "bridge" }] })).toString("base64") });
+    const nested = await delegate(sock, { env: env(), config: Buffer.from(JSON.stringify({ cniVersion: "1.0.0", name: "n", type: "multus", delegates: [{ type: "bridge" }] })).toString("base64") });
     assert.equal(nested.status, 400);
     assert.equal(nested.json.details, "MULTUS_ERR_DELEGATE_REFUSED");
     assert.match(nested.json.msg ?? "", /the hot-plug request's network config plugins\[0\]\.type is "multus", one of Multus's own programs/);
 
     // 4. Attributes are addresses.
-    const badIp = await postDelegate(sock, { env: env(), config: macvlan, interfaceAttributes: { ips: ["10.20.0.72/24; rm -rf /"] } });
+    const badIp = await delegate(sock, { env: env(), config: macvlan, interfaceAttributes: { ips: ["10.20.0.72/24; rm -rf /"] } });
     assert.equal(badIp.status, 400);
     assert.match(badIp.json.msg ?? "", /interfaceAttributes\.ips has "10\.20\.0\.72\/24; rm -rf \/", which is not an IP address/);
 
     assert.deepEqual([...(await b.podInterfaces(p)).keys()].sort(), ["eth0"], "the pod got nothing from any of them");
     // The same sandbox's own namespace, named as it is: accepted (the controller's normal call).
-    const good = await postDelegate(sock, { env: env(), config: macvlan, interfaceAttributes: { ips: ["10.20.0.73/24"] } });
+    const good = await delegate(sock, { env: env(), config: macvlan, interfaceAttributes: { ips: ["10.20.0.73/24"] } });
     assert.equal(good.status, 200, JSON.stringify(good.json));
     assert.deepEqual((await b.podInterfaces(p)).get("net5")?.ips, ["10.20.0.73"]);
     assert.equal((await b.cni("DEL", p, { conf: b.conf() })).code, 0);

@@ -10,14 +10,13 @@
 // and host-local plugins, curl. Wrappers (slow-wrappers.ts) only delay a real plugin when told to.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { request as httpRequest } from "node:http";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { after, afterEach, before, describe, test } from "node:test";
 import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
-import { socketGet } from "../helpers/daemon.ts";
+import { postDelegate, socketGet } from "../helpers/daemon.ts";
 import { createKubeBed, nadYaml, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { execInNetns } from "../helpers/netns.ts";
 import { stdoutJson } from "../helpers/run-executable.ts";
@@ -373,23 +372,6 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     for (const p of pods) assert.deepEqual(await b.residue(p), []);
   });
 });
-
-/** A POST to the daemon's socket, as multus-dynamic-networks-controller sends it. */
-function postDelegate(socketPath: string, body: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = httpRequest({ socketPath, path: "/delegate", method: "POST", headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => (text += d));
-      res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, body: text });
-      });
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
 
 describe("hot-plug through /delegate (multus-dynamic-networks-controller's call)", () => {
   test("ADD attaches one more network to a running pod with the requested address; DEL detaches it; the pod's DEL would have torn it down too", async (t) => {
