@@ -10,7 +10,12 @@
 //            tcp:10.96.0.1:443              -> unix:<state>/api.sock   (the `kubernetes` Service's ClusterIP,
 //                                                                    what in-cluster clients dial; kube-proxy's job on a real node)
 //
-//   node forward.ts LISTEN=DIAL …   with LISTEN and DIAL each `tcp:127.0.0.1:PORT` or `unix:/path`
+//   node forward.ts [--nagle] LISTEN=DIAL …   with LISTEN and DIAL each `tcp:127.0.0.1:PORT` or `unix:/path`
+//
+// Every TCP socket has Nagle's algorithm off (TCP_NODELAY), as on a real node's API path: with it on,
+// a request written in two segments waits for the peer's delayed ACK, ≈ 40 ms (docs/performance.md,
+// "The API path"). `--nagle` (first argument) leaves it on: only for the test that proves its stall
+// probe sees the difference (test/integration/api-bridge.test.ts).
 //
 // Only loopback addresses are accepted, so nothing is ever exposed beyond the machine — and, as a
 // listener, the ClusterIP 10.96.0.1, which node.sh assigns only to the node netns's `lo`. Prints
@@ -31,12 +36,20 @@ function parseEndpoint(text: string): Endpoint {
   throw new Error(`not tcp:127.0.0.1:PORT, tcp:10.96.0.1:PORT or unix:/path: ${text}`);
 }
 
+const args = process.argv.slice(2);
+const nagle = args[0] === "--nagle";
+if (nagle) args.shift();
+
 function dial(to: Endpoint): Socket {
-  return to.kind === "tcp" ? createConnection(to.port, to.host) : createConnection(to.path);
+  if (to.kind === "unix") return createConnection(to.path);
+  const s = createConnection(to.port, to.host);
+  if (!nagle) s.setNoDelay(true);
+  return s;
 }
 
 function listen(from: Endpoint, to: Endpoint): Promise<Server> {
   const server = createServer((client) => {
+    if (from.kind === "tcp" && !nagle) client.setNoDelay(true);
     const upstream = dial(to);
     client.pipe(upstream).pipe(client);
     // Either side failing ends both: a half-open pair would hang its peer until its own deadline.
@@ -57,9 +70,9 @@ function listen(from: Endpoint, to: Endpoint): Promise<Server> {
   });
 }
 
-const rules = process.argv.slice(2);
+const rules = args;
 if (rules.length === 0) {
-  process.stderr.write("usage: forward.ts LISTEN=DIAL … (tcp:127.0.0.1:PORT | unix:/path)\n");
+  process.stderr.write("usage: forward.ts [--nagle] LISTEN=DIAL … (tcp:127.0.0.1:PORT | unix:/path)\n");
   process.exit(2);
 }
 const servers: Server[] = [];
