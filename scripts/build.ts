@@ -5,8 +5,9 @@
 //   src/cmd/<name>.ts alone;
 // - C programs: multus-shim from every src/shim/*.c, compiled with gcc and linked statically, so a host
 //   needs no library (multus-shim starts on every CNI call: docs/performance.md, "multus-shim: how it ships");
-// - multus-flock.node (src/native/flock.c): the Node-API module the SEA loads from its own directory
-//   for flock(2) (src/util/file-lock.ts), built against the ABI-stable headers of node-api-headers.
+// - multus-native.node (every src/native/*.c): the Node-API module the SEA loads from its own directory
+//   for flock(2) and posix_spawn(3) (src/util/native-module.ts), built against the ABI-stable headers
+//   of node-api-headers.
 // Usage: node scripts/build.ts [--bundle-only] [name...]   (--bundle-only: bundles only, no C)
 import { execFileSync } from "node:child_process";
 import { linkSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
@@ -32,8 +33,8 @@ const C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-
 /** A shared object Node dlopens: position-independent, no symbols but the module's init. */
 const NATIVE_FLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-s"];
 
-/** Node-API modules: src/native/<source>.c → dist/bin/<name>, loaded by the SEA from its directory. */
-const NATIVE_MODULES: Readonly<Record<string, string>> = { "multus-flock.node": "flock" };
+/** Node-API modules: every src/<dir>/*.c → dist/bin/<name>, loaded by the SEA from its directory. */
+const NATIVE_MODULES: Readonly<Record<string, string>> = { "multus-native.node": "native" };
 
 const { values, positionals } = parseArgs({ options: { "bundle-only": { type: "boolean" } }, allowPositionals: true });
 // A name that is not a C executable is bundled from src/cmd/<name>.ts, listed or not.
@@ -52,7 +53,9 @@ for (const name of wanted) {
   } else if (name in NATIVE_MODULES) {
     if (values["bundle-only"] === true) continue;
     const headers = join(root, "node_modules", "node-api-headers", "include");
-    buildC(name, [...NATIVE_FLAGS, "-I", headers], [join(root, "src", "native", `${NATIVE_MODULES[name] ?? name}.c`)]);
+    const dir = join(root, "src", NATIVE_MODULES[name] ?? name);
+    const sources = readdirSync(dir).filter((f) => f.endsWith(".c")).sort().map((f) => join(dir, f));
+    buildC(name, [...NATIVE_FLAGS, "-I", headers], sources);
   } else if (name === MULTI_CALL) {
     const bundlePath = join(bundleDir, `${name}.cjs`);
     await bundle(join(root, "src", "cmd", "dispatch.ts"), bundlePath);

@@ -10,7 +10,7 @@
 #   /usr/local/bin/multus          the multi-call SEA; multus-daemon, multus-install and passthru are
 #                                  hard links to it (one copy in the layer)
 #   /usr/local/bin/multus-shim     static C
-#   /usr/local/bin/multus-flock.node   the Node-API lock module the SEA loads from its directory
+#   /usr/local/bin/multus-native.node   the Node-API lock module the SEA loads from its directory
 #   /usr/bin/flock, /usr/sbin/chroot   util-linux flock (the locks' fallback), coreutils chroot (the
 #                                  daemon's chrootDir: delegates run with the host's tools)
 #   glibc, libstdc++, libgcc_s     what those need (ldd), from this Debian 12 machine
@@ -29,7 +29,7 @@ die() { printf 'image.sh: error: %s\n' "$*" >&2; exit 1; }
 source "$repo_root/scripts/lib/oci.sh"
 
 bin="$repo_root/dist/bin"
-for exe in multus multus-shim multus-flock.node multus-daemon multus-install passthru; do
+for exe in multus multus-shim multus-native.node multus-daemon multus-install passthru; do
   [[ -x "$bin/$exe" ]] || die "$bin/$exe not found: npm run build"
 done
 for tool in /usr/bin/flock /usr/sbin/chroot; do
@@ -51,7 +51,7 @@ cp "$bin/multus" "$rootfs/usr/local/bin/multus"
 for alias in multus-daemon multus-install passthru; do ln "$rootfs/usr/local/bin/multus" "$rootfs/usr/local/bin/$alias"; done
 cp "$bin/multus-shim" "$rootfs/usr/local/bin/multus-shim"
 # The lock module the SEA loads from its own directory (src/util/file-lock.ts).
-cp "$bin/multus-flock.node" "$rootfs/usr/local/bin/multus-flock.node"
+cp "$bin/multus-native.node" "$rootfs/usr/local/bin/multus-native.node"
 cp /usr/bin/flock "$rootfs/usr/bin/flock"
 cp /usr/sbin/chroot "$rootfs/usr/sbin/chroot"
 # The shared libraries they load, dereferenced, at their /usr path.

@@ -68,7 +68,7 @@
 import { statSync } from "node:fs";
 import { CniCode, CniError } from "./cni-error.ts";
 import { settled } from "./settled.ts";
-import { execPlugin, findPlugin, formatCniArgs, NOOP_LOGGER, probeVersion } from "./exec-plugin.ts";
+import { execPlugin, findPlugin, formatCniArgs, NOOP_LOGGER, probeVersion, type Spawner } from "./exec-plugin.ts";
 import type { CniLogger } from "./exec-plugin.ts";
 import { validateContainerId, validateInterfaceName, validateNetworkName } from "./plugin-env.ts";
 import { ResultCache } from "./result-cache.ts";
@@ -312,6 +312,8 @@ export interface ConflistRunnerOptions {
   logger?: CniLogger;
   /** argv prefix for starting plugins, e.g. ["ip", "netns", "exec", "<node-ns>"] in tests. */
   launcher?: readonly string[];
+  /** How plugin processes are started (default: Node's child_process; exec-plugin.ts). */
+  spawner?: Spawner;
 }
 
 export interface OperationOptions {
@@ -344,6 +346,7 @@ export class ConflistRunner {
   private readonly env: Readonly<Record<string, string | undefined>> | undefined;
   private readonly logger: CniLogger;
   private readonly launcher: readonly string[] | undefined;
+  private readonly spawner: Spawner | undefined;
   private readonly locks = new OperationLocks();
 
   constructor(options: ConflistRunnerOptions) {
@@ -353,6 +356,7 @@ export class ConflistRunner {
     this.env = options.env;
     this.logger = options.logger ?? NOOP_LOGGER;
     this.launcher = options.launcher;
+    this.spawner = options.spawner;
   }
 
   // ---- ADD ----------------------------------------------------------------------------------------
@@ -574,6 +578,7 @@ export class ConflistRunner {
       timeoutMs: this.timeoutMs,
       ...(this.env === undefined ? {} : { env: this.env }),
       ...(this.launcher === undefined ? {} : { launcher: this.launcher }),
+      ...(this.spawner === undefined ? {} : { spawner: this.spawner }),
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       onStderr: (line) => {
         this.logger.info({ plugin: type, command: "VERSION", line }, "plugin stderr");
@@ -639,6 +644,7 @@ export class ConflistRunner {
         ...(ctx.onExit === undefined ? {} : { onExit: ctx.onExit }),
         ...(this.env === undefined ? {} : { env: this.env }),
         ...(this.launcher === undefined ? {} : { launcher: this.launcher }),
+        ...(this.spawner === undefined ? {} : { spawner: this.spawner }),
         ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
         onStderr: (line) => {
           this.logger.info({ ...fields, line }, "plugin stderr");

@@ -21,6 +21,9 @@
 //     group and fails with an error naming the plugin, the command, the time and (`deadlineReason`)
 //     whose deadline it was. `inheritFds` become the plugin's fd 3, 4, …; `onSpawn`/`onExit` see its PID. "text file busy"
 //     (ETXTBSY: the binary is being written) is retried 5 times, 1 s apart (CNI-R-08).
+//   `spawner` (default nodeSpawner: Node's child_process) starts the process; multus-native.node's
+//   posix_spawn (src/util/native-spawn.ts) starts it without copying the caller's address space.
+//   interface SpawnedProcess { pid, stdin, stdout, stderr, exit }; type Spawner; nodeSpawner
 //   Error codes: libcni returns plain Go errors here, which a Go plugin (Multus) reports as 999. We keep
 //   999 for "not found", exec failures, timeouts and the fallback texts, and use 7 for an unusable
 //   `type` (a configuration error). A plugin's own error object keeps whatever code it carries.
@@ -212,7 +215,52 @@ export interface ExecPluginRequest extends CniEnvVars {
   onExit?: (pid: number) => void;
   /** Why the deadline is what it is, for the timeout message (default: "timed out after N ms"). */
   deadlineReason?: string;
+  /** How the process is started (default nodeSpawner). */
+  spawner?: Spawner;
 }
+
+/** A started plugin process: its stdio pipes and its exit status. */
+export interface SpawnedProcess {
+  readonly pid: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Settles once the process has exited; never rejects. */
+  readonly exit: Promise<{ code: number | null; sig: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `file` (searched in PATH when it holds no "/"; argv[0] is `file`) with `args` and exactly
+ * `env`, in a session of its own (its PID leads its process group, so a kill reaches its children),
+ * with every signal at its default disposition, fresh pipes as fd 0–2 and `inheritFds` as fd 3, 4, ….
+ * Rejects with an ErrnoException (ENOENT, EACCES, ETXTBSY…) when the program cannot be executed.
+ */
+export type Spawner = (file: string, args: readonly string[], env: Readonly<Record<string, string>>, inheritFds: readonly number[]) => Promise<SpawnedProcess>;
+
+/** Node's child_process (fork + exec). */
+export const nodeSpawner: Spawner = (file, args, env, inheritFds) =>
+  new Promise((resolve, reject) => {
+    let child: ChildProcessByStdio<Writable, Readable, Readable>;
+    try {
+      // fd 0-2 are pipes whatever follows them, so the streams exist.
+      child = spawn(file, args, { env, stdio: ["pipe", "pipe", "pipe", ...inheritFds], detached: true }) as ChildProcessByStdio<Writable, Readable, Readable>;
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    const exit = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((done) => {
+      child.once("exit", (code, sig) => {
+        done({ code, sig });
+      });
+    });
+    // Spawn failures (ENOENT, EACCES, ETXTBSY…) arrive as "error" instead of "spawn".
+    child.once("error", reject);
+    child.once("spawn", () => {
+      child.removeListener("error", reject);
+      child.on("error", () => undefined);
+      resolve({ pid: child.pid ?? 0, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit });
+    });
+  });
 
 const MAX_STDOUT = 16 * 1024 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -276,21 +324,8 @@ function pluginError(pluginPath: string, a: Attempt): CniError {
   return new CniError(CniCode.Internal, `netplugin failed but error parsing its diagnostic message ${goQuote(text)}: ${reason}`);
 }
 
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    // The plugin leads its own process group (detached), so its children die with it.
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
 interface RunOnceOptions {
+  spawner: Spawner;
   file: string;
   argv: readonly string[];
   env: Record<string, string>;
@@ -303,25 +338,24 @@ interface RunOnceOptions {
   onExit: ((pid: number) => void) | undefined;
 }
 
-function runOnce(o: RunOnceOptions): Promise<Attempt> {
+async function runOnce(o: RunOnceOptions): Promise<Attempt> {
   const { file, argv, env, stdin, deadline, signal, onStderr } = o;
+  let child: SpawnedProcess;
+  try {
+    child = await o.spawner(file, argv, env, o.inheritFds);
+  } catch (err) {
+    return { kind: "spawn-error", err: err as NodeJS.ErrnoException };
+  }
+  const pid = child.pid;
+  o.onSpawn?.(pid);
   return new Promise<Attempt>((resolve) => {
-    let child;
-    try {
-      // fd 0-2 are pipes whatever follows them, so the streams exist.
-      child = spawn(file, argv, { env, stdio: ["pipe", "pipe", "pipe", ...o.inheritFds], detached: true }) as ChildProcessByStdio<Writable, Readable, Readable>;
-    } catch (err) {
-      resolve({ kind: "spawn-error", err: err as NodeJS.ErrnoException });
-      return;
-    }
-    const pid = child.pid;
-    if (pid !== undefined) o.onSpawn?.(pid);
     const out: Buffer[] = [];
     let outLen = 0;
     let errKept = "";
     let errPartial = "";
     let ended: "exit" | "timeout" | "abort" | "overflow" = "exit";
     let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+    let openPipes = 2;
     let settled = false;
 
     const finish = (a: Attempt): void => {
@@ -346,7 +380,7 @@ function runOnce(o: RunOnceOptions): Promise<Attempt> {
     const stop = (why: "timeout" | "abort" | "overflow"): void => {
       if (settled || ended !== "exit") return;
       ended = why;
-      killGroup(child.pid);
+      killGroup(pid, exit === undefined);
       // Do not wait for the pipes: a grandchild outside the group could hold them open.
       if (exit !== undefined) {
         child.stdout.destroy();
@@ -363,13 +397,15 @@ function runOnce(o: RunOnceOptions): Promise<Attempt> {
     }, Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())));
     signal?.addEventListener("abort", onAbort, { once: true });
 
-    child.on("error", (err: NodeJS.ErrnoException) => {
-      // Spawn failures (ENOENT, EACCES, ETXTBSY…) arrive here before any exit.
-      if (exit === undefined && child.pid === undefined) finish({ kind: "spawn-error", err });
-    });
+    // The output is complete once the process has exited and both pipes are closed.
+    const pipeClosed = (): void => {
+      if (--openPipes === 0 && exit !== undefined) finish(result());
+    };
     child.stdin.on("error", () => {
       // EPIPE: the plugin exited without reading stdin; its exit status tells the story.
     });
+    child.stdout.on("error", () => undefined);
+    child.stderr.on("error", () => undefined);
     child.stdout.on("data", (chunk: Buffer) => {
       outLen += chunk.length;
       if (outLen > MAX_STDOUT) {
@@ -389,21 +425,40 @@ function runOnce(o: RunOnceOptions): Promise<Attempt> {
         nl = errPartial.indexOf("\n");
       }
     });
-    child.on("exit", (code, sig) => {
-      exit = { code, sig };
-      if (pid !== undefined) o.onExit?.(pid);
+    child.stdout.on("close", pipeClosed);
+    child.stderr.on("close", pipeClosed);
+    void child.exit.then((status) => {
+      exit = status;
+      o.onExit?.(pid);
       if (ended !== "exit") {
         child.stdout.destroy();
         child.stderr.destroy();
         finish(result());
+      } else if (openPipes === 0) {
+        finish(result());
       }
-    });
-    child.on("close", () => {
-      finish(result());
     });
     child.stdin.end(stdin);
     if (signal?.aborted === true) stop("abort");
   });
+}
+
+/**
+ * The plugin leads its own process group (a session of its own), so its children die with it. Once
+ * it has been reaped only the group is signalled: the kernel keeps its PID from reuse while the group
+ * has members, but the PID alone may be another process's by then.
+ */
+function killGroup(pid: number, notReaped: boolean): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    if (!notReaped) return;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
@@ -419,6 +474,7 @@ export async function execPlugin(req: ExecPluginRequest): Promise<Buffer> {
 
   for (let attempt = 0; ; attempt++) {
     const a = await runOnce({
+      spawner: req.spawner ?? nodeSpawner,
       file,
       argv,
       env,
@@ -468,6 +524,7 @@ export interface ProbeVersionOptions {
   signal?: AbortSignal;
   launcher?: readonly string[];
   onStderr?: (line: string) => void;
+  spawner?: Spawner;
 }
 
 /** CNI-R-14: ask a plugin which spec versions it supports (libcni invoke.GetVersionInfo). */
@@ -487,6 +544,7 @@ export async function probeVersion(pluginPath: string, opts: ProbeVersionOptions
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       ...(opts.launcher === undefined ? {} : { launcher: opts.launcher }),
       ...(opts.onStderr === undefined ? {} : { onStderr: opts.onStderr }),
+      ...(opts.spawner === undefined ? {} : { spawner: opts.spawner }),
     });
   } catch (err) {
     // Plugins older than the VERSION command reject it; libcni compares the whole error text.

@@ -65,7 +65,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   for (const key of config.unknownKeys) log.warn({ field: key, config: config.source }, "unknown key in the daemon config, ignored (docs/configuration.md lists the keys)");
   for (const key of config.ignoredKeys) log.warn({ field: key, config: config.source }, "daemon config key accepted but without effect in Multus-TS (docs/compatibility.md)");
 
-  // A broken multus-flock.node fails the start, before the socket takes any request.
+  // A broken multus-native.node fails the start, before the socket takes any request.
   const locks = lockPrimitive();
 
   if (config.chrootDir !== undefined) {

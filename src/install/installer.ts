@@ -73,11 +73,11 @@ export interface InstallOptions {
 
 /**
  * What the host gets from the image: thick adds the shim; `passthru` and `vfioveth` are hard links to `multus`;
- * multus-flock.node is the lock module the thin plugin loads from its own directory (without it every
+ * multus-native.node is the lock module the thin plugin loads from its own directory (without it every
  * lock costs a util-linux `flock` process: src/util/file-lock.ts).
  */
 function executablesFor(type: "thick" | "thin"): { files: string[]; aliases: Record<string, string> } {
-  return { files: type === "thick" ? ["multus", "multus-shim", "multus-flock.node"] : ["multus", "multus-flock.node"], aliases: { passthru: "multus", vfioveth: "multus" } };
+  return { files: type === "thick" ? ["multus", "multus-shim", "multus-native.node"] : ["multus", "multus-native.node"], aliases: { passthru: "multus", vfioveth: "multus" } };
 }
 
 const MOVED_CONFIG_NAME = "10-multus.conf";

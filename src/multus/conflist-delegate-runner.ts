@@ -4,7 +4,9 @@
 import { ConflistRunner, type NetworkConfigList, type OperationOptions } from "../cni/conflist-runner.ts";
 import { DELEGATE_MARKER_ENV, isAdmitted, type DelegateConfig } from "../cni/delegate-config.ts";
 import { CniCode, CniError } from "../cni/cni-error.ts";
+import type { Spawner } from "../cni/exec-plugin.ts";
 import type { Logger } from "../util/logger.ts";
+import { nativeSpawner } from "../util/native-spawn.ts";
 import type { DelegateRunner, OperationContext } from "./executor.ts";
 import type { MultusConfig } from "./multus-config.ts";
 
@@ -26,6 +28,8 @@ export function createConflistDelegateRunner(
     timeoutMs: config.delegateTimeoutMs ?? NO_PER_PLUGIN_CAP_MS,
     logger: log,
     env: { ...env, [DELEGATE_MARKER_ENV]: String(process.pid) },
+    // posix_spawn through multus-native.node when it is installed: no copy of our address space.
+    ...spawnerOption(),
   });
   return {
     add: (list, req, ctx) => runner.addNetworkList(toRunnable(list), req, optionsOf(ctx)),
@@ -35,6 +39,11 @@ export function createConflistDelegateRunner(
     gc: (list, valid, ctx) => runner.gcNetworkList(toRunnable(list), valid, optionsOf(ctx)),
     cachedAttachments: () => runner.getCachedAttachments(),
   };
+}
+
+function spawnerOption(): { spawner?: Spawner } {
+  const spawner = nativeSpawner();
+  return spawner === undefined ? {} : { spawner };
 }
 
 function optionsOf(ctx: OperationContext): OperationOptions {

@@ -1,6 +1,6 @@
 /*
- * multus-flock.node: flock(2) for Node, which has no binding for it (src/util/file-lock.ts).
- * A Node-API module (ABI-stable: any Node >= 18 loads it) with one function:
+ * flock(2) for Node, which has no binding for it (src/util/file-lock.ts); part of multus-native.node
+ * (native.h):
  *
  *   flock(fd: number, exclusive: boolean): 0 | errno
  *
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <sys/file.h>
 #include <node_api.h>
+#include "native.h"
 
 static napi_value lock_fd(napi_env env, napi_callback_info info)
 {
@@ -36,12 +37,9 @@ static napi_value lock_fd(napi_env env, napi_callback_info info)
 	return out;
 }
 
-NAPI_MODULE_INIT()
+bool register_flock(napi_env env, napi_value exports)
 {
 	napi_value fn;
-
-	if (napi_create_function(env, "flock", NAPI_AUTO_LENGTH, lock_fd, NULL, &fn) != napi_ok ||
-	    napi_set_named_property(env, exports, "flock", fn) != napi_ok)
-		return NULL;
-	return exports;
+	return napi_create_function(env, "flock", NAPI_AUTO_LENGTH, lock_fd, NULL, &fn) == napi_ok &&
+	       napi_set_named_property(env, exports, "flock", fn) == napi_ok;
 }

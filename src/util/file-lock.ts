@@ -5,9 +5,9 @@
 // therefore releases its lock only once the delegates it started have exited too
 // (docs/architecture.md, "locks").
 //
-// Node has no flock binding. The lock is taken by multus-flock.node (src/native/flock.c, a Node-API
-// module installed next to the executable: dist/bin, /opt/cni/bin, the image's /usr/local/bin), a
-// non-blocking flock(2) on our descriptor. A busy lock is waited for by util-linux `flock -w` on the
+// Node has no flock binding. The lock is taken by multus-native.node (src/native/flock.c, a Node-API
+// module installed next to the executable: dist/bin, /opt/cni/bin, the image's /usr/local/bin;
+// native-module.ts), a non-blocking flock(2) on our descriptor. A busy lock is waited for by util-linux `flock -w` on the
 // same descriptor (in the kernel); without that program, the module tries again with a back-off.
 // Without the module (a copy of the executable alone, the tests run from source) util-linux `flock`
 // takes every lock, one process per attempt (≈ 1.5–2 ms each).
@@ -22,7 +22,7 @@
 //   class LockTimeoutError (path, waitedMs), class LockUnavailableError (no usable lock primitive)
 //   readLockNote(path): string | undefined / FileLock.note(text): a short text kept in the lock file
 //     (who holds it), for waiters' messages. Not durable: it matters only while the holder lives.
-//   lockPrimitive(): "multus-flock.node" | "util-linux flock"   which one this process uses
+//   lockPrimitive(): "multus-native.node" | "util-linux flock"   which one this process uses
 //   useNativeLock(path | undefined, { kernelWait? }): void   tests: load the module from `path`, or
 //     never (undefined); kernelWait: false makes busy waits poll, as on a host without util-linux flock
 import { spawn, type ChildProcessByStdio } from "node:child_process";
@@ -32,6 +32,7 @@ import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constants as osConstants } from "node:os";
 import { getSystemErrorName } from "node:util";
+import { NATIVE_MODULE_NAME, nativeModule, useNativeModule, type NativeModule } from "./native-module.ts";
 
 export type LockMode = "shared" | "exclusive";
 
@@ -171,51 +172,35 @@ function sameFile(fd: number, path: string): boolean {
   }
 }
 
-// ---- multus-flock.node ----
+// ---- multus-native.node ----
 
-const NATIVE_NAME = "multus-flock.node";
 const EWOULDBLOCK = osConstants.errno.EWOULDBLOCK;
-interface NativeLock {
-  flock(fd: number, exclusive: boolean): number;
-}
-let native: NativeLock | null | undefined;
 
-function nativeLock(): NativeLock | null {
-  if (native === undefined) native = loadNative(join(dirname(process.execPath), NATIVE_NAME));
-  return native;
-}
-
-function loadNative(path: string): NativeLock | null {
+function nativeLock(): NativeModule | null {
   try {
-    accessSync(path, constants.F_OK);
+    return nativeModule();
   } catch (err) {
-    // Only a missing file means "not installed"; anything else (EACCES) is a broken install, below.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new LockUnavailableError((err as Error).message, { cause: err });
   }
-  const mod = { exports: {} as Partial<NativeLock> };
-  // A file that is there but does not load is a broken install: say so rather than fall back quietly.
-  try {
-    process.dlopen(mod, path);
-  } catch (err) {
-    throw new LockUnavailableError(`${path} cannot be loaded (${(err as Error).message}); reinstall it from the same release as ${process.execPath}`, { cause: err });
-  }
-  if (typeof mod.exports.flock !== "function") throw new LockUnavailableError(`${path} is not multus-flock.node (it has no flock function)`);
-  return mod.exports as NativeLock;
 }
 
 let kernelWaitAllowed = true;
 
 export function useNativeLock(path: string | undefined, opts: { kernelWait?: boolean } = {}): void {
-  native = path === undefined ? null : loadNative(path);
+  try {
+    useNativeModule(path);
+  } catch (err) {
+    throw new LockUnavailableError((err as Error).message, { cause: err });
+  }
   kernelWaitAllowed = opts.kernelWait ?? true;
 }
 
-export function lockPrimitive(): "multus-flock.node" | "util-linux flock" {
-  return nativeLock() === null ? "util-linux flock" : "multus-flock.node";
+export function lockPrimitive(): "multus-native.node" | "util-linux flock" {
+  return nativeLock() === null ? "util-linux flock" : NATIVE_MODULE_NAME;
 }
 
 /** One non-blocking attempt: true when locked, false when another holder has it. */
-function tryNative(lib: NativeLock, fd: number, mode: LockMode, path: string): boolean {
+function tryNative(lib: NativeModule, fd: number, mode: LockMode, path: string): boolean {
   const errno = lib.flock(fd, mode === "exclusive");
   if (errno === 0) return true;
   if (errno === EWOULDBLOCK) return false;

@@ -156,8 +156,8 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     await stat(join(bin, "multus-shim"));
     // The lock module beside multus on the host (the shim's DEL hand-over takes locks through it),
     // and the daemon's own in the image.
-    await stat(join(bin, "multus-flock.node"));
-    assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /"locks":"multus-flock\.node"/);
+    await stat(join(bin, "multus-native.node"));
+    assert.match(await kubectl(["logs", "daemonset/multus", "-c", "multus-daemon"], SYSTEM), /"locks":"multus-native\.node"/);
     // The node-scoped-writes policy is in force, and the daemon's projected token is bound to its
     // node: every network-status patch and event below passes the policy (docs/security.md).
     assert.equal((await kubectl(["get", "validatingadmissionpolicybinding", "multus-node-scoped-writes", "-o", "jsonpath={.spec.policyName}"])).trim(), "multus-node-scoped-writes");

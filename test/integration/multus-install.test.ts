@@ -174,7 +174,7 @@ describe("multus-install: executables and the install record", () => {
     // v1 is a real binary that keeps running (so the kernel holds it busy); v2 another one.
     await copyFile("/bin/sleep", join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
-    await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
+    await copyFile(binPath("multus-native.node"), join(src, "multus-native.node"));
     const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
     const first = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(first.status, 0, first.stderr);
@@ -198,13 +198,13 @@ describe("multus-install: executables and the install record", () => {
 
   test("INSTALL-FSYNC every installed executable is fsynced before its rename and its directory after it, so a power loss never leaves a zero-length multus-shim (strace of the real installer)", async (t) => {
     const { src, bin, conf } = await scratchNode(t);
-    for (const f of ["multus", "multus-shim", "multus-flock.node"]) await copyFile(binPath(f), join(src, f));
+    for (const f of ["multus", "multus-shim", "multus-native.node"]) await copyFile(binPath(f), join(src, f));
     const trace = join(src, "..", "strace.out");
     // -f: libuv's thread pool does the file work; -y: each descriptor with the path it names.
     const r = spawnSync("strace", ["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, binPath("multus-install"), "--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     const lines = (await readFile(trace, "utf8")).split("\n");
-    for (const name of ["multus", "multus-shim", "multus-flock.node", "passthru", "vfioveth"]) {
+    for (const name of ["multus", "multus-shim", "multus-native.node", "passthru", "vfioveth"]) {
       const temp = new RegExp(`${escapeRegExp(join(bin, `.${name}`))}\\.multus-install-`);
       const synced = lines.findIndex((l) => /\b(fsync|fdatasync)\(\d+</.test(l) && temp.test(l));
       const renamed = lines.findIndex((l) => /\brename(at2?)?\(/.test(l) && temp.test(l) && l.includes(`"${join(bin, name)}"`));
@@ -224,7 +224,7 @@ describe("multus-install: executables and the install record", () => {
     const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
     // multus-shim is missing from the source: the install fails before it writes anything.
     await copyFile(binPath("multus-shim"), join(src, "multus"));
-    await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
+    await copyFile(binPath("multus-native.node"), join(src, "multus-native.node"));
     const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
     const failed = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(failed.status, 1);
@@ -265,7 +265,7 @@ describe("multus-install killed with SIGKILL", () => {
     const { work, src, bin, conf } = await scratchNode(t, existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
     await copyFile(binPath("multus"), join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
-    await copyFile(binPath("multus-flock.node"), join(src, "multus-flock.node"));
+    await copyFile(binPath("multus-native.node"), join(src, "multus-native.node"));
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n", { mode: 0o755 });
     const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
     const before = withoutSrc(await tree(work));

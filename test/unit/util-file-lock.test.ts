@@ -1,4 +1,4 @@
-// src/util/file-lock.ts, with each of its two lock primitives: multus-flock.node (the Node-API module
+// src/util/file-lock.ts, with each of its two lock primitives: multus-native.node (the Node-API module
 // the executables load from their own directory; here dist/bin's, built by scripts/build.ts), with
 // busy waits in the kernel or polled, and the util-linux `flock` fallback. Real: flock(2) on real files, a real child process inheriting a
 // locked descriptor. flock(2) locks belong to the open file description, so two acquisitions of one
@@ -27,15 +27,15 @@ const soon = (ms = 5000): number => Date.now() + ms;
 // The module with busy waits in the kernel (util-linux flock -w, the usual host), the module alone
 // polling with its back-off (a host without util-linux), and util-linux flock alone (no module).
 const SETUPS = [
-  { name: "multus-flock.node, busy waits in the kernel", primitive: "multus-flock.node", kernelWait: true },
-  { name: "multus-flock.node, busy waits polled", primitive: "multus-flock.node", kernelWait: false },
+  { name: "multus-native.node, busy waits in the kernel", primitive: "multus-native.node", kernelWait: true },
+  { name: "multus-native.node, busy waits polled", primitive: "multus-native.node", kernelWait: false },
   { name: "util-linux flock", primitive: "util-linux flock", kernelWait: true },
 ] as const;
 
 for (const { name, primitive, kernelWait } of SETUPS) {
   describe(`file locks through ${name}`, () => {
     before(() => {
-      useNativeLock(primitive === "multus-flock.node" ? binPath("multus-flock.node") : undefined, { kernelWait });
+      useNativeLock(primitive === "multus-native.node" ? binPath("multus-native.node") : undefined, { kernelWait });
       assert.equal(lockPrimitive(), primitive);
     });
 
@@ -91,8 +91,8 @@ for (const { name, primitive, kernelWait } of SETUPS) {
   });
 }
 
-test("a multus-flock.node that does not load is reported, not silently replaced by the fallback", async () => {
-  const broken = join(dir, "multus-flock.node");
+test("a multus-native.node that does not load is reported, not silently replaced by the fallback", async () => {
+  const broken = join(dir, "multus-native.node");
   await writeFile(broken, "not an ELF object");
   assert.throws(() => {
     useNativeLock(broken);
