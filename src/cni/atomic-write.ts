@@ -17,7 +17,7 @@
 // The temporary name needs no cryptographic randomness ("wx" refuses an existing file, and a clash is
 // retried with another name); not loading node:crypto saves every thin call ≈ 2 ms of start-up.
 
-import { open, rename, unlink } from "node:fs/promises";
+import { closeSync, fchmodSync, fsync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -35,42 +35,72 @@ function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${unique}`);
 }
 
+/** fsync(2) on the thread pool: a flush may wait on the disk, and the daemon's loop must not. */
+function flush(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsync(fd, (err) => {
+      if (err === null) resolve();
+      else reject(err);
+    });
+  });
+}
+
+function openExclusive(tmp: string, mode: number): number | NodeJS.ErrnoException {
+  try {
+    return openSync(tmp, "wx", mode);
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+}
+
+/**
+ * The small system calls (open, write, chmod, close, rename) are synchronous: microseconds on a local
+ * file, less than a thread-pool round trip each; only the fsyncs, which wait for the disk, go to
+ * the thread pool.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   const mode = options.mode ?? 0o600;
   const durable = options.durable ?? true;
   let tmp = temporaryName(path);
   // "wx": never follow or reuse an existing file under the temporary name.
-  let fh = await open(tmp, "wx", mode).catch((err: unknown) => err as NodeJS.ErrnoException);
-  for (let tries = 1; fh instanceof Error; tries++) {
+  let fd = openExclusive(tmp, mode);
+  for (let tries = 1; fd instanceof Error; tries++) {
     // Another process (in a PID namespace of its own) picked the same name: pick another. Nothing of
     // ours exists yet, so nothing is removed on the way out.
-    if (fh.code !== "EEXIST" || tries >= 5) throw fh;
+    if (fd.code !== "EEXIST" || tries >= 5) throw fd;
     tmp = temporaryName(path);
-    fh = await open(tmp, "wx", mode).catch((err: unknown) => err as NodeJS.ErrnoException);
+    fd = openExclusive(tmp, mode);
   }
   let renamed = false;
   try {
     try {
-      await fh.writeFile(data);
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
       // The mode given to open() is filtered by the umask; set it explicitly.
-      await fh.chmod(mode);
-      if (durable !== false) await fh.sync();
+      fchmodSync(fd, mode);
+      if (durable !== false) await flush(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, path);
+    renameSync(tmp, path);
     renamed = true;
     if (durable !== true) return;
     // The rename itself is durable only once the directory entry is flushed.
-    const dh = await open(dir, "r");
+    const dfd = openSync(dir, "r");
     try {
-      await dh.sync();
+      await flush(dfd);
     } finally {
-      await dh.close();
+      closeSync(dfd);
     }
   } catch (err) {
-    if (!renamed) await unlink(tmp).catch(() => undefined);
+    if (!renamed) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Never created, or already gone.
+      }
+    }
     throw err;
   }
 }

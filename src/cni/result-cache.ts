@@ -25,7 +25,8 @@
 //                                                    as libcni's GetCachedAttachments (used by GC)
 
 import { readFileSync, unlinkSync } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { settled } from "./settled.ts";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "./atomic-write.ts";
@@ -179,7 +180,7 @@ export class ResultCache {
 
   async write(entry: CachedAttachment): Promise<void> {
     const path = this.filePath(entry);
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // Atomic but not fsynced, as libcni writes it: after a power loss a missing entry only means a DEL
     // without prevResult, which plugins must accept; the journal is the record that must survive.
     await writeFileAtomic(path, encodeCacheEntry(entry), { mode: 0o600, durable: false });

@@ -17,8 +17,8 @@
 // Each attachment's delegate config is stored as the gate admitted it, with its source; reading it back
 // goes through the same model (restoreDelegateConfig: what an earlier ADD ran, so only Multus's own
 // programs are refused). Journals of releases that recorded no source read as a record of their own.
-import { readFileSync, unlinkSync } from "node:fs";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { settled } from "../cni/settled.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
@@ -84,7 +84,7 @@ export class AttachmentJournal {
       ...(plan.pod === undefined ? {} : { pod: plan.pod }),
       attachments: plan.attachments.map(({ index, delegate, ...rest }): StoredAttachment => ({ ...rest, delegate: delegate.list, source: delegate.source, state: states[index] ?? "planned" })),
     };
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.pathOf(plan.containerId), JSON.stringify(file), { mode: 0o600, durable: opts.durable ?? true });
   }
 
@@ -107,6 +107,15 @@ export class AttachmentJournal {
       const decoded = decodeJournal(text, this.pathOf(containerId));
       return typeof decoded === "string" ? { corrupt: decoded } : { entry: decoded };
     });
+  }
+
+  /** Whether the sandbox may have a journal, without reading it (an unexpected stat error: yes). */
+  has(containerId: string): boolean {
+    try {
+      return statSync(this.pathOf(containerId), { throwIfNoEntry: false }) !== undefined;
+    } catch {
+      return true;
+    }
   }
 
   remove(containerId: string): Promise<void> {

@@ -167,8 +167,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
     try {
       return await fn(lock);
     } finally {
-      const journaled = await call.journal.read(call.req.containerId).then((r) => r !== undefined, () => true);
-      lock.release({ forget: !journaled });
+      lock.release({ forget: !call.journal.has(call.req.containerId) });
     }
   };
 

@@ -65,6 +65,7 @@ class Reaper {
   readonly #mod: NativeModule;
   readonly #pending = new Map<number, (status: ExitStatus) => void>();
   #timer: NodeJS.Timeout | undefined;
+  #listening = false;
   readonly #onSignal = (): void => {
     this.#reapAll();
   };
@@ -76,10 +77,12 @@ class Reaper {
   wait(pid: number): Promise<ExitStatus> {
     return new Promise((resolve) => {
       this.#pending.set(pid, resolve);
-      if (this.#timer === undefined) {
+      // Installed once: a signal listener does not keep the event loop alive, the poll does.
+      if (!this.#listening) {
         process.on("SIGCHLD", this.#onSignal);
-        this.#timer = setInterval(this.#onSignal, POLL_MS);
+        this.#listening = true;
       }
+      this.#timer ??= setInterval(this.#onSignal, POLL_MS);
     });
   }
 
@@ -100,7 +103,6 @@ class Reaper {
     if (this.#pending.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-      process.removeListener("SIGCHLD", this.#onSignal);
     }
   }
 }
