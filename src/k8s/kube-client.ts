@@ -16,7 +16,8 @@
 //         catch it (isGone) and re-list. No byte for `idleTimeoutMs` → KubeWatchIdleError. A server-side
 //         `timeoutSeconds` (randomised 5–10 min) ends the iteration normally: watch again from the last
 //         event's resourceVersion. Aborting `signal` ends the iteration quietly.
-//     close()                               → destroys the keep-alive sockets
+//     close()                               → ends the connection (HTTP/2 session or keep-alive sockets)
+//     protocol()                            → "h2" | "http/1.1" | undefined: what the connection negotiated
 //   interface KubeClientOptions, RequestOptions, ListOptions, CreateOptions, WatchOptions
 //   type Decoder<T>, PatchType, WatchEvent<T>, interface KubeList<T>
 //
@@ -27,16 +28,17 @@
 //     5xx, for GET/HEAD/PUT/DELETE/PATCH (and POST when asked); exponential backoff with jitter;
 //     Retry-After honoured, but a Retry-After beyond maxDelayMs fails at once (CNI code 11 lets the
 //     runtime retry later instead of blocking the CNI call). A request that reached its deadline is not
-//     retried: its time is spent. A keep-alive socket the server had closed (ECONNRESET on a reused
-//     socket) is retried once for every method, as the request never reached the server.
+//     retried: its time is spent. A request that never reached the server (a keep-alive socket it had
+//     closed, an HTTP/2 stream it refused or a session it was closing) is retried once for every method.
+//   - Transport (http-transport.ts): HTTP/2 over one TLS connection where the server offers it
+//     (concurrent requests share it), HTTP/1.1 with a keep-alive agent otherwise.
 //   - 401: the token is read again (tokenFile, or the kubeconfig for an inline token) and, if it
 //     changed, the request is sent once more (multus#852).
 //   - Size: a body (or watch event) over `maxResponseBytes` (32 MiB) fails with MULTUS_ERR_TOO_LARGE, unretried.
 //   - Errors: see kube-api-error.ts (NotFound, Conflict, Gone, Forbidden for 401/403, else MULTUS_ERR_API
 //     with the API's Status.message).
-import type { IncomingHttpHeaders, IncomingMessage, ClientRequest } from "node:http";
-import * as http from "node:http";
-import * as https from "node:https";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../util/logger.ts";
@@ -55,6 +57,7 @@ import {
   watchIdleError,
 } from "./kube-api-error.ts";
 import type { RequestDescription } from "./kube-api-error.ts";
+import { HttpTransport, RETRY_SAFE } from "./http-transport.ts";
 import { backoffDelayMs, DEFAULT_RETRY, isIdempotentMethod, isRetryableConnectionError, isRetryableStatus, parseRetryAfter } from "./retry-policy.ts";
 import type { RetryOptions } from "./retry-policy.ts";
 import { isRecord } from "../cni/is-record.ts";
@@ -147,15 +150,13 @@ interface Response {
 }
 
 interface OpenStream {
-  res: IncomingMessage;
+  res: Readable;
   abort: AbortController;
 }
 
-type Agent = http.Agent | https.Agent;
-
 export class KubeClient {
   readonly config: ClientConfig;
-  readonly #agent: Agent;
+  readonly #transport: HttpTransport;
   readonly #token: BearerToken;
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
@@ -177,22 +178,18 @@ export class KubeClient {
     this.#watchIdleMs = options.watchIdleTimeoutMs ?? 150_000;
     this.#random = options.random ?? Math.random;
     this.#token = new BearerToken(config);
-    // One keep-alive agent per client: the TLS handshake is paid once, not per request.
-    if (config.server.protocol === "https:") {
-      const tls: https.AgentOptions = { keepAlive: true, rejectUnauthorized: !config.insecureSkipTlsVerify };
-      if (config.ca !== undefined) tls.ca = config.ca;
-      if (config.cert !== undefined) tls.cert = config.cert;
-      if (config.key !== undefined) tls.key = config.key;
-      if (config.tlsServerName !== undefined) tls.servername = config.tlsServerName;
-      this.#agent = new https.Agent(tls);
-    } else {
-      this.#agent = new http.Agent({ keepAlive: true });
-    }
+    // One connection for every request: HTTP/2 where the server speaks it (http-transport.ts).
+    this.#transport = new HttpTransport(config);
   }
 
-  /** Destroys the pooled sockets; in-flight requests fail. */
+  /** Ends the connections; in-flight requests fail. */
   close(): void {
-    this.#agent.destroy();
+    this.#transport.close();
+  }
+
+  /** The protocol the client's connection negotiated ("h2", "http/1.1"), once it has one. */
+  protocol(): "h2" | "http/1.1" | undefined {
+    return this.#transport.protocol();
   }
 
   get(path: string, opts?: RequestOptions): Promise<unknown>;
@@ -358,13 +355,12 @@ export class KubeClient {
     const { res } = await this.#retrying(d, init, async (url, headers, payload, external, timeoutMs) => {
       const deadline = AbortSignal.timeout(timeoutMs);
       const signal = AbortSignal.any([deadline, ...external]);
-      const holder: { req?: ClientRequest } = {};
       try {
-        const res = await this.#exchange(d.method, url, headers, payload, signal, holder);
-        const body = await readAll(res, this.#maxBytes, d);
-        return { kind: "response", res: { status: res.statusCode ?? 0, headers: res.headers, body } };
+        const res = await this.#transport.exchange(d.method, url, headers, payload, signal);
+        const body = await readAll(res.body, this.#maxBytes, d);
+        return { kind: "response", res: { status: res.status, headers: res.headers, body } };
       } catch (err) {
-        return { kind: "failure", err, timedOut: deadline.aborted, reused: holder.req?.reusedSocket === true };
+        return { kind: "failure", err, timedOut: deadline.aborted, reused: retrySafe(err) };
       }
     });
     return res;
@@ -381,20 +377,19 @@ export class KubeClient {
         abort.abort();
       }, timeoutMs);
       const signal = AbortSignal.any([abort.signal, ...external]);
-      const holder: { req?: ClientRequest } = {};
       try {
-        const res = await this.#exchange(d.method, url, headers, payload, signal, holder);
-        const status = res.statusCode ?? 0;
+        const res = await this.#transport.exchange(d.method, url, headers, payload, signal);
+        const status = res.status;
         if (status >= 200 && status < 300) {
           clearTimeout(headerTimer);
-          return { kind: "response", res: { status, headers: res.headers, body: Buffer.alloc(0) }, stream: { res, abort } };
+          return { kind: "response", res: { status, headers: res.headers, body: Buffer.alloc(0) }, stream: { res: res.body, abort } };
         }
-        const body = await readAll(res, this.#maxBytes, d);
+        const body = await readAll(res.body, this.#maxBytes, d);
         clearTimeout(headerTimer);
         return { kind: "response", res: { status, headers: res.headers, body } };
       } catch (err) {
         clearTimeout(headerTimer);
-        return { kind: "failure", err, timedOut, reused: holder.req?.reusedSocket === true };
+        return { kind: "failure", err, timedOut, reused: retrySafe(err) };
       }
     });
     if (stream === undefined) throw new Error("KubeClient: watch stream missing after a 2xx answer");
@@ -404,7 +399,7 @@ export class KubeClient {
   async #retrying(
     d: RequestDescription,
     init: SendInit,
-    attemptOnce: (url: URL, headers: http.OutgoingHttpHeaders, payload: Buffer | undefined, external: AbortSignal[], timeoutMs: number) => Promise<AttemptOutcome>,
+    attemptOnce: (url: URL, headers: OutgoingHttpHeaders, payload: Buffer | undefined, external: AbortSignal[], timeoutMs: number) => Promise<AttemptOutcome>,
   ): Promise<{ res: Response; stream?: OpenStream }> {
     const url = this.#url(d.path, init.query);
     const timeoutMs = init.timeoutMs ?? this.#timeoutMs;
@@ -414,7 +409,7 @@ export class KubeClient {
     let resetRetried = false;
     for (let attempt = 1; ; attempt++) {
       const token = await this.#token.current();
-      const headers: http.OutgoingHttpHeaders = { Accept: "application/json", "User-Agent": this.#userAgent };
+      const headers: OutgoingHttpHeaders = { Accept: "application/json", "User-Agent": this.#userAgent };
       if (token !== undefined) headers["Authorization"] = `Bearer ${token}`;
       if (payload !== undefined) {
         headers["Content-Type"] = init.contentType ?? "application/json";
@@ -430,9 +425,9 @@ export class KubeClient {
         const aborted = external.find((s) => s.aborted);
         if (aborted !== undefined) throw aborted.reason;
         if (outcome.timedOut) throw timeoutError(d, this.config.server, timeoutMs);
-        // Node's documented pattern: a keep-alive socket the server closed meanwhile fails with
-        // ECONNRESET before the request reached the server; sending it again is safe for any method.
-        if (outcome.reused && errorCodeOf(outcome.err) === "ECONNRESET" && !resetRetried) {
+        // The request never reached the server (a keep-alive socket it had closed, a stream it
+        // refused or a session it was closing: http-transport.ts): sending it again is safe for any method.
+        if (outcome.reused && !resetRetried) {
           resetRetried = true;
           attempt--;
           continue;
@@ -471,28 +466,11 @@ export class KubeClient {
       throw err;
     }
   }
-
-  #exchange(
-    method: string,
-    url: URL,
-    headers: http.OutgoingHttpHeaders,
-    payload: Buffer | undefined,
-    signal: AbortSignal,
-    holder: { req?: ClientRequest },
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const mod = url.protocol === "https:" ? https : http;
-      const req = mod.request(url, { method, headers, agent: this.#agent, signal }, resolve);
-      holder.req = req;
-      req.on("error", reject);
-      req.end(payload);
-    });
-  }
 }
 
 type AttemptOutcome =
   | { kind: "response"; res: Response; stream?: OpenStream }
-  | { kind: "failure"; err: unknown; timedOut: boolean; reused: boolean };
+  | { kind: "failure"; err: unknown; timedOut: boolean; /** The request never reached the server. */ reused: boolean };
 
 function describe(method: string, path: string, watch = false): RequestDescription {
   const target = parseApiPath(path);
@@ -508,7 +486,12 @@ function signalOf(signals: AbortSignal[]): { signal?: AbortSignal } {
   return { signal: signals.length === 1 && signals[0] !== undefined ? signals[0] : AbortSignal.any(signals) };
 }
 
-async function readAll(res: IncomingMessage, maxBytes: number, d: RequestDescription): Promise<Buffer> {
+/** Whether the transport says the request never reached the server. */
+function retrySafe(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { [RETRY_SAFE]?: boolean })[RETRY_SAFE] === true;
+}
+
+async function readAll(res: Readable, maxBytes: number, d: RequestDescription): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res as AsyncIterable<Buffer>) {

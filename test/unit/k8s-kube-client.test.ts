@@ -1,10 +1,13 @@
 // KubeClient against real loopback HTTP(S) servers (no mocks): retries with backoff on 5xx / 429 /
 // connection errors, Retry-After, deadlines, 401 → token re-read (multus#852), Status → typed
-// errors, keep-alive reuse, mutual TLS, watch streaming, 410 Gone, idle timeout.
+// errors, keep-alive reuse, mutual TLS, watch streaming, 410 Gone, idle timeout; and its transport
+// (src/k8s/http-transport.ts): HTTP/2 with a server that offers h2 (Node's http2 server, as
+// kube-apiserver does), HTTP/1.1 with one that does not.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -38,7 +41,8 @@ interface Loopback {
   close: () => Promise<void>;
 }
 
-async function serve(handler: Handler, tls?: https.ServerOptions): Promise<Loopback> {
+/** `tls` makes it HTTPS; `h2` an HTTP/2 server (ALPN h2, HTTP/1.1 too) with the same handler API. */
+async function serve(handler: Handler, tls?: https.ServerOptions, h2 = false): Promise<Loopback> {
   const requests: Seen[] = [];
   let connections = 0;
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -52,8 +56,18 @@ async function serve(handler: Handler, tls?: https.ServerOptions): Promise<Loopb
       });
     });
   };
-  const server = tls === undefined ? http.createServer(onRequest) : https.createServer(tls, onRequest);
+  const server =
+    tls === undefined
+      ? http.createServer(onRequest)
+      : h2
+        ? http2.createSecureServer({ ...tls, allowHTTP1: true } as http2.SecureServerOptions, onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+        : https.createServer(tls, onRequest);
   server.on(tls === undefined ? "connection" : "secureConnection", () => connections++);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -62,7 +76,8 @@ async function serve(handler: Handler, tls?: https.ServerOptions): Promise<Loopb
     connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
+        if ("closeAllConnections" in server) server.closeAllConnections();
+        else for (const s of sessions) s.destroy();
         server.close(() => {
           resolve();
         });
@@ -880,73 +895,181 @@ describe("TLS", () => {
     return b;
   };
 
-  test("verifies the server with the kubeconfig's CA and presents the client certificate (mutual TLS)", async () => {
-    const srv = await serve(
-      (req, res) => {
-        assert.ok(req.socket instanceof TLSSocket);
-        const peer = req.socket.getPeerCertificate();
-        json(res, 200, { cn: peer.subject.CN });
-      },
-      { cert: need("server.crt"), key: need("server.key"), ca: need("ca.crt"), requestCert: true, rejectUnauthorized: true },
-    );
-    const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: false, ca: need("ca.crt"), cert: need("client.crt"), key: need("client.key") }, fast);
-    try {
-      assert.deepEqual(await c.get("/version"), { cn: "system:admin" });
-    } finally {
-      c.close();
-      await srv.close();
-    }
-  });
+  for (const h2 of [false, true]) {
+    describe(h2 ? "a server offering HTTP/2 (ALPN h2)" : "an HTTP/1.1-only server", () => {
+    test("verifies the server with the kubeconfig's CA and presents the client certificate (mutual TLS)", async () => {
+        const srv = await serve(
+          (req, res) => {
+            assert.ok(req.socket instanceof TLSSocket);
+            const peer = req.socket.getPeerCertificate();
+            json(res, 200, { cn: peer.subject.CN });
+          },
+          { cert: need("server.crt"), key: need("server.key"), ca: need("ca.crt"), requestCert: true, rejectUnauthorized: true },
+          h2,
+        );
+        const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: false, ca: need("ca.crt"), cert: need("client.crt"), key: need("client.key") }, fast);
+        try {
+          assert.deepEqual(await c.get("/version"), { cn: "system:admin" });
+        } finally {
+          c.close();
+          await srv.close();
+        }
+      });
 
-  test("tls-server-name verifies against that name", async () => {
-    const srv = await serve(
-      (_req, res) => {
-        json(res, 200, {});
-      },
-      { cert: need("server.crt"), key: need("server.key") },
-    );
-    // The URL host is a name the certificate does not carry; tls-server-name supplies one it does.
-    const url = new URL(srv.url.replace("127.0.0.1", "localhost"));
-    const c = new KubeClient({ server: url, insecureSkipTlsVerify: false, ca: need("ca.crt"), tlsServerName: "kubernetes.default.svc" }, fast);
-    try {
-      assert.deepEqual(await c.get("/version"), {});
-    } finally {
-      c.close();
-      await srv.close();
-    }
-  });
+      test("tls-server-name verifies against that name", async () => {
+        const srv = await serve(
+          (_req, res) => {
+            json(res, 200, {});
+          },
+          { cert: need("server.crt"), key: need("server.key") },
+          h2,
+        );
+        // The URL host is a name the certificate does not carry; tls-server-name supplies one it does.
+        const url = new URL(srv.url.replace("127.0.0.1", "localhost"));
+        const c = new KubeClient({ server: url, insecureSkipTlsVerify: false, ca: need("ca.crt"), tlsServerName: "kubernetes.default.svc" }, fast);
+        try {
+          assert.deepEqual(await c.get("/version"), {});
+        } finally {
+          c.close();
+          await srv.close();
+        }
+      });
 
-  test("a server the CA did not sign fails at once with a TLS message (never retried)", async () => {
-    const srv = await serve(
-      (_req, res) => {
-        json(res, 200, {});
-      },
-      { cert: need("server.crt"), key: need("server.key") },
-    );
-    const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: false }, fast);
-    try {
-      await assert.rejects(c.get(POD_PATH), isKubeError("MULTUS_ERR_API", undefined, /^get Pod ns1\/web: TLS with https:\/\/127\.0\.0\.1:\d+ failed: .*: check the certificate-authority/));
-      assert.equal(srv.requests.length, 0);
-      assert.equal(srv.connections(), 0, "the handshake never completed");
-    } finally {
-      c.close();
-      await srv.close();
-    }
-  });
+      test("a server the CA did not sign fails at once with a TLS message (never retried)", async () => {
+        const srv = await serve(
+          (_req, res) => {
+            json(res, 200, {});
+          },
+          { cert: need("server.crt"), key: need("server.key") },
+          h2,
+        );
+        const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: false }, fast);
+        try {
+          await assert.rejects(c.get(POD_PATH), isKubeError("MULTUS_ERR_API", undefined, /^get Pod ns1\/web: TLS with https:\/\/127\.0\.0\.1:\d+ failed: .*: check the certificate-authority/));
+          assert.equal(srv.requests.length, 0);
+          assert.equal(srv.connections(), 0, "the handshake never completed");
+        } finally {
+          c.close();
+          await srv.close();
+        }
+      });
 
-  test("insecure-skip-tls-verify accepts any server certificate", async () => {
-    const srv = await serve(
-      (_req, res) => {
-        json(res, 200, { ok: true });
-      },
-      { cert: need("server.crt"), key: need("server.key") },
-    );
-    const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: true }, fast);
-    try {
-      assert.deepEqual(await c.get("/version"), { ok: true });
-    } finally {
-      c.close();
-      await srv.close();
-    }
+      test("insecure-skip-tls-verify accepts any server certificate", async () => {
+        const srv = await serve(
+          (_req, res) => {
+            json(res, 200, { ok: true });
+          },
+          { cert: need("server.crt"), key: need("server.key") },
+          h2,
+        );
+        const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: true }, fast);
+        try {
+          assert.deepEqual(await c.get("/version"), { ok: true });
+        } finally {
+          c.close();
+          await srv.close();
+        }
+      });
+
+      test(`the connection speaks ${h2 ? "HTTP/2" : "HTTP/1.1"}, and concurrent requests ${h2 ? "share one TLS connection" : "each take a keep-alive connection"}`, async () => {
+        const srv = await serve(
+          async (req, res) => {
+            await new Promise((r) => setTimeout(r, 30));
+            json(res, 200, { version: req.httpVersion });
+          },
+          { cert: need("server.crt"), key: need("server.key") },
+          h2,
+        );
+        const c = new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: false, ca: need("ca.crt") }, fast);
+        try {
+          const got = await Promise.all([1, 2, 3, 4].map(() => c.get("/version")));
+          assert.deepEqual(got, Array(4).fill({ version: h2 ? "2.0" : "1.1" }));
+          assert.equal(c.protocol(), h2 ? "h2" : "http/1.1");
+          // HTTP/1.1: a connection per concurrent request (and the TLS probe that offered h2, which
+          // the server may or may not count as established before the client closes it).
+          const opened = srv.connections();
+          if (h2) assert.equal(opened, 1);
+          else assert.ok(opened >= 4 && opened <= 5, `${String(opened)} connections`);
+          await c.get("/version");
+          assert.equal(srv.connections(), opened, "a later request reuses a connection");
+        } finally {
+          c.close();
+          await srv.close();
+        }
+      });
+    });
+  }
+
+  describe("HTTP/2 sessions", () => {
+    const h2Server = (handler: Handler): Promise<Loopback> => serve(handler, { cert: need("server.crt"), key: need("server.key") }, true);
+    const h2Client = (srv: Loopback): KubeClient => new KubeClient({ server: new URL(srv.url), insecureSkipTlsVerify: false, ca: need("ca.crt") }, fast);
+
+    test("a stream the server refuses (REFUSED_STREAM: never processed) is sent again, even a POST", async () => {
+      const srv = await h2Server((req, res, _seen, i) => {
+        if (i === 0) (req as unknown as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        else json(res, 201, { made: i });
+      });
+      const c = h2Client(srv);
+      try {
+        assert.deepEqual(await c.create("/api/v1/namespaces/ns1/events", { reason: "X" }), { made: 1 });
+        assert.equal(srv.requests.length, 2);
+      } finally {
+        c.close();
+        await srv.close();
+      }
+    });
+
+    test("a session the server closes (GOAWAY) is replaced by a new one for the next request", async () => {
+      const srv = await h2Server((req, res, _seen, i) => {
+        const session = (req as unknown as http2.Http2ServerRequest).stream.session;
+        json(res, 200, { i });
+        // After answering, the server says it takes no more streams on this connection.
+        if (i === 0) {
+          res.on("finish", () => {
+            session?.goaway(http2.constants.NGHTTP2_NO_ERROR);
+            session?.close();
+          });
+        }
+      });
+      const c = h2Client(srv);
+      try {
+        assert.deepEqual(await c.get("/version"), { i: 0 });
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(await c.get("/version"), { i: 1 });
+        assert.equal(srv.connections(), 2, "the second request came on a new connection");
+      } finally {
+        c.close();
+        await srv.close();
+      }
+    });
+
+    test("a watch streams over HTTP/2 alongside other requests on the same connection", async () => {
+      const srv = await h2Server(async (req, res) => {
+        if (!(req.url ?? "").includes("watch=true")) {
+          json(res, 200, { kind: "Pod", metadata: { name: "p" } });
+          return;
+        }
+        res.writeHead(200, { "Content-Type": "application/json" });
+        for (const name of ["a", "b"]) {
+          res.write(JSON.stringify({ type: "ADDED", object: { kind: "Pod", metadata: { name, resourceVersion: "2" } } }) + "\n");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        res.end();
+      });
+      const c = h2Client(srv);
+      try {
+        const names: string[] = [];
+        const watching = (async () => {
+          for await (const ev of c.watch("/api/v1/pods")) if (ev.type !== "BOOKMARK") names.push((ev.object as { metadata: { name: string } }).metadata.name);
+        })();
+        assert.deepEqual(await c.get("/api/v1/namespaces/ns1/pods/p"), { kind: "Pod", metadata: { name: "p" } });
+        await watching;
+        assert.deepEqual(names, ["a", "b"]);
+        assert.equal(srv.connections(), 1);
+      } finally {
+        c.close();
+        await srv.close();
+      }
+    });
   });
 });
