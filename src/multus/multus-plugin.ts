@@ -269,11 +269,15 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         await announceFailure(api, target, toCniError(err).message);
         throw err;
       }
+      // The AddedInterface events go out with the network-status patch (one round trip for all of
+      // them over HTTP/2), as upstream sends its events while it adds; they never fail the ADD.
+      const announced = announceAttachments(api, target, results);
       try {
         await publishAttachments(api, target, plan, results, (phase, fn) => timed(call, phase, fn), (message) => {
           call.log.warn({ pod: podRef, problem: message }, "device-info left out of network-status");
         });
       } catch (err) {
+        await announced;
         // Nothing half-done stays: the interfaces go again (with the rollback's own budget), and the
         // runtime retries the sandbox.
         const read = await call.journal.read(plan.containerId).catch((e: unknown) => {
@@ -289,7 +293,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
         await announceFailure(api, target, toCniError(err).message);
         throw err;
       }
-      await announceAttachments(api, target, results);
+      await announced;
       return defaultResult(results);
     });
   }

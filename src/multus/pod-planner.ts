@@ -52,13 +52,30 @@ const CAPABILITY_OF = {
   infinibandGuid: "infinibandGUID",
 } as const;
 
+/** A network being looked up, and the selection that named it (none for the cluster and default networks). */
+interface Lookup {
+  net: Promise<ResolvedNetwork>;
+  selection?: NetworkSelection;
+}
+
+/** Every lookup awaited; the first failure in plan order is thrown (the others are settled, not left unhandled). */
+async function resolveInOrder(lookups: readonly Lookup[]): Promise<{ net: ResolvedNetwork; selection?: NetworkSelection }[]> {
+  const settledAll = await Promise.allSettled(lookups.map((l) => l.net));
+  return settledAll.map((r, i) => {
+    if (r.status === "rejected") throw r.reason;
+    const selection = lookups[i]?.selection;
+    return selection === undefined ? { net: r.value } : { net: r.value, selection };
+  });
+}
+
 export async function planForPod(input: PodPlanInput, resolver: NetworkResolver): Promise<AttachmentPlan> {
   const { config, req, pod } = input;
   const podRef = `${pod.namespace}/${pod.name}`;
 
-  // 1. The cluster network: the pod's override, else clusterNetwork, else the config's delegates (the
-  //    master first); with delegates, an override replaces the master only.
-  const base: { net: ResolvedNetwork; selection?: NetworkSelection }[] = [];
+  // Every network is looked up at once (the thin plugin's NAD GETs share one round trip over
+  // HTTP/2); the plan keeps their order, and the first failure in that order is the one reported,
+  // as if they had been looked up one by one.
+  const base: Lookup[] = [];
   const override = input.annotations[DEFAULT_NETWORK_ANNOTATION]?.trim() ?? "";
   if (override !== "") {
     const sel = parseSelectionAnnotation(override, config.multusNamespace, podRef, DEFAULT_NETWORK_ANNOTATION);
@@ -76,13 +93,13 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
       globalNamespaces: [config.multusNamespace, ...config.globalNamespaces],
       annotation: DEFAULT_NETWORK_ANNOTATION,
     });
-    base.push({ net: await resolver.fromNad(only.namespace, only.name, podRef) });
+    base.push({ net: resolver.fromNad(only.namespace, only.name, podRef) });
   } else if (config.clusterNetwork !== undefined) {
-    base.push({ net: await resolver.fromReference(config.clusterNetwork, podRef) });
+    base.push({ net: resolver.fromReference(config.clusterNetwork, podRef) });
   }
   if (config.clusterNetwork === undefined) {
     const delegates = masterFirst(config.delegates).slice(override === "" ? 0 : 1);
-    for (const d of delegates) base.push({ net: { delegate: d.delegate, statusName: d.name } });
+    for (const d of delegates) base.push({ net: Promise.resolve({ delegate: d.delegate, statusName: d.name }) });
   }
   if (base.length === 0) {
     throw new MultusError("MULTUS_ERR_CONFIG", 'the Multus config has neither "clusterNetwork" nor "delegates"');
@@ -91,22 +108,27 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
   // 2. defaultNetworks, skipped for system namespaces.
   // By the pod's namespace (upstream passed the pod's name to this check).
   if (!config.systemNamespaces.includes(pod.namespace)) {
-    for (const ref of config.defaultNetworks) base.push({ net: await resolver.fromReference(ref, podRef) });
+    for (const ref of config.defaultNetworks) base.push({ net: resolver.fromReference(ref, podRef) });
   }
 
   // 3. The selection annotation, in order; a repeated network is a separate attachment (NPWG-17).
   const selections = parseSelectionAnnotation(input.annotations[NETWORKS_ANNOTATION] ?? "", pod.namespace, podRef);
   for (const sel of selections) {
-    checkNamespaceIsolation({
-      podNamespace: pod.namespace,
-      podRef,
-      network: { namespace: sel.namespace, name: sel.name },
-      isolation: config.namespaceIsolation,
-      globalNamespaces: config.globalNamespaces,
-      annotation: NETWORKS_ANNOTATION,
-    });
-    base.push({ net: await resolver.fromNad(sel.namespace, sel.name, podRef), selection: sel });
+    // A refusal takes the selection's place in the order, as its lookup's failure would.
+    const net = (async (): Promise<ResolvedNetwork> => {
+      checkNamespaceIsolation({
+        podNamespace: pod.namespace,
+        podRef,
+        network: { namespace: sel.namespace, name: sel.name },
+        isolation: config.namespaceIsolation,
+        globalNamespaces: config.globalNamespaces,
+        annotation: NETWORKS_ANNOTATION,
+      });
+      return resolver.fromNad(sel.namespace, sel.name, podRef);
+    })();
+    base.push({ net, selection: sel });
   }
+  const resolved = await resolveInOrder(base);
 
   const podArgs: [string, string][] = [
     ["K8S_POD_NAMESPACE", pod.namespace],
@@ -116,7 +138,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
   ];
   const incoming = req.cniArgs.filter(([k]) => !podArgs.some(([p]) => p === k));
 
-  const attachments: Attachment[] = base.map(({ net, selection }, index) => {
+  const attachments: Attachment[] = resolved.map(({ net, selection }, index) => {
     const isDefault = index === 0;
     const a: Attachment = {
       index,
@@ -134,7 +156,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
     if (selection !== undefined) checkCapabilities(a, selection, podRef);
     return a;
   });
-  await attachDevices(attachments, base, input, podRef);
+  await attachDevices(attachments, resolved, input, podRef);
   checkInterfaceNames(attachments);
   return { containerId: req.containerId, netns: req.netns, ifName: req.ifName, attachments, pod };
 }
