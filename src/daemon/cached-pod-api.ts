@@ -14,7 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Informer } from "../k8s/informer.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
 import { getResourceClaim, listResourceSlices } from "../k8s/dra-resources.ts";
-import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
+import { createEvent, decodePod, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
+import { keepAnnotations, NAD_ANNOTATIONS_READ, POD_ANNOTATIONS_READ } from "../k8s/annotations.ts";
 import { unlessNotFound, unlessObjectNotFound, type PodApi } from "../multus/kube-pod-api.ts";
 import type { PodRef } from "../multus/attachment-plan.ts";
 import { isRecord } from "../cni/is-record.ts";
@@ -43,13 +44,23 @@ interface QueuedEvent {
 }
 
 /** A NAD as the daemon keeps it: what the resolver reads (metadata with annotations, spec.config). */
+/** A pod as the informer keeps it: decodePod's fields, and of its annotations only those the engine reads. */
+export function cachedPod(raw: unknown): Pod {
+  const pod = decodePod(raw);
+  return { ...pod, metadata: { ...pod.metadata, annotations: keepAnnotations(pod.metadata.annotations, POD_ANNOTATIONS_READ), labels: {} } };
+}
+
+function isStringMap(v: unknown): v is Record<string, string> {
+  return isRecord(v) && Object.values(v).every((x) => typeof x === "string");
+}
+
 export function stripNad(raw: unknown): unknown {
   if (!isRecord(raw) || !isRecord(raw["metadata"])) throw new TypeError("a NetworkAttachmentDefinition without metadata");
   const m = raw["metadata"];
   return {
     apiVersion: raw["apiVersion"],
     kind: raw["kind"],
-    metadata: { name: m["name"], namespace: m["namespace"], uid: m["uid"], resourceVersion: m["resourceVersion"], annotations: m["annotations"] ?? {} },
+    metadata: { name: m["name"], namespace: m["namespace"], uid: m["uid"], resourceVersion: m["resourceVersion"], annotations: isStringMap(m["annotations"]) ? keepAnnotations(m["annotations"], NAD_ANNOTATIONS_READ) : (m["annotations"] ?? {}) },
     spec: raw["spec"] ?? {},
   };
 }

@@ -26,7 +26,7 @@ import { convertResult } from "../cni/result-convert.ts";
 import { resolveClientConfig } from "../k8s/client-config.ts";
 import { Informer } from "../k8s/informer.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
-import { decodePod, type Pod } from "../k8s/resources.ts";
+import type { Pod } from "../k8s/resources.ts";
 import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
 import type { DelegateRunner } from "../multus/executor.ts";
 import type { DelegateConfig } from "../cni/delegate-config.ts";
@@ -38,7 +38,7 @@ import { isReady } from "../multus/readiness.ts";
 import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { lockPrimitive } from "../util/file-lock.ts";
-import { CachedPodApiFactory, stripNad } from "./cached-pod-api.ts";
+import { CachedPodApiFactory, cachedPod, stripNad } from "./cached-pod-api.ts";
 import { createCniServer } from "./cni-server.ts";
 import { ConfigGenerator } from "../install/config-generator.ts";
 import type { DaemonConfig } from "./daemon-config.ts";
@@ -87,7 +87,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   const pods =
     client === undefined
       ? undefined
-      : new Informer<Pod>({ client, path: "/api/v1/pods", fieldSelector: `spec.nodeName=${node}`, transform: decodePod, log, name: "pods", staleAfterMs: config.informerStaleMs });
+      : new Informer<Pod>({ client, path: "/api/v1/pods", fieldSelector: `spec.nodeName=${node}`, transform: cachedPod, log, name: "pods", staleAfterMs: config.informerStaleMs });
   const nads =
     client === undefined
       ? undefined

@@ -13,3 +13,18 @@ export const DEFAULT_NETWORK_ANNOTATION = "v1.multus-cni.io/default-network";
 export const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
 /** On a mirror pod: the static pod's UID as the kubelet (and so the runtime's K8S_POD_UID) knows it. */
 export const CONFIG_MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
+
+/** The pod annotations the engine reads: all a cache of pods needs to keep (src/daemon). */
+export const POD_ANNOTATIONS_READ: ReadonlySet<string> = new Set([NETWORKS_ANNOTATION, DEFAULT_NETWORK_ANNOTATION, CONFIG_SOURCE_ANNOTATION, CONFIG_MIRROR_ANNOTATION]);
+/** The NetworkAttachmentDefinition annotations the engine reads. */
+export const NAD_ANNOTATIONS_READ: ReadonlySet<string> = new Set([RESOURCE_NAME_ANNOTATION]);
+
+/** Only the annotations of `keep`: what an informer caches of an object (a tenant's other annotations can be 256 KiB each). */
+export function keepAnnotations(annotations: Readonly<Record<string, string>>, keep: ReadonlySet<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keep) {
+    const v = annotations[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
