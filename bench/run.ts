@@ -6,7 +6,15 @@
 //
 //   node bench/run.ts [--impl ours,upstream] [--modes config-file,kubernetes-thin,kubernetes-thick]
 //                     [--delegates bridge,macvlan] [--secondaries 1,2,4] [--rounds 21]
-//                     [--bursts 8,32,64] [--burst-scenario macvlan:2] [--out bench/out/<time>]
+//                     [--bursts 8,32,64] [--burst-scenario macvlan:2]
+//                     [--delays 0,2,10,30] [--curve-scenario macvlan:2] [--curve-rounds 11]
+//                     [--out bench/out/<time>]
+//
+// The API path: the node namespace reaches kube-apiserver through test/helpers/api-bridge.ts, which
+// adds no stall (TCP_NODELAY on every leg) — checked at the start of every run and printed with the
+// results (bench/lib/api-path.ts). `--delays`: the bridge then holds every byte that many ms in each
+// direction (a new connection's handshake another round trip), and every mode of `--curve-scenario`
+// runs again at each delay, for the latency curve; the full grid runs at delay 0.
 //
 // `--impl upstream` builds upstream Multus v4.3.0 from the Go module proxy once (the optional step:
 // test/helpers/upstream-build.ts, ≈ 20 s; cached in ~/.cache/multus-ts/). `--impl <label>=<dir>`
@@ -22,11 +30,12 @@ import { applyYaml, kubectl, releaseCluster, startCluster } from "../test/cluste
 import { createKubeBed, type TestPod } from "../test/helpers/kube-bed.ts";
 import { repoRoot } from "../test/helpers/run-executable.ts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { checkApiPath } from "./lib/api-path.ts";
 import { startBenchDaemon, type BenchDaemon } from "./lib/daemon.ts";
 import { resolveImplementations, type Implementation } from "./lib/implementations.ts";
-import { chartSvg, markdown, writePng, type RunResults } from "./lib/report.ts";
+import { chartSvg, markdown, writePng, type CurvePoint, type RunResults } from "./lib/report.ts";
 import { startupCosts } from "./lib/startup.ts";
-import { mergeSamples, rowsOf, WARMUP, Workbench, type Case, type DelegateKind, type Mode, type Samples, type SequentialResult } from "./lib/scenarios.ts";
+import { mergeSamples, rowsOf, WARMUP, Workbench, type Case, type DelegateKind, type FloorResult, type Mode, type Samples, type SequentialResult } from "./lib/scenarios.ts";
 import { machine, memoryMiB } from "./lib/system.ts";
 
 const { values } = parseArgs({
@@ -38,6 +47,9 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "21" },
     bursts: { type: "string", default: "8,32,64" },
     "burst-scenario": { type: "string", default: "macvlan:2" },
+    delays: { type: "string", default: "0,2,10,30" },
+    "curve-scenario": { type: "string", default: "macvlan:2" },
+    "curve-rounds": { type: "string", default: "11" },
     out: { type: "string" },
   },
 });
@@ -52,8 +64,12 @@ const API_PODS = 5;
 /** Thick-mode rounds come in this many blocks, the implementations taking turns. */
 const THICK_BLOCKS = 3;
 const [burstKind = "macvlan", burstN = "2"] = values["burst-scenario"].split(":");
+const delays = list(values.delays).map(Number);
+const [curveKind = "macvlan", curveN = "2"] = values["curve-scenario"].split(":");
+const curveRounds = Number(values["curve-rounds"]);
+for (const d of delays) if (!Number.isFinite(d) || d < 0) throw new Error(`--delays: ${String(d)} is not a delay in ms`);
 for (const m of modes) if (!["config-file", "kubernetes-thin", "kubernetes-thick"].includes(m)) throw new Error(`--modes: unknown mode ${m}`);
-for (const k of [...kinds, burstKind]) if (k !== "bridge" && k !== "macvlan") throw new Error(`--delegates: unknown delegate ${k} (bridge or macvlan)`);
+for (const k of [...kinds, burstKind, curveKind]) if (k !== "bridge" && k !== "macvlan") throw new Error(`--delegates: unknown delegate ${k} (bridge or macvlan)`);
 if (process.getuid?.() !== 0) throw new Error("the bench creates network namespaces: run it as root");
 delete process.env["NODE_EXTRA_CA_CERTS"];
 
@@ -76,6 +92,10 @@ const ns = `bench-${String(process.pid)}`;
 await applyYaml(`apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: { name: default, namespace: ${ns} }\n`);
 const bed = await createKubeBed(paths, { mode: "thin" });
 const serverVersion = (JSON.parse(await kubectl(["version", "-o", "json"])) as { serverVersion?: { gitVersion?: string } }).serverVersion?.gitVersion ?? "unknown";
+// Before anything is measured through it: the bridge must add nothing a real node's API path would not.
+const apiPath = await checkApiPath(bed);
+log(`API path: a fresh-TLS GET takes ${apiPath.bridgeMs.toFixed(1)} ms through the bridge, ${apiPath.directMs.toFixed(1)} ms directly (p50 of ${String(apiPath.rounds)}): the bridge adds ${apiPath.addedMs.toFixed(1)} ms`);
+if (apiPath.addedMs > 2) log("WARNING: the API bridge adds more than 2 ms to a request: figures of this run are inflated (docs/performance.md, \"The API path\")");
 const results: RunResults = {
   meta: {
     date: started.toISOString().slice(0, 16).replace("T", " ") + " UTC",
@@ -86,11 +106,14 @@ const results: RunResults = {
     implementations: impls.map((i) => ({ label: i.label, version: i.version, dir: i.dir })),
   },
   startup,
+  apiPath,
   floors: [],
   sequential: [],
   bursts: [],
   daemons: [],
+  curve: [],
 };
+const startThickDaemon = (impl: Implementation): Promise<BenchDaemon> => startBenchDaemon({ executable: impl.daemon, label: impl.label, cluster: paths, nodeNs: bed.node.name, state: bed.state, confDir: bed.confDir });
 try {
   const wb = new Workbench(bed, ns);
   await wb.prepare(Math.max(...secondaries, Number(burstN)));
@@ -137,7 +160,7 @@ try {
   }
   if (modes.includes("kubernetes-thick")) {
     const apiOf = new Map<string, { perPod: number; kinds: Map<string, number> }>();
-    const start = (impl: Implementation): Promise<BenchDaemon> => startBenchDaemon({ executable: impl.daemon, label: impl.label, cluster: paths, nodeNs: bed.node.name, state: bed.state, confDir: bed.confDir });
+    const start = startThickDaemon;
     // Sequential rounds: one daemon on the node at a time, as in production (a second daemon would
     // parse the watch event of every status patch, and take CPU from the one measured). Against
     // drift, the rounds are split into THICK_BLOCKS blocks, and the implementations take turns block
@@ -180,7 +203,7 @@ try {
       for (const n of secondaries) {
         log(`thick: ${impls.map((i) => i.label).join(", ")}, ${kind} × ${String(n)}: ${String(THICK_BLOCKS)} blocks merged`);
         const cases: Case[] = impls.map((impl) => ({ impl, mode: "kubernetes-thick" }));
-        const samples = impls.map((impl) => merged.get(`${impl.label}|${key(kind, n)}`) ?? { add: [], del: [], errors: 0, cpu: 0, rounds: 0 });
+        const samples = impls.map((impl) => merged.get(`${impl.label}|${key(kind, n)}`) ?? { add: [], del: [], errors: 0, cpu: 0, daemonCpu: 0, rounds: 0 });
         const { rows } = rowsOf(kind, n, cases, samples);
         const floorSamples = merged.get(`floor|${key(kind, n)}`);
         const thickFloor = floorSamples === undefined ? undefined : rowsOf(kind, n, [{}], [floorSamples]).floor;
@@ -220,6 +243,51 @@ try {
         clearInterval(sampler);
         await daemon.stop();
       }
+    }
+  }
+  // The latency curve: every mode of the curve scenario at each delay of the API path. Delay 0 is the
+  // grid's own row where the grid has that scenario.
+  const curveKey = key(curveKind as DelegateKind, Number(curveN));
+  let curveSeq = 0;
+  const point = (delayMs: number, row: SequentialResult, floor: FloorResult | undefined): CurvePoint => ({
+    delayMs, impl: row.impl, mode: row.mode, add: row.add, del: row.del, floorAdd: floor?.add.p50 ?? Number.NaN, floorDel: floor?.del.p50 ?? Number.NaN, errors: row.errors,
+  });
+  for (const delayMs of delays) {
+    const fromGrid = delayMs === 0 && kinds.includes(curveKind as DelegateKind) && secondaries.includes(Number(curveN));
+    if (fromGrid) {
+      for (const row of results.sequential.filter((r) => key(r.kind, r.secondaries) === curveKey)) {
+        const floor = results.floors.find((f) => key(f.kind, f.secondaries) === curveKey && f.phase === (row.mode === "kubernetes-thick" ? "thick" : "thin"));
+        results.curve.push(point(0, row, floor));
+      }
+      continue;
+    }
+    bed.api.setDelay(delayMs);
+    try {
+      const thin = modes.filter((m) => m !== "kubernetes-thick");
+      if (thin.length > 0) {
+        log(`curve: ${String(delayMs)} ms per direction, ${thin.join(", ")}, ${curveKind} × ${curveN}`);
+        const cases: Case[] = [{}, ...thin.flatMap((mode) => impls.map((impl) => ({ impl, mode })))];
+        const pods = await wb.pods(WARMUP + curveRounds, wb.networks(curveKind as DelegateKind, Number(curveN)), `c${String(++curveSeq)}-${curveKey}`);
+        const { floor, rows } = await wb.compare(curveKind as DelegateKind, Number(curveN), cases, pods, curveRounds);
+        for (const row of rows) results.curve.push(point(delayMs, row, floor));
+      }
+      if (modes.includes("kubernetes-thick")) {
+        for (const impl of impls) {
+          log(`curve: ${String(delayMs)} ms per direction, ${impl.label} thick, ${curveKind} × ${curveN}`);
+          const daemon = await startThickDaemon(impl);
+          try {
+            await sleep(2000);
+            const pods = await wb.pods(WARMUP + curveRounds, wb.networks(curveKind as DelegateKind, Number(curveN)), `c${String(++curveSeq)}-${curveKey}`);
+            const cases: Case[] = [{}, { impl, mode: "kubernetes-thick", daemon }];
+            const { floor, rows } = rowsOf(curveKind as DelegateKind, Number(curveN), cases, await wb.sample(curveKind as DelegateKind, Number(curveN), cases, pods, `cv${String(curveSeq)}`));
+            for (const row of rows) results.curve.push(point(delayMs, row, floor));
+          } finally {
+            await daemon.stop();
+          }
+        }
+      }
+    } finally {
+      bed.api.setDelay(0);
     }
   }
 } finally {

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kubectl, type ClusterPaths } from "../../test/cluster/harness.ts";
 import { run } from "../../test/helpers/netns.ts";
+import { dropFileCache } from "./system.ts";
 
 export interface BenchDaemon {
   pid: number;
@@ -47,6 +48,8 @@ export async function startBenchDaemon(o: { executable: string; label: string; c
     JSON.stringify({ chrootDir: "", socketDir, cniVersion: "1.0.0", logLevel: "error", logToStderr: true, cniConfigDir: generated, multusAutoconfigDir: o.confDir, multusConfigFile: "auto" }),
   );
   const url = new URL(cluster.server);
+  // Every implementation's daemon starts from a binary read back from disk, as on a node (system.ts).
+  dropFileCache(o.executable);
   const script = [
     "set -e",
     "mount -t tmpfs multus-bench /var",

@@ -25,7 +25,7 @@ import { run } from "../../test/helpers/netns.ts";
 import type { BenchDaemon } from "./daemon.ts";
 import type { Implementation } from "./implementations.ts";
 import { summarize, type Summary } from "./stats.ts";
-import { apiRequests, cpuMs, diffCounts } from "./system.ts";
+import { apiRequests, cpuMs, diffCounts, ownCpuMs } from "./system.ts";
 
 export type Mode = "config-file" | "kubernetes-thin" | "kubernetes-thick";
 export type DelegateKind = "bridge" | "macvlan";
@@ -46,6 +46,8 @@ export interface FloorResult {
 export interface SequentialResult extends FloorResult {
   impl: string;
   mode: Mode;
+  /** Thick: the daemon's own CPU (its threads, not the plugins it runs) per ADD+DEL (ms). */
+  daemonCpuPerPod?: number;
   /** API requests per ADD+DEL (Kubernetes modes), and which. */
   apiPerPod?: number;
   apiKinds?: Map<string, number>;
@@ -177,11 +179,16 @@ export class Workbench {
    */
   async sample(kind: DelegateKind, n: number, cases: readonly Case[], pods: readonly TestPod[], tag: string): Promise<Samples[]> {
     const floor = await this.#floorScripts(kind, n);
-    const acc: Samples[] = cases.map(() => ({ add: [], del: [], errors: 0, cpu: 0, rounds: 0 }));
+    const acc: Samples[] = cases.map(() => ({ add: [], del: [], errors: 0, cpu: 0, daemonCpu: 0, rounds: 0 }));
     const daemonCpu = (c: Case): number => (c.daemon === undefined ? 0 : cpuMs(c.daemon.pid));
+    const daemonOwn = (c: Case): number => (c.daemon === undefined ? 0 : ownCpuMs(c.daemon.pid));
     let daemonBefore: number[] = cases.map(daemonCpu);
+    let ownBefore: number[] = cases.map(daemonOwn);
     for (const [i, pod] of pods.entries()) {
-      if (i === WARMUP) daemonBefore = cases.map(daemonCpu);
+      if (i === WARMUP) {
+        daemonBefore = cases.map(daemonCpu);
+        ownBefore = cases.map(daemonOwn);
+      }
       for (const [ci, c] of cases.entries()) {
         const a = acc[ci];
         if (a === undefined) continue;
@@ -204,7 +211,11 @@ export class Workbench {
       }
     }
     const daemonAfter = cases.map(daemonCpu);
-    for (const [ci, a] of acc.entries()) a.cpu += (daemonAfter[ci] ?? 0) - (daemonBefore[ci] ?? 0);
+    const ownAfter = cases.map(daemonOwn);
+    for (const [ci, a] of acc.entries()) {
+      a.cpu += (daemonAfter[ci] ?? 0) - (daemonBefore[ci] ?? 0);
+      a.daemonCpu += (ownAfter[ci] ?? 0) - (ownBefore[ci] ?? 0);
+    }
     return acc;
   }
 
@@ -269,13 +280,15 @@ export interface Samples {
   firstError?: string;
   /** CPU ms of the counted rounds (the runtime's exec tree, plus the case's daemon over the block). */
   cpu: number;
+  /** Of it, the daemon's own threads (not the plugins it ran). */
+  daemonCpu: number;
   rounds: number;
 }
 
 /** Samples of the same case from several blocks, as one. */
 export function mergeSamples(a: Samples, b: Samples): Samples {
   const firstError = a.firstError ?? b.firstError;
-  return { add: [...a.add, ...b.add], del: [...a.del, ...b.del], errors: a.errors + b.errors, cpu: a.cpu + b.cpu, rounds: a.rounds + b.rounds, ...(firstError === undefined ? {} : { firstError }) };
+  return { add: [...a.add, ...b.add], del: [...a.del, ...b.del], errors: a.errors + b.errors, cpu: a.cpu + b.cpu, daemonCpu: a.daemonCpu + b.daemonCpu, rounds: a.rounds + b.rounds, ...(firstError === undefined ? {} : { firstError }) };
 }
 
 /** The rows of a table: the floor's (the case without an implementation) and each implementation's. */
@@ -290,6 +303,7 @@ export function rowsOf(kind: DelegateKind, n: number, cases: readonly Case[], sa
       errors: a.errors, ...(a.firstError === undefined ? {} : { firstError: a.firstError }),
     };
     if (c.impl === undefined) result.floor = base;
+    else if (c.mode === "kubernetes-thick") result.rows.push({ ...base, impl: c.impl.label, mode: c.mode, daemonCpuPerPod: a.rounds === 0 ? Number.NaN : a.daemonCpu / a.rounds });
     else result.rows.push({ ...base, impl: c.impl.label, mode: c.mode });
   }
   return result;

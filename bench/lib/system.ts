@@ -4,6 +4,9 @@
 // Exported API:
 //   cpuMs(pid | "self-children"): number   CPU ms of a process (user+system, itself and its reaped
 //                                          children), or of this process's reaped children only
+//   ownCpuMs(pid): number                  CPU ms of the process itself (its threads), without children
+//   dropFileCache(path): void              the file's pages leave the page cache (dd iflag=nocache):
+//                                          an executable then starts as after a reboot, whatever wrote it
 //   memoryMiB(pid, field): number          VmRSS, VmHWM (peak) or RssAnon from /proc/<pid>/status
 //   apiRequests(): Promise<Map<string, number>>   "VERB resource[/subresource]" → count, workload only
 //   diffCounts(before, after): { total, byKind }
@@ -24,7 +27,24 @@ export function cpuMs(pid: number | "self-children"): number {
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
-export function memoryMiB(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon"): number {
+export function ownCpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11] ?? "0") + Number(fields[12] ?? "0")) * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * How a binary's pages came into the page cache decides how much of it a process maps: a file just
+ * written (the SEA by postject, upstream's by go build) sits in large folios that a page fault maps
+ * whole, and the same daemon shows ≈ 20 MiB more RSS than after the file was read back from disk.
+ * Dropping the file's cached pages (posix_fadvise DONTNEED through dd; this file only, not the
+ * machine's caches) before each daemon starts measures every implementation as a node runs it.
+ */
+export function dropFileCache(path: string): void {
+  execFileSync("dd", [`if=${path}`, "iflag=nocache", "count=0", "status=none"]);
+}
+
+export function memoryMiB(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile"): number {
   const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? "NaN") / 1024;
 }

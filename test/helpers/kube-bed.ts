@@ -78,6 +78,8 @@ export interface KubeBed {
   cniDir: string;
   ipamDir: string;
   confDir: string;
+  /** The multus ServiceAccount's kubeconfig (JSON, as multus-install writes it) that conf() names. */
+  kubeconfig: string;
   /** A pod object in the API (nodeName set, never scheduled) with a sandbox namespace of its own. */
   createPod(namespace: string, networks: string | undefined, name?: string): Promise<TestPod>;
   /** A sandbox for a pod the test describes itself (none in the API, a static pod, another UID). */
@@ -128,6 +130,10 @@ export async function createKubeBed(
   const socketDir = join(state, "run");
   const generatedDir = join(state, "generated");
   await mkdir(generatedDir);
+  // The multus ServiceAccount's kubeconfig as multus-install writes it for thin mode: JSON (valid YAML,
+  // so every Multus reads it; ours parses it without loading a YAML library).
+  const kubeconfig = join(state, "multus.kubeconfig");
+  await writeFile(kubeconfig, await kubectl(["config", "view", "--raw", "--minify", "-o", "json"], { kubeconfig: cluster.multusKubeconfig }), { mode: 0o600 });
   // The cluster network is a config file found by its CNI name in confDir (clusterNetwork).
   await writeFile(
     join(confDir, "10-cluster.conf"),
@@ -147,7 +153,7 @@ export async function createKubeBed(
         nodeName: "mt-node",
         ...(opts.daemonEnv === undefined ? {} : { env: opts.daemonEnv }),
         config: {
-          socketDir, cniConfigDir: generatedDir, multusAutoconfigDir: confDir, cniVersion: "1.0.0", kubeconfig: cluster.multusKubeconfig,
+          socketDir, cniConfigDir: generatedDir, multusAutoconfigDir: confDir, cniVersion: "1.0.0", kubeconfig,
           // Thin keys of the daemon config override every request's (upstream's semantics); these two
           // are the bed's for every request anyway, and make the generated config usable as is.
           // delegatePolicy too, as an administrator sets it in the daemon config (it then reaches the
@@ -164,10 +170,11 @@ export async function createKubeBed(
     cniDir,
     ipamDir,
     confDir,
+    kubeconfig,
     conf(extra = {}) {
       const thick = mode === "thick" ? { type: "multus-shim", daemonSocketDir: socketDir } : {};
       return JSON.stringify({
-        cniVersion: "1.0.0", name: "multus", type: "multus", kubeconfig: cluster.multusKubeconfig,
+        cniVersion: "1.0.0", name: "multus", type: "multus", kubeconfig,
         clusterNetwork: "cluster-net", confDir, cniDir, binDir: REF_PLUGINS, delegatePolicy: testDelegatePolicy(state), ...thick, ...extra,
       });
     },
