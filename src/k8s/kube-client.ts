@@ -10,6 +10,8 @@
 //     create(path, body, opts?)             → POST; retried only with opts.retry === true (a POST may
 //                                             have taken effect before the connection broke)
 //     patch(path, body, type, opts?)        → type "merge" | "strategic" | "json"
+//                                             (create and patch with opts.ignoreResponse: the returned
+//                                             object is not decoded; resolves to undefined)
 //     delete(path, opts?)                   → Promise<unknown> (the deleted object or a Status)
 //     watch(path, opts?)                    → AsyncIterable<WatchEvent<unknown | T>> (chunked JSON lines).
 //         ERROR events become thrown KubeApiErrors; 410 (resourceVersion too old) is KubeGoneError —
@@ -88,6 +90,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides requestTimeoutMs for this request. */
   timeoutMs?: number;
+  /**
+   * The caller needs only the success, not the object the API sends back (a patched pod, a created
+   * event): its body is read but not decoded, and the call resolves to undefined.
+   */
+  ignoreResponse?: boolean;
 }
 
 export interface ListOptions extends RequestOptions {
@@ -233,6 +240,7 @@ export class KubeClient {
   async create(path: string, body: unknown, opts: CreateOptions & { decode?: Decoder<unknown> } = {}): Promise<unknown> {
     const d = describe("POST", path);
     const res = await this.#send(d, { ...requestInit(opts), body, contentType: "application/json", retryable: opts.retry === true });
+    if (opts.ignoreResponse === true) return undefined;
     return decodeWith(d, opts.decode, parseJson(d, res.body));
   }
 
@@ -241,6 +249,7 @@ export class KubeClient {
   async patch(path: string, body: unknown, type: PatchType, opts: RequestOptions & { decode?: Decoder<unknown> } = {}): Promise<unknown> {
     const d = describe("PATCH", path);
     const res = await this.#send(d, { ...requestInit(opts), body, contentType: PATCH_CONTENT_TYPES[type], retryable: isIdempotentMethod(d.method) });
+    if (opts.ignoreResponse === true) return undefined;
     return decodeWith(d, opts.decode, parseJson(d, res.body));
   }
 

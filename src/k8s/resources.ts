@@ -10,7 +10,7 @@
 //       404 → KubeNotFoundError with code MULTUS_ERR_POD_NOT_FOUND (isNotFound)
 //   getNetworkAttachmentDefinition(client, ns, name, opts?): Promise<unknown>
 //       404 → KubeNotFoundError with code MULTUS_ERR_NAD_NOT_FOUND; a missing CRD says so
-//   patchPodNetworkStatus(client, { namespace, name, uid? }, networkStatusJson, opts?): Promise<Pod>
+//   patchPodNetworkStatus(client, { namespace, name, uid? }, networkStatusJson, opts?): Promise<void>
 //       one MERGE PATCH of pods/<name>/status setting metadata.annotations[NETWORK_STATUS_ANNOTATION]:
 //       no GET + PUT, so no conflict loop (upstream does GET + PUT with retries); the pod's UID, when
 //       given, is a precondition (409 for a recreated pod). The apiserver's pod
@@ -121,12 +121,13 @@ export async function patchPodNetworkStatus(
   pod: { namespace: string; name: string; uid?: string },
   networkStatusJson: string,
   opts: RequestOptions = {},
-): Promise<Pod> {
+): Promise<void> {
   const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: networkStatusJson } };
   const uid = pod.uid;
   if (uid !== undefined && uid !== "") metadata["uid"] = uid;
   try {
-    return await client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { ...opts, decode: decodePod });
+    // The patched pod (kilobytes with its managedFields) is not needed: nothing decodes it.
+    await client.patch(podPath(pod.namespace, pod.name, "status"), { metadata }, "merge", { ...opts, ignoreResponse: true });
   } catch (err) {
     // The API refuses a UID that is not the object's: 422 "metadata.uid: field is immutable" (a merge
     // patch) or 409 "Precondition failed: UID in precondition" (other patch types).
@@ -214,6 +215,7 @@ export async function createEvent(client: KubeClient, event: EventSpec, opts: Cr
   };
   const { signal, timeoutMs, query } = opts;
   await client.create(apiPath({ version: "v1", namespace: ref.namespace, resource: "events" }), body, {
+    ignoreResponse: true,
     ...(signal === undefined ? {} : { signal }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(query === undefined ? {} : { query }),

@@ -118,8 +118,9 @@ describe("k8s client against a real kube-apiserver", () => {
 
     const uid = (before["metadata"] as { uid: string }).uid;
     const first = JSON.stringify([{ name: "cbr0", interface: "eth0", ips: ["10.244.0.5"], default: true }]);
-    const patched = await patchPodNetworkStatus(multus, { namespace, name: "web-0", uid }, first);
-    assert.equal(patched.metadata.annotations[NETWORK_STATUS_ANNOTATION], first);
+    await patchPodNetworkStatus(multus, { namespace, name: "web-0", uid }, first);
+    const patched = (await kubectlJson(["get", "pod", "web-0"], namespace))["metadata"] as { annotations: Record<string, string> };
+    assert.equal(patched.annotations[NETWORK_STATUS_ANNOTATION], first);
 
     // Replacing the value (a second ADD, or a CHECK-driven refresh) is the same single patch.
     const second = JSON.stringify([

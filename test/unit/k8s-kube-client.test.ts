@@ -241,6 +241,23 @@ describe("requests", () => {
   });
 });
 
+test("ignoreResponse: a success whose body the caller does not need is not decoded (nor required to be JSON)", async () => {
+  const srv = await serve((_req, res) => {
+    res.writeHead(201, { "Content-Type": "application/json" });
+    res.end("{ not json: the body is never parsed");
+  });
+  const c = client(srv);
+  try {
+    assert.equal(await c.create("/api/v1/namespaces/ns1/events", { reason: "X" }, { ignoreResponse: true }), undefined);
+    assert.equal(await c.patch("/api/v1/namespaces/ns1/pods/p/status", { metadata: {} }, "merge", { ignoreResponse: true }), undefined);
+    await assert.rejects(c.create("/api/v1/namespaces/ns1/events", { reason: "X" }), /not JSON/);
+    assert.equal(srv.requests.length, 3);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
 describe("limits", () => {
   test("a response body over maxResponseBytes fails with MULTUS_ERR_TOO_LARGE naming the limit, without retries", async () => {
     const srv = await serve((_req, res) => {
