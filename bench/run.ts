@@ -292,6 +292,10 @@ try {
   }
 } finally {
   await bed.close();
+  // No kubelet runs these pods and no controller manager empties a deleted namespace: left behind,
+  // they and the NADs would be listed and cached by every later daemon on this test node.
+  await kubectl(["delete", "pods", "--all", "-n", ns, "--force", "--grace-period=0"]).catch(() => "");
+  await kubectl(["delete", "network-attachment-definitions", "--all", "-n", ns]).catch(() => "");
   await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => "");
   await releaseCluster();
 }

@@ -23,7 +23,22 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
-export async function startBenchDaemon(o: { executable: string; label: string; cluster: ClusterPaths; nodeNs: string; state: string; confDir: string }): Promise<BenchDaemon> {
+export interface BenchDaemonOptions {
+  executable: string;
+  label: string;
+  cluster: ClusterPaths;
+  nodeNs: string;
+  state: string;
+  confDir: string;
+  /** The command line before `--config …` (default: the executable alone); e.g. node, a bundle and "multus-daemon". */
+  command?: readonly string[];
+  /** More environment for the daemon (NODE_OPTIONS, MALLOC_ARENA_MAX…). */
+  env?: Readonly<Record<string, string>>;
+  /** More daemon-config keys (Multus-TS's own, such as connectionLimit). */
+  config?: Readonly<Record<string, unknown>>;
+}
+
+export async function startBenchDaemon(o: BenchDaemonOptions): Promise<BenchDaemon> {
   const kc = JSON.parse(await kubectl(["config", "view", "--raw", "--minify", "-o", "json"], { kubeconfig: o.cluster.multusKubeconfig })) as {
     clusters: { cluster: { server: string; "certificate-authority-data"?: string; "certificate-authority"?: string } }[];
     users: { user: { token?: string } }[];
@@ -45,11 +60,13 @@ export async function startBenchDaemon(o: { executable: string; label: string; c
   // Upstream's daemon-config keys, as its thick DaemonSet's ConfigMap sets them.
   await writeFile(
     config,
-    JSON.stringify({ chrootDir: "", socketDir, cniVersion: "1.0.0", logLevel: "error", logToStderr: true, cniConfigDir: generated, multusAutoconfigDir: o.confDir, multusConfigFile: "auto" }),
+    JSON.stringify({ chrootDir: "", socketDir, cniVersion: "1.0.0", logLevel: "error", logToStderr: true, cniConfigDir: generated, multusAutoconfigDir: o.confDir, multusConfigFile: "auto", ...o.config }),
   );
   const url = new URL(cluster.server);
   // Every implementation's daemon starts from a binary read back from disk, as on a node (system.ts).
-  dropFileCache(o.executable);
+  const command = o.command ?? [o.executable];
+  for (const file of command.filter((c) => c.startsWith("/"))) dropFileCache(file);
+  const extraEnv = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
   const script = [
     "set -e",
     "mount -t tmpfs multus-bench /var",
@@ -57,7 +74,7 @@ export async function startBenchDaemon(o: { executable: string; label: string; c
     // /var/run was the symlink to /run: sandboxes are named /var/run/netns/<name>.
     "ln -s /run/netns /var/run/netns",
     `cp ${sa}/token ${sa}/ca.crt ${sa}/namespace /var/run/secrets/kubernetes.io/serviceaccount/`,
-    `exec ip netns exec ${o.nodeNs} env -u NODE_EXTRA_CA_CERTS KUBERNETES_SERVICE_HOST=${url.hostname} KUBERNETES_SERVICE_PORT=${url.port} MULTUS_NODE_NAME=mt-node ${o.executable} --config ${config}`,
+    `exec ip netns exec ${o.nodeNs} env -u NODE_EXTRA_CA_CERTS KUBERNETES_SERVICE_HOST=${url.hostname} KUBERNETES_SERVICE_PORT=${url.port} MULTUS_NODE_NAME=mt-node ${extraEnv.join(" ")} ${command.map(shellQuote).join(" ")} --config ${config}`,
   ].join("\n");
   // Every exec replaces the process: the PID spawned is the daemon's.
   const daemon = spawn("unshare", ["--mount", "--propagation", "slave", "bash", "-c", script], { stdio: ["ignore", "ignore", "pipe"] });
@@ -96,4 +113,8 @@ export async function startBenchDaemon(o: { executable: string; label: string; c
 async function status(socket: string, path: string): Promise<number> {
   const r = await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, `http://x${path}`], { allowFail: true });
   return Number(r.stdout.trim()) || 0;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
