@@ -8,6 +8,7 @@
 //   type Mode = "config-file" | "kubernetes-thin" | "kubernetes-thick"; type DelegateKind = "bridge" | "macvlan"
 //   class Workbench(bed, namespace)
 //     prepare(maxSecondaries)                         the NADs bridge-1..N and macvlan-1..N
+//     configFileConf(kind, n)                         config-file mode's Multus config
 //     pods(count, networks, prefix): TestPod[]        real pod objects (one apply) with sandboxes
 //     compare(kind, n, cases, pods, rounds)          sequential rounds, every case in turn each round;
 //                                                     the floor is the same delegates exec'd directly
@@ -117,13 +118,16 @@ export class Workbench {
     return out;
   }
 
+  /** Config-file mode's Multus config: the cluster network and the secondaries as `delegates`. */
+  configFileConf(kind: DelegateKind, n: number): string {
+    const delegates = [this.#clusterConf, ...Array.from({ length: n }, (_, i) => this.#secondary(kind, i + 1))];
+    return JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", cniDir: this.#bed.cniDir, binDir: REF_PLUGINS, delegates });
+  }
+
   /** The config the runtime hands the implementation. */
   #conf(impl: Implementation, mode: Mode, kind: DelegateKind, n: number, daemon?: BenchDaemon): string {
     const bed = this.#bed;
-    if (mode === "config-file") {
-      const delegates = [this.#clusterConf, ...Array.from({ length: n }, (_, i) => this.#secondary(kind, i + 1))];
-      return JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", cniDir: bed.cniDir, binDir: REF_PLUGINS, delegates });
-    }
+    if (mode === "config-file") return this.configFileConf(kind, n);
     const runtimeConfig = { "io.kubernetes.cri.pod-annotations": { "k8s.v1.cni.cncf.io/networks": this.networks(kind, n) } };
     if (mode === "kubernetes-thin") return bed.conf({ runtimeConfig });
     if (daemon === undefined) throw new Error(`${impl.label}: thick mode without a daemon`);

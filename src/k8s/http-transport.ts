@@ -6,7 +6,7 @@
 // it a TLS handshake, and each request a round trip (docs/performance.md).
 //
 // Exported API:
-//   interface Exchange { status, headers, body: Readable, request }   a response whose body is unread
+//   interface Exchange { status, headers, body: Readable }   a response whose body is unread
 //   class HttpTransport(config)
 //     exchange(method, url, headers, payload, signal): Promise<Exchange>
 //       Rejects with the transport's error; `err[RETRY_SAFE]` is true when the request certainly never
@@ -14,10 +14,10 @@
 //       a session it was closing): sending it again is safe for any method.
 //     close()   ends the session and the pooled sockets; requests in flight fail
 //     protocol(): "h2" | "http/1.1" | undefined   what the last connection negotiated (logs, tests)
+import type * as http from "node:http";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import * as http from "node:http";
 import * as http2 from "node:http2";
-import * as https from "node:https";
+import type * as https from "node:https";
 import type { Readable } from "node:stream";
 import * as tls from "node:tls";
 import type { ClientConfig } from "./client-config.ts";
@@ -85,11 +85,13 @@ export class HttpTransport {
   #h1Exchange(method: string, url: URL, headers: OutgoingHttpHeaders, payload: Buffer | undefined, signal: AbortSignal): Promise<Exchange> {
     this.#protocol ??= "http/1.1";
     const secure = url.protocol === "https:";
+    // Loaded only here: a client that speaks HTTP/2 (a thin call against kube-apiserver) never needs them.
+    const mod = secure ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
     // One keep-alive agent per client: the TLS handshake is paid once, not per request.
-    this.#agent ??= secure ? new https.Agent({ keepAlive: true, ...this.#tls }) : new http.Agent({ keepAlive: true });
+    this.#agent ??= new mod.Agent(secure ? { keepAlive: true, ...this.#tls } : { keepAlive: true });
     const agent = this.#agent;
     return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(url, { method, headers, agent, signal }, (res) => {
+      const req = mod.request(url, { method, headers, agent, signal }, (res) => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
       req.on("error", (err: RetrySafeError) => {
