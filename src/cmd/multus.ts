@@ -5,6 +5,7 @@ import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
 
 const handlers = createMultusHandlers({
+  oneCallPerProcess: true,
   stderr: (line) => {
     process.stderr.write(line);
   },

@@ -619,7 +619,7 @@ export class ConflistRunner {
 
   private async exec(ctx: ExecContext): Promise<Buffer> {
     const rt = ctx.rt;
-    const started = Date.now();
+    const started = performance.now();
     const fields = { plugin: ctx.plugin.type, command: ctx.command, containerId: rt?.containerId ?? "", ifName: rt?.ifName ?? "" };
     this.logger.debug(fields, "running plugin");
     // The operation's deadline wins over the per-plugin one when it comes first.
@@ -650,10 +650,10 @@ export class ConflistRunner {
           this.logger.info({ ...fields, line }, "plugin stderr");
         },
       });
-      this.logger.debug({ ...fields, ms: Date.now() - started }, "plugin succeeded");
+      this.logger.debug({ ...fields, ms: Math.round((performance.now() - started) * 10) / 10 }, "plugin succeeded");
       return out;
     } catch (err) {
-      this.logger.debug({ ...fields, ms: Date.now() - started, error: (err as Error).message }, "plugin failed");
+      this.logger.debug({ ...fields, ms: Math.round((performance.now() - started) * 10) / 10, error: (err as Error).message }, "plugin failed");
       throw err;
     }
   }

@@ -3,7 +3,7 @@
 // dashboards work. Ours add what an operator needs to see where time goes and what fails:
 //   multus_requests_total{command,result}                 result: success | error | refused
 //   multus_request_duration_seconds{command}              the whole request, queue wait included
-//   multus_phase_duration_seconds{command,phase}          readiness, api, plan, lock, delegates, route, status
+//   multus_phase_duration_seconds{command,phase}          readiness, client, api, plan, lock, delegates, route, status
 //   multus_cni_plugin_execution_total{plugin,command,result} and
 //   multus_cni_plugin_execution_duration_seconds{plugin,command}   per delegate call, by its main plugin type
 //     (`plugin` is a type only when an executable of that name is in the plugin directories, at most

@@ -39,7 +39,7 @@ import { listUpstreamScratchCaches, readUpstreamScratchCache, removeUpstreamScra
 export { POD_ANNOTATIONS_CAPABILITY } from "./pod-source.ts";
 
 /** The phases of a command whose durations an observer is told (daemon metrics). */
-export type EnginePhase = "readiness" | "api" | "plan" | "lock" | "delegates" | "route" | "status";
+export type EnginePhase = "readiness" | "client" | "api" | "plan" | "lock" | "delegates" | "route" | "status";
 
 export interface EngineObserver {
   phase(command: string, phase: EnginePhase, seconds: number, ok: boolean): void;
@@ -55,6 +55,12 @@ export interface MultusPluginDeps {
   /** Options for tests: readiness polling. */
   readiness?: ReadinessOptions;
   observe?: EngineObserver;
+  /**
+   * The thin executable: each process serves one call, so the time from the process's start to the
+   * call's set-up (exec, Node's bootstrap, module evaluation, stdin) is the call's start-up, and the
+   * timing line reports it.
+   */
+  oneCallPerProcess?: boolean;
 }
 
 interface Call {
@@ -69,6 +75,9 @@ interface Call {
   req: CniRequest;
   /** The pod the runtime names, when it names one. */
   podId: PodRef | undefined;
+  /** performance.now() at set-up, and the milliseconds each phase took so far (the "operation timing" log line). */
+  startedAt: number;
+  phases: Partial<Record<EnginePhase, number>>;
 }
 
 /** Unknown config keys are warned about once per key and process (the daemon lives long). */
@@ -106,13 +115,29 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       locks: new SandboxLocks(config.cniDir, log),
       req,
       podId: podIdentity(cniArgs),
+      startedAt: performance.now(),
+      phases: {},
     };
   };
 
-  /** Runs one phase of a call, telling the observer how long it took. */
+  /**
+   * One debug line per ADD, DEL and CHECK: how long it took and each phase (plugins' own times are
+   * in the "plugin succeeded" lines, each API request's in "kube request"). Thin mode adds the
+   * process's start-up before the call; bench/profile.ts reads these lines.
+   */
+  const reportTiming = (call: Call): void => {
+    const fields: Record<string, unknown> = {
+      command: call.command,
+      containerId: call.req.containerId,
+      totalMs: round(performance.now() - call.startedAt),
+      phasesMs: Object.fromEntries(Object.entries(call.phases).map(([k, v]) => [k, round(v)])),
+    };
+    if (deps.oneCallPerProcess === true) fields["startupMs"] = round(call.startedAt);
+    call.log.debug(fields, "operation timing");
+  };
+
+  /** Runs one phase of a call, noting how long it took (and telling the observer). */
   const timed = async <T>(call: Call, phase: EnginePhase, fn: () => Promise<T>): Promise<T> => {
-    const observe = deps.observe;
-    if (observe === undefined) return fn();
     const started = performance.now();
     let ok = false;
     try {
@@ -120,12 +145,15 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       ok = true;
       return out;
     } finally {
-      observe.phase(call.command, phase, (performance.now() - started) / 1000, ok);
+      const ms = performance.now() - started;
+      call.phases[phase] = (call.phases[phase] ?? 0) + ms;
+      deps.observe?.phase(call.command, phase, ms / 1000, ok);
     }
   };
 
+  /** The API for the call's pod ("client": in thin mode, loading the client and reading the kubeconfig). */
   const kubeFor = async (call: Call): Promise<PodApi | undefined> =>
-    call.podId === undefined ? undefined : deps.createPodApi(call.config, call.log, call.budget.signal());
+    call.podId === undefined ? undefined : timed(call, "client", () => deps.createPodApi(call.config, call.log, call.budget.signal()));
 
   const configFilePlan = (call: Call): AttachmentPlan => {
     if (call.config.delegates.length === 0) {
@@ -174,54 +202,40 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   return {
     async add(args): Promise<CniResult> {
       const call = setup(args, "ADD");
-      await timed(call, "readiness", () => waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness));
-      const api = await kubeFor(call);
-      if (api === undefined || call.podId === undefined) {
-        const plan = configFilePlan(call);
-        const results = await locked(call, "ADD", (lock) => timed(call, "delegates", () => call.executor.add(plan, { budget: call.budget, lock })));
-        return defaultResult(results);
-      }
       try {
-        return await addForPod(call, api, call.podId);
+        await timed(call, "readiness", () => waitForReadiness(call.config.readinessIndicatorFile, call.budget, deps.readiness));
+        const api = await kubeFor(call);
+        if (api === undefined || call.podId === undefined) {
+          const plan = configFilePlan(call);
+          const results = await locked(call, "ADD", (lock) => timed(call, "delegates", () => call.executor.add(plan, { budget: call.budget, lock })));
+          return defaultResult(results);
+        }
+        try {
+          return await addForPod(call, api, call.podId);
+        } finally {
+          api.close();
+        }
       } finally {
-        api.close();
+        reportTiming(call);
       }
     },
 
     async del(args): Promise<void> {
       const call = setup(args, "DEL");
-      if (!(await isReady(call.config.readinessIndicatorFile))) {
-        // NPWG-23: DEL must still clean up while the cluster network is not ready.
-        call.log.warn({ file: call.config.readinessIndicatorFile }, "readiness indicator file missing; DEL goes on");
+      try {
+        await delFor(call, args);
+      } finally {
+        reportTiming(call);
       }
-      await locked(call, "DEL", async (lock) => {
-        const teardown = await timed(call, "plan", () => teardownFor(call));
-        const ctx: OperationContext = { budget: call.budget, lock };
-        // CNI DEL: the runtime's current CNI_NETNS wins (it may be empty once the sandbox is gone).
-        await timed(call, "delegates", async () => {
-          if (teardown.source === "rebuilt") {
-            await call.executor.delRebuilt({ ...teardown.plan, netns: args.netns }, ctx);
-            if (teardown.corruptJournal) await call.journal.remove(args.containerId);
-          } else {
-            await call.executor.del({ ...teardown.entry, plan: { ...teardown.entry.plan, netns: args.netns } }, ctx);
-          }
-        });
-        // Upstream's record of this sandbox (an in-place upgrade) is no longer needed either way.
-        await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
-        // DI-03: no device-info file of the sandbox outlives it, journaled or not (a rebuilt plan looks no devices up).
-        removeContainerInfo(call.config.deviceInfoDir, args.containerId);
-      });
     },
 
     async check(args): Promise<void> {
       const call = setup(args, "CHECK");
-      await locked(call, "CHECK", async (lock) => {
-        const read = await call.journal.read(args.containerId);
-        if (read === undefined || !("entry" in read)) {
-          throw new CniError(CniCode.UnknownContainer, `no attachments are recorded for container ${args.containerId}: CHECK needs a completed ADD`);
-        }
-        await call.executor.check({ ...read.entry, plan: { ...read.entry.plan, netns: args.netns } }, { budget: call.budget, lock });
-      });
+      try {
+        await checkFor(call, args);
+      } finally {
+        reportTiming(call);
+      }
     },
 
     async status(args): Promise<void> {
@@ -249,6 +263,40 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       }
     },
   };
+
+  async function delFor(call: Call, args: CmdArgs): Promise<void> {
+    if (!(await isReady(call.config.readinessIndicatorFile))) {
+      // NPWG-23: DEL must still clean up while the cluster network is not ready.
+      call.log.warn({ file: call.config.readinessIndicatorFile }, "readiness indicator file missing; DEL goes on");
+    }
+    await locked(call, "DEL", async (lock) => {
+      const teardown = await timed(call, "plan", () => teardownFor(call));
+      const ctx: OperationContext = { budget: call.budget, lock };
+      // CNI DEL: the runtime's current CNI_NETNS wins (it may be empty once the sandbox is gone).
+      await timed(call, "delegates", async () => {
+        if (teardown.source === "rebuilt") {
+          await call.executor.delRebuilt({ ...teardown.plan, netns: args.netns }, ctx);
+          if (teardown.corruptJournal) await call.journal.remove(args.containerId);
+        } else {
+          await call.executor.del({ ...teardown.entry, plan: { ...teardown.entry.plan, netns: args.netns } }, ctx);
+        }
+      });
+      // Upstream's record of this sandbox (an in-place upgrade) is no longer needed either way.
+      await removeUpstreamScratchCache(call.config.cniDir, args.containerId);
+      // DI-03: no device-info file of the sandbox outlives it, journaled or not (a rebuilt plan looks no devices up).
+      removeContainerInfo(call.config.deviceInfoDir, args.containerId);
+    });
+  }
+
+  async function checkFor(call: Call, args: CmdArgs): Promise<void> {
+    await locked(call, "CHECK", async (lock) => {
+      const read = await call.journal.read(args.containerId);
+      if (read === undefined || !("entry" in read)) {
+        throw new CniError(CniCode.UnknownContainer, `no attachments are recorded for container ${args.containerId}: CHECK needs a completed ADD`);
+      }
+      await call.executor.check({ ...read.entry, plan: { ...read.entry.plan, netns: args.netns } }, { budget: call.budget, lock });
+    });
+  }
 
   async function addForPod(call: Call, api: PodApi, podId: PodRef): Promise<CniResult> {
     const podRef = `${podId.namespace}/${podId.name}`;
@@ -409,6 +457,11 @@ function refuseNesting(env: Readonly<Record<string, string | undefined>>): void 
     "MULTUS_ERR_DELEGATE_REFUSED",
     `multus was started as a delegate of Multus (${DELEGATE_MARKER_ENV}=${parent} in its environment): Multus never runs itself as a network's plugin, since that network's config would choose Multus's binDir, cniDir, kubeconfig and log file; use the plugin itself in the network's config`,
   );
+}
+
+/** Milliseconds to a tenth, for log lines. */
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 function defaultResult(results: readonly AttachmentResult[]): CniResult {
