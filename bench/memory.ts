@@ -73,6 +73,7 @@ interface Variant {
 const FLOOR_SCRIPT = `
 const cfg = JSON.parse(require("node:fs").readFileSync(process.argv[process.argv.indexOf("--config") + 1], "utf8"));
 require("node:fs").mkdirSync(cfg.socketDir, { recursive: true });
+require("node:fs").rmSync(cfg.socketDir + "/multus.sock", { force: true });
 require("node:http").createServer((q, s) => s.end()).listen(cfg.socketDir + "/multus.sock");
 `;
 
@@ -87,7 +88,7 @@ const all: Variant[] = [
   { name: "pool-0", what: "the SEA, semi-spaces 1 MiB, --v8-pool-size=0", options: { executable: ours.daemon, env: { ...ARENAS, NODE_OPTIONS: `${SEMI} --v8-pool-size=0` } } },
   { name: "arena-1", what: "the SEA as shipped but MALLOC_ARENA_MAX=1 (shipped: 2)", options: { executable: ours.daemon, env: { MALLOC_ARENA_MAX: "1" } } },
   { name: "node-bundle", what: "node dist/bundle/multus.cjs, semi-spaces 1 MiB", options: { executable: join(nodeDir, "node"), command: [join(nodeDir, "node"), bundle, "multus-daemon"] } },
-  { name: "node-floor", what: "an idle node HTTP server on the socket, nothing else (the floor of a Node daemon)", idleOnly: true, options: { executable: join(nodeDir, "node"), command: [join(nodeDir, "node"), "-e", FLOOR_SCRIPT] } },
+  { name: "node-floor", what: "an idle node HTTP server on the socket, nothing else (the floor of a Node daemon)", idleOnly: true, options: { executable: join(nodeDir, "node"), command: [join(nodeDir, "node"), "-e", FLOOR_SCRIPT, "--"] } },
   { name: "limit-16", what: "the SEA as shipped, connectionLimit 16 (default 32)", options: { executable: ours.daemon, config: { connectionLimit: 16 } } },
   { name: "limit-8", what: "the SEA as shipped, connectionLimit 8", options: { executable: ours.daemon, config: { connectionLimit: 8 } } },
 ];
