@@ -16,6 +16,8 @@
 //       <saDir>/ca.crt, <saDir>/namespace.
 //   resolveClientConfig(kubeconfig | undefined, env): Promise<ClientConfig | undefined>
 //       upstream Multus' order: the kubeconfig if given, else in-cluster if its env is set, else none.
+//   clientConfigSource(kubeconfig | undefined, env): "kubeconfig" | "in-cluster" | undefined
+//       which of those it would use, decided without reading a file
 //   SERVICE_ACCOUNT_DIR
 //
 // Errors are MultusError MULTUS_ERR_CONFIG (a config the operator must fix, CNI code 7).
@@ -280,8 +282,19 @@ export async function inClusterConfig(env: NodeJS.ProcessEnv = process.env, saDi
 
 /** Upstream Multus' order: an explicit kubeconfig, else in-cluster when its env is set, else no API. */
 export async function resolveClientConfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env, saDir: string = SERVICE_ACCOUNT_DIR): Promise<ClientConfig | undefined> {
-  if (kubeconfig !== undefined && kubeconfig !== "") return loadKubeconfig(kubeconfig);
-  if ((env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && (env["KUBERNETES_SERVICE_PORT"] ?? "") !== "") return inClusterConfig(env, saDir);
+  const source = clientConfigSource(kubeconfig, env);
+  if (source === "kubeconfig" && kubeconfig !== undefined) return loadKubeconfig(kubeconfig);
+  if (source === "in-cluster") return inClusterConfig(env, saDir);
+  return undefined;
+}
+
+/**
+ * Where resolveClientConfig would take the API's address from, without reading anything: a caller
+ * can tell "no API access" (config-file mode) before it loads the client at all.
+ */
+export function clientConfigSource(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): "kubeconfig" | "in-cluster" | undefined {
+  if (kubeconfig !== undefined && kubeconfig !== "") return "kubeconfig";
+  if ((env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && (env["KUBERNETES_SERVICE_PORT"] ?? "") !== "") return "in-cluster";
   return undefined;
 }
 

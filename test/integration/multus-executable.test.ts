@@ -1,6 +1,9 @@
 // The plugin side of dist/bin/multus and dist/bin/passthru, driven through the real executables with
 // env and stdin as a runtime would (no network needed). Real: the SEA binaries built by scripts/build.ts.
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { runExecutable, stdoutJson } from "../helpers/run-executable.ts";
 
@@ -71,4 +74,32 @@ test("CNI-P-08 passthru ADD returns an empty result in the config's version (0.3
   }
   const old = await runExecutable("passthru", { env: { CNI_COMMAND: "ADD", ...base }, stdin: '{"cniVersion":"0.2.0","name":"p","type":"passthru"}' });
   assert.equal(stdoutJson(old)["code"], 1, "0.2.0 is not a passthru version");
+});
+
+test("config-file mode never loads the Kubernetes client, even when the runtime names a pod (HTTP/2 and TLS cost a thin call ≈ 9 ms)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mt-modules-"));
+  try {
+    // Node's own record of the built-in modules this process loaded, written as it exits.
+    const probe = join(dir, "probe.cjs");
+    await writeFile(probe, `process.on("exit", () => require("node:fs").writeFileSync(process.env.MT_MODULES_OUT, process.moduleLoadList.join("\\n")));\n`);
+    const loaded = async (conf: Record<string, unknown>, out: string): Promise<string[]> => {
+      await runExecutable("multus", {
+        env: {
+          CNI_COMMAND: "DEL", ...base, CNI_CONTAINERID: `mods${String(Date.now())}`,
+          CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web;K8S_POD_UID=u1",
+          NODE_OPTIONS: `--require ${probe}`, MT_MODULES_OUT: join(dir, out),
+        },
+        stdin: JSON.stringify({ cniVersion: "1.0.0", name: "m", type: "multus", cniDir: join(dir, "cni"), ...conf }),
+      });
+      return (await readFile(join(dir, out), "utf8")).split("\n");
+    };
+    const configFile = await loaded({ delegates: [{ type: "passthru", name: "p" }] }, "config-file.txt");
+    assert.ok(configFile.includes("NativeModule fs"), "the probe records the process's built-ins");
+    assert.ok(!configFile.includes("NativeModule http2") && !configFile.includes("NativeModule tls"), `config-file mode loaded the client: ${configFile.filter((m) => /http|tls/.test(m)).join(", ")}`);
+    // The probe sees the client when a kubeconfig is named (this one does not exist: the DEL only tries).
+    const withApi = await loaded({ delegates: [{ type: "passthru", name: "p" }], kubeconfig: join(dir, "absent.kubeconfig") }, "kubernetes.txt");
+    assert.ok(withApi.includes("NativeModule http2"), "with a kubeconfig the client is loaded");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
