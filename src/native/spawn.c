@@ -1,5 +1,5 @@
 /*
- * spawn(2)-less process creation for the delegates (src/cni/exec-plugin.ts): posix_spawn(3), which
+ * Fork-less process creation for the delegates (src/cni/exec-plugin.ts): posix_spawn(3), which
  * glibc implements with clone(CLONE_VM | CLONE_VFORK), so starting a plugin costs the same whatever
  * the size of the Node process. Node's child_process forks: the kernel copies the page tables of
  * the whole heap and every page the parent then writes is copied again (copy-on-write), ≈ 1–2 ms of
