@@ -30,7 +30,7 @@ import { createKubeBed } from "../test/helpers/kube-bed.ts";
 import { repoRoot } from "../test/helpers/run-executable.ts";
 import { startBenchDaemon, type BenchDaemonOptions } from "./lib/daemon.ts";
 import { resolveImplementations } from "./lib/implementations.ts";
-import { Workbench } from "./lib/scenarios.ts";
+import { removeBenchNamespace, Workbench } from "./lib/scenarios.ts";
 import { machine, memoryMiB } from "./lib/system.ts";
 
 const { values } = parseArgs({
@@ -176,11 +176,7 @@ try {
   }
 } finally {
   await bed.close();
-  // No kubelet runs these pods and no controller manager empties a deleted namespace: left behind,
-  // they and the NADs would be listed and cached by every later daemon on this test node.
-  await kubectl(["delete", "pods", "--all", "-n", ns, "--force", "--grace-period=0"]).catch(() => "");
-  await kubectl(["delete", "network-attachment-definitions", "--all", "-n", ns]).catch(() => "");
-  await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => "");
+  await removeBenchNamespace(ns);
   await releaseCluster();
   await rm(nodeDir, { recursive: true, force: true });
 }

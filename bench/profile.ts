@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { makeSea } from "../scripts/sea.ts";
 import { run } from "../test/helpers/netns.ts";
-import { applyYaml, kubectl, releaseCluster, startCluster } from "../test/cluster/harness.ts";
+import { applyYaml, releaseCluster, startCluster } from "../test/cluster/harness.ts";
 import { createKubeBed } from "../test/helpers/kube-bed.ts";
 import { repoRoot } from "../test/helpers/run-executable.ts";
 import { join } from "node:path";
-import { WARMUP, Workbench, type DelegateKind } from "./lib/scenarios.ts";
+import { removeBenchNamespace, WARMUP, Workbench, type DelegateKind } from "./lib/scenarios.ts";
 import { summarize } from "./lib/stats.ts";
 
 const { values } = parseArgs({
@@ -140,9 +140,7 @@ try {
   }
 } finally {
   await bed.close();
-  await kubectl(["delete", "pods", "--all", "-n", ns, "--force", "--grace-period=0"]).catch(() => "");
-  await kubectl(["delete", "network-attachment-definitions", "--all", "-n", ns]).catch(() => "");
-  await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => "");
+  await removeBenchNamespace(ns);
   await releaseCluster();
 }
 const median = (xs: number[] | undefined): string => (xs === undefined || xs.length === 0 ? "–" : summarize(xs).p50.toFixed(1));

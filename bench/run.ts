@@ -35,7 +35,7 @@ import { startBenchDaemon, type BenchDaemon } from "./lib/daemon.ts";
 import { resolveImplementations, type Implementation } from "./lib/implementations.ts";
 import { chartSvg, markdown, writePng, type CurvePoint, type RunResults } from "./lib/report.ts";
 import { startupCosts } from "./lib/startup.ts";
-import { mergeSamples, rowsOf, WARMUP, Workbench, type Case, type DelegateKind, type FloorResult, type Mode, type Samples, type SequentialResult } from "./lib/scenarios.ts";
+import { mergeSamples, removeBenchNamespace, rowsOf, WARMUP, Workbench, type Case, type DelegateKind, type FloorResult, type Mode, type Samples, type SequentialResult } from "./lib/scenarios.ts";
 import { machine, memoryMiB } from "./lib/system.ts";
 
 const { values } = parseArgs({
@@ -292,11 +292,7 @@ try {
   }
 } finally {
   await bed.close();
-  // No kubelet runs these pods and no controller manager empties a deleted namespace: left behind,
-  // they and the NADs would be listed and cached by every later daemon on this test node.
-  await kubectl(["delete", "pods", "--all", "-n", ns, "--force", "--grace-period=0"]).catch(() => "");
-  await kubectl(["delete", "network-attachment-definitions", "--all", "-n", ns]).catch(() => "");
-  await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => "");
+  await removeBenchNamespace(ns);
   await releaseCluster();
 }
 results.meta.loadAfter = machine(serverVersion).split(", ").find((p) => p.startsWith("load")) ?? "";

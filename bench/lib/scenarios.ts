@@ -17,6 +17,7 @@
 //     countApiRequests(case, kind, n, pods)           API requests per ADD+DEL, block-wise
 //     burst(impl, mode, kind, n, pods, daemon?): BurstResult
 //     networks(kind, n): string                       the networks annotation ("macvlan-1,macvlan-2")
+//   removeBenchNamespace(ns)                          force-deletes its pods and NADs, then the namespace
 import { readFile, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
@@ -311,4 +312,16 @@ export function rowsOf(kind: DelegateKind, n: number, cases: readonly Case[], sa
     else result.rows.push({ ...base, impl: c.impl.label, mode: c.mode });
   }
   return result;
+}
+
+/**
+ * The end of a bench run. No kubelet runs the bench's pods and no controller manager empties a
+ * deleted namespace on the test cluster: left behind, the pods and NADs would be listed and cached by
+ * every later daemon on this test node, and inflate its memory and CPU. Failures are ignored (a
+ * second cleanup finds nothing).
+ */
+export async function removeBenchNamespace(ns: string): Promise<void> {
+  await kubectl(["delete", "pods", "--all", "-n", ns, "--force", "--grace-period=0"]).catch(() => "");
+  await kubectl(["delete", "network-attachment-definitions", "--all", "-n", ns]).catch(() => "");
+  await kubectl(["delete", "namespace", ns, "--wait=false"]).catch(() => "");
 }
