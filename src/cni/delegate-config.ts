@@ -64,8 +64,11 @@ export const DELEGATE_MARKER_ENV = "MULTUS_TS_DELEGATE_OF";
 export type DelegateSource =
   /** Written by the node's administrator: the Multus config's `delegates`, a clusterNetwork/defaultNetworks file. */
   | { kind: "admin"; where: string }
-  /** A NetworkAttachmentDefinition: its spec.config, or (`file`) the confDir file its name selects. */
-  | { kind: "nad"; namespace: string; name: string; file?: string }
+  /**
+   * A NetworkAttachmentDefinition: its spec.config, or (`file`) the confDir file its name selects; with
+   * `legacy`, Multus v1's kubernetes.com/v1 Network object (its `args`), a tenant's object alike.
+   */
+  | { kind: "nad"; namespace: string; name: string; file?: string; legacy?: true }
   /** A NAD's config as a pod's selection changed it (`cni-args`, a device). */
   | { kind: "annotation"; namespace: string; name: string; file?: string; pod: string }
   /** The daemon's /delegate (hot-plug): the config the caller sent. */
@@ -137,6 +140,7 @@ export function describeSource(s: DelegateSource): string {
     case "admin":
       return s.where;
     case "nad":
+      if (s.legacy === true) return `Network ${s.namespace}/${s.name} (kubernetes.com/v1): plugin/args`;
       return `NetworkAttachmentDefinition ${s.namespace}/${s.name}: ${s.file === undefined ? "spec.config" : `config file ${s.file}`}`;
     case "annotation":
       return `NetworkAttachmentDefinition ${s.namespace}/${s.name} as selected by pod ${s.pod}: ${s.file === undefined ? "spec.config" : `config file ${s.file}`}`;

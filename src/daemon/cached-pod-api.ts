@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Informer } from "../k8s/informer.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
 import { getResourceClaim, listResourceSlices } from "../k8s/dra-resources.ts";
-import { createEvent, decodePod, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
+import { createEvent, decodePod, getLegacyNetwork, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, podUidMatches, type Pod } from "../k8s/resources.ts";
 import { keepAnnotations, NAD_ANNOTATIONS_READ, POD_ANNOTATIONS_READ } from "../k8s/annotations.ts";
 import { unlessNotFound, unlessObjectNotFound, type PodApi } from "../multus/kube-pod-api.ts";
 import type { PodRef } from "../multus/attachment-plan.ts";
@@ -91,6 +91,9 @@ export class CachedPodApiFactory {
         o.onLiveRead?.("nad", "stale");
         return unlessNotFound(getNetworkAttachmentDefinition(o.client, namespace, name, { signal }));
       },
+      // Legacy Network objects (opt-in, a deprecated API) are read live: no watch on a CRD that most
+      // clusters do not have; a legacy pod's ADD pays one GET per network.
+      getLegacyNetwork: (namespace, name) => unlessObjectNotFound(getLegacyNetwork(o.client, namespace, name, { signal })),
       // DRA objects are read live: only pods with claims need them, once per ADD.
       getResourceClaim: (namespace, name) => unlessObjectNotFound(getResourceClaim(o.client, namespace, name, { signal })),
       listResourceSlices: (nodeName, driver) => listResourceSlices(o.client, nodeName, driver, { signal }),

@@ -102,6 +102,16 @@ export function nadPath(namespace: string, name?: string): string {
   return apiPath({ group: "k8s.cni.cncf.io", version: "v1", namespace, resource: "network-attachment-definitions", ...(name === undefined ? {} : { name }) });
 }
 
+/** Multus v1's legacy `kubernetes.com/v1` Network objects (opt-in, docs/legacy-networks.md). */
+export function legacyNetworkPath(namespace: string, name?: string): string {
+  return apiPath({ group: "kubernetes.com", version: "v1", namespace, resource: "networks", ...(name === undefined ? {} : { name }) });
+}
+
+/** The raw object: decoding `plugin` and `args` is netattach's job. */
+export function getLegacyNetwork(client: KubeClient, namespace: string, name: string, opts: RequestOptions = {}): Promise<unknown> {
+  return client.get(legacyNetworkPath(namespace, name), opts);
+}
+
 export function getPod(client: KubeClient, namespace: string, name: string, opts: RequestOptions = {}): Promise<Pod> {
   return client.get(podPath(namespace, name), { ...opts, decode: decodePod });
 }

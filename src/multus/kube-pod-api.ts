@@ -7,7 +7,7 @@ import { resolveClientConfig } from "../k8s/client-config.ts";
 import { getResourceClaim, listResourceSlices, type ResourceClaim, type ResourceSlice } from "../k8s/dra-resources.ts";
 import { isNotFound, KubeNotFoundError } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
-import { createEvent, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, type Pod } from "../k8s/resources.ts";
+import { createEvent, getLegacyNetwork, getNetworkAttachmentDefinition, getPod, patchPodNetworkStatus, type Pod } from "../k8s/resources.ts";
 import type { Logger } from "../util/logger.ts";
 import type { PodRef } from "./attachment-plan.ts";
 import type { MultusConfig } from "./multus-config.ts";
@@ -20,6 +20,8 @@ export interface PodApi {
    */
   getPod(namespace: string, name: string, uid?: string): Promise<Pod | undefined>;
   getNad: NadGetter;
+  /** Multus v1's kubernetes.com/v1 Network objects (legacyNetworks): undefined on 404; a type not served rejects. */
+  getLegacyNetwork: NadGetter;
   /** DRA (resource.k8s.io/v1): a claim of the pod (undefined on 404) and the slices of a node's driver. */
   getResourceClaim(namespace: string, name: string): Promise<ResourceClaim | undefined>;
   listResourceSlices(nodeName: string, driver: string): Promise<ResourceSlice[]>;
@@ -45,6 +47,7 @@ export async function createPodApi(config: MultusConfig, log: Logger, signal: Ab
   return {
     getPod: (namespace, name) => unlessNotFound(getPod(client, namespace, name)),
     getNad: (namespace, name) => unlessNotFound(getNetworkAttachmentDefinition(client, namespace, name)),
+    getLegacyNetwork: (namespace, name) => unlessObjectNotFound(getLegacyNetwork(client, namespace, name)),
     getResourceClaim: (namespace, name) => unlessObjectNotFound(getResourceClaim(client, namespace, name)),
     listResourceSlices: (nodeName, driver) => listResourceSlices(client, nodeName, driver),
     async patchNetworkStatus(pod, json) {

@@ -38,6 +38,8 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "podResourcesSocket", "deviceCheckpointFile", "deviceInfoDir",
   // Ours: what networks of tenants' namespaces may run (src/cni/delegate-config.ts, docs/security.md).
   "delegatePolicy",
+  // Ours: resolve Multus v1's `networks` annotation through kubernetes.com/v1 Network objects (docs/legacy-networks.md).
+  "legacyNetworks",
 ]);
 
 /** Keys of the CNI protocol itself: a daemon's config never overrides these in a request. */
@@ -95,6 +97,7 @@ const MultusConfigSchema = v.looseObject({
   deviceCheckpointFile: v.optional(v.string()),
   deviceInfoDir: v.optional(v.string()),
   delegatePolicy: v.optional(DelegatePolicySchema),
+  legacyNetworks: v.optional(v.boolean()),
 });
 
 /** lumberjack's rotation of `logFile`, with upstream Multus's defaults (100 MB, 5 backups, 5 days, gzip). */
@@ -147,6 +150,8 @@ export interface MultusConfig {
   deviceInfoDir: string;
   /** What networks of tenants' namespaces may run (delegatePolicy; docs/security.md). */
   delegatePolicy: DelegatePolicy;
+  /** Resolve the legacy `networks` annotation through kubernetes.com/v1 Network objects (off by default). */
+  legacyNetworks: boolean;
   /** Top-level keys nobody knows (warned about once per key, then ignored). */
   unknownKeys: string[];
 }
@@ -224,6 +229,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     deviceCheckpointFile: nonEmpty(c.deviceCheckpointFile) ?? DEFAULT_DEVICE_CHECKPOINT,
     deviceInfoDir: nonEmpty(c.deviceInfoDir) ?? DEFAULT_DEVICE_INFO_DIR,
     delegatePolicy,
+    legacyNetworks: c.legacyNetworks ?? false,
     unknownKeys: Object.keys(c).filter((k) => !KNOWN_KEYS.has(k)).sort(),
   };
 }

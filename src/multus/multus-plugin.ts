@@ -28,7 +28,7 @@ import { Executor, type AttachmentResult, type DelegateRunner, type OperationCon
 import type { PodApi } from "./kube-pod-api.ts";
 import { parseMultusConfig, type MultusConfig } from "./multus-config.ts";
 import { createNetworkResolver } from "./network-resolver.ts";
-import { planForPod } from "./pod-planner.ts";
+import { planForPod, type NetworkResolver } from "./pod-planner.ts";
 import { podAnnotations, podIdentity } from "./pod-source.ts";
 import { announceAttachments, announceFailure, publishAttachments } from "./publication.ts";
 import { isReady, waitForReadiness, type ReadinessOptions } from "./readiness.ts";
@@ -168,12 +168,16 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
   const podPlan = async (call: Call, api: PodApi, pod: PodRef, annotations: Record<string, string>, object?: Pod): Promise<AttachmentPlan> =>
     planForPod(
       { config: call.config, req: call.req, pod, annotations, devices: (wanted) => podDevices(call, api, pod, wanted, object) },
-      createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log),
+      podResolver(call, api),
     );
 
   /** The plan a DEL without a journal rebuilds: the same networks, no device lookup. */
   const teardownPodPlan = async (call: Call, api: PodApi, pod: PodRef, annotations: Record<string, string>): Promise<AttachmentPlan> =>
-    planForPod({ config: call.config, req: call.req, pod, annotations, teardown: true }, createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log));
+    planForPod({ config: call.config, req: call.req, pod, annotations, teardown: true }, podResolver(call, api));
+
+  /** NADs (and, with legacyNetworks, kubernetes.com/v1 Network objects) through the call's API. */
+  const podResolver = (call: Call, api: PodApi): NetworkResolver =>
+    createNetworkResolver(call.config, (ns, n) => api.getNad(ns, n), call.log, (ns, n) => api.getLegacyNetwork(ns, n));
 
   /** Loaded only for pods whose networks name a device resource (the gRPC client stays out of other calls). */
   const podDevices = async (call: Call, api: PodApi, pod: PodRef, wanted: string[], object: Pod | undefined): Promise<PodDevices> => {

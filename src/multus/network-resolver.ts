@@ -3,7 +3,9 @@
 import { readdir, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { DelegateConfig } from "../cni/delegate-config.ts";
+import { KubeNotFoundError } from "../k8s/kube-api-error.ts";
 import { isDns1123Label } from "../netattach/address-syntax.ts";
+import { decodeLegacyNetwork, delegateConfigFromLegacyNetwork } from "../netattach/legacy-network.ts";
 import {
   decodeNad,
   delegateConfigFromFile,
@@ -27,8 +29,39 @@ export interface ResolvedNetwork {
 /** Returns the raw NAD object, or undefined when the API says 404. */
 export type NadGetter = (namespace: string, name: string) => Promise<unknown>;
 
-export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | undefined, log: Logger): NetworkResolver {
+/**
+ * `getLegacyNetwork` reads Multus v1's kubernetes.com/v1 Network objects (legacyNetworks); without it,
+ * a legacy selection fails with a message saying what is missing.
+ */
+export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | undefined, log: Logger, getLegacyNetwork?: NadGetter): NetworkResolver {
   const options = { defaultCniVersion: config.cniVersion, policy: config.delegatePolicy, logger: log };
+
+  const fromLegacyNetwork = async (namespace: string, name: string, podRef: string): Promise<ResolvedNetwork> => {
+    if (getLegacyNetwork === undefined) {
+      throw new MultusError("MULTUS_ERR_CONFIG", `pod ${podRef}: network "${namespace}/${name}" is a legacy Network object but Multus has no Kubernetes API access; set "kubeconfig"`);
+    }
+    let raw: unknown;
+    try {
+      raw = await getLegacyNetwork(namespace, name);
+    } catch (err) {
+      if (err instanceof KubeNotFoundError && err.typeNotServed) {
+        throw new MultusError(
+          "MULTUS_ERR_CONFIG",
+          `pod ${podRef}: its "networks" annotation names legacy Network objects, but the API server does not serve networks.kubernetes.com; install the CRD (kubectl apply -k deploy/legacy) or move the pod to NetworkAttachmentDefinitions (multusctl migrate)`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    if (raw === undefined) {
+      throw new MultusError(
+        "MULTUS_ERR_NAD_NOT_FOUND",
+        `pod ${podRef}: Network ${namespace}/${name} (kubernetes.com/v1) not found; create it or fix the pod's "networks" annotation`,
+      );
+    }
+    const net = decodeLegacyNetwork(raw);
+    return { delegate: delegateConfigFromLegacyNetwork(net, options), statusName: `${namespace}/${name}` };
+  };
 
   const fromNad = async (namespace: string, name: string, podRef: string): Promise<ResolvedNetwork> => {
     if (getNad === undefined) {
@@ -90,5 +123,5 @@ export function createNetworkResolver(config: MultusConfig, getNad: NadGetter | 
     );
   };
 
-  return { fromNad, fromReference };
+  return { fromNad, fromReference, fromLegacyNetwork };
 }

@@ -15,7 +15,8 @@ import { checkInterfaceNames, delegateCniArgs, type Attachment, type AttachmentP
 import { masterFirst, type CniRequest } from "./config-file-planner.ts";
 import type { MultusConfig } from "./multus-config.ts";
 import type { ResolvedNetwork } from "./network-resolver.ts";
-import { NETWORKS_ANNOTATION, DEFAULT_NETWORK_ANNOTATION } from "../k8s/annotations.ts";
+import { NETWORKS_ANNOTATION, DEFAULT_NETWORK_ANNOTATION, LEGACY_NETWORKS_ANNOTATION } from "../k8s/annotations.ts";
+import { parseLegacyNetworksAnnotation } from "../netattach/legacy-network.ts";
 
 
 /** How the planner reaches NADs and config files: injected, so tests and the daemon choose the source. */
@@ -24,6 +25,8 @@ export interface NetworkResolver {
   fromNad(namespace: string, name: string, podRef: string): Promise<ResolvedNetwork>;
   /** clusterNetwork / defaultNetworks entries: a NAD in multusNamespace, a CNI name in confDir, a dir or a file. */
   fromReference(ref: string, podRef: string): Promise<ResolvedNetwork>;
+  /** A kubernetes.com/v1 Network object selected by a pod's legacy `networks` annotation (legacyNetworks). */
+  fromLegacyNetwork(namespace: string, name: string, podRef: string): Promise<ResolvedNetwork>;
 }
 
 export interface PodPlanInput {
@@ -56,16 +59,40 @@ const CAPABILITY_OF = {
 interface Lookup {
   net: Promise<ResolvedNetwork>;
   selection?: NetworkSelection;
+  /** The interface name this lookup's attachment gets whatever its position (legacy networks: net0, net1, …). */
+  ifName?: string;
 }
 
 /** Every lookup awaited; the first failure in plan order is thrown (the others are settled, not left unhandled). */
-async function resolveInOrder(lookups: readonly Lookup[]): Promise<{ net: ResolvedNetwork; selection?: NetworkSelection }[]> {
+async function resolveInOrder(lookups: readonly Lookup[]): Promise<{ net: ResolvedNetwork; selection?: NetworkSelection; ifName?: string }[]> {
   const settledAll = await Promise.allSettled(lookups.map((l) => l.net));
   return settledAll.map((r, i) => {
     if (r.status === "rejected") throw r.reason;
-    const selection = lookups[i]?.selection;
-    return selection === undefined ? { net: r.value } : { net: r.value, selection };
+    const { selection, ifName } = lookups[i] ?? {};
+    return { net: r.value, ...(selection === undefined ? {} : { selection }), ...(ifName === undefined ? {} : { ifName }) };
   });
+}
+
+/**
+ * Multus v1's selection (legacyNetworks, seeds 002/003): the pod's `networks` annotation, read only
+ * when the pod has no k8s.v1.cni.cncf.io/networks. Its first Network replaces the cluster network
+ * (as a default-network override does), the others are net0, net1, … in order (v1's names, which
+ * seed 003's ifconfig shows). Networks are looked up in the pod's namespace, so namespace isolation
+ * holds by construction; the delegate policy applies as to a NAD of that namespace.
+ */
+function legacyLookups(input: PodPlanInput, resolver: NetworkResolver, podRef: string): Lookup[] | undefined {
+  const { config, annotations, pod } = input;
+  const text = annotations[LEGACY_NETWORKS_ANNOTATION]?.trim() ?? "";
+  if (!config.legacyNetworks || text === "" || (annotations[NETWORKS_ANNOTATION]?.trim() ?? "") !== "") return undefined;
+  const names = parseLegacyNetworksAnnotation(text, podRef);
+  if (names.length === 0) return undefined;
+  if ((annotations[DEFAULT_NETWORK_ANNOTATION]?.trim() ?? "") !== "") {
+    throw new MultusError(
+      "MULTUS_ERR_BAD_SELECTION",
+      `pod ${podRef}: both ${DEFAULT_NETWORK_ANNOTATION} and the legacy "${LEGACY_NETWORKS_ANNOTATION}" annotation choose the pod's cluster network; keep one of them`,
+    );
+  }
+  return names.map((name, i) => ({ net: resolver.fromLegacyNetwork(pod.namespace, name, podRef), ...(i === 0 ? {} : { ifName: `net${String(i - 1)}` }) }));
 }
 
 export async function planForPod(input: PodPlanInput, resolver: NetworkResolver): Promise<AttachmentPlan> {
@@ -76,8 +103,11 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
   // HTTP/2); the plan keeps their order, and the first failure in that order is the one reported,
   // as if they had been looked up one by one.
   const base: Lookup[] = [];
+  const legacy = legacyLookups(input, resolver, podRef);
   const override = input.annotations[DEFAULT_NETWORK_ANNOTATION]?.trim() ?? "";
-  if (override !== "") {
+  if (legacy !== undefined) {
+    base.push(...legacy);
+  } else if (override !== "") {
     const sel = parseSelectionAnnotation(override, config.multusNamespace, podRef, DEFAULT_NETWORK_ANNOTATION);
     const only = sel[0];
     if (sel.length !== 1 || only === undefined) {
@@ -98,7 +128,7 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
     base.push({ net: resolver.fromReference(config.clusterNetwork, podRef) });
   }
   if (config.clusterNetwork === undefined) {
-    const delegates = masterFirst(config.delegates).slice(override === "" ? 0 : 1);
+    const delegates = masterFirst(config.delegates).slice(override === "" && legacy === undefined ? 0 : 1);
     for (const d of delegates) base.push({ net: Promise.resolve({ delegate: d.delegate, statusName: d.name }) });
   }
   if (base.length === 0) {
@@ -138,14 +168,14 @@ export async function planForPod(input: PodPlanInput, resolver: NetworkResolver)
   ];
   const incoming = req.cniArgs.filter(([k]) => !podArgs.some(([p]) => p === k));
 
-  const attachments: Attachment[] = resolved.map(({ net, selection }, index) => {
+  const attachments: Attachment[] = resolved.map(({ net, selection, ifName }, index) => {
     const isDefault = index === 0;
     const a: Attachment = {
       index,
       network: net.statusName,
       // Upstream naming: the cluster network gets CNI_IFNAME; the others net<position>, an explicit
       // name still using up its position (so net2 stays net2 when net1 was renamed).
-      ifName: isDefault ? req.ifName : (selection?.interface ?? `net${String(index)}`),
+      ifName: isDefault ? req.ifName : (selection?.interface ?? ifName ?? `net${String(index)}`),
       delegate: selection?.cniArgs === undefined ? net.delegate : withCniArgs(net.delegate, selection.cniArgs, { policy: config.delegatePolicy, source: selectedBy(net.delegate.source, podRef) }),
       isDefault,
       cniArgs: delegateCniArgs([...podArgs, ...incoming, ...legacyArgs(selection)]),

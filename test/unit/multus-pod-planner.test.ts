@@ -12,6 +12,7 @@ import { parseMultusConfig } from "../../src/multus/multus-config.ts";
 import { createNetworkResolver } from "../../src/multus/network-resolver.ts";
 import { planForPod } from "../../src/multus/pod-planner.ts";
 import { MultusError } from "../../src/util/multus-error.ts";
+import { DelegateConfigError } from "../../src/cni/delegate-config.ts";
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -51,6 +52,20 @@ const NADS = new Map<string, unknown>([
   ["kube-system/file-extra", API_DOWN],
   ["kube-system/nothing-on-disk", API_DOWN],
 ]);
+
+/** Multus v1's kubernetes.com/v1 Network objects (legacyNetworks), by "namespace/name". */
+const legacy = (namespace: string, name: string, plugin: string, args?: unknown): [string, unknown] => [
+  `${namespace}/${name}`,
+  { apiVersion: "kubernetes.com/v1", kind: "Network", metadata: { namespace, name }, plugin, ...(args === undefined ? {} : { args: JSON.stringify(args) }) },
+];
+const LEGACY = new Map<string, unknown>([
+  legacy("team-a", "flannel-conf", "bridge", [{ bridge: "cni-legacy", ipam: { type: "host-local", subnet: "10.244.0.0/24" } }]),
+  legacy("team-a", "ptp-conf", "ptp", [{ name: "ptp", ipam: { type: "host-local", subnet: "10.168.1.0/24" } }]),
+  legacy("team-a", "third", "macvlan", [{ master: "eth1" }]),
+  legacy("team-a", "evil", "multus", [{}]),
+  legacy("team-a", "clash", "bridge", [{ type: "macvlan" }]),
+]);
+const LEGACY_SEED_003 = JSON.stringify([{ name: "flannel-conf" }, { name: "ptp-conf" }]);
 
 const req: CniRequest = {
   containerId: "c1",
@@ -183,6 +198,67 @@ const ROWS: Row[] = [
     annotations: { "k8s.v1.cni.cncf.io/networks": JSON.stringify([{ name: "net-a", portMappings: [{ hostPort: 1, containerPort: 2 }] }]) },
     error: { code: "MULTUS_ERR_CAPABILITY_MISSING", message: /network "team-a\/net-a" \(element 0\) requests "portMappings"/ },
   },
+  // Multus v1's legacy API (seeds 002/003; docs/legacy-networks.md).
+  {
+    title: "legacy: seed 003's networks annotation, with legacyNetworks on: flannel-conf is eth0 in place of the cluster network, ptp-conf net0",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: LEGACY_SEED_003 },
+    plan: [["team-a/flannel-conf", "eth0"], ["team-a/ptp-conf", "net0"]],
+  },
+  {
+    title: "legacy: three networks are eth0, net0, net1; defaultNetworks follow with their positions",
+    config: { clusterNetwork: "file-cluster", defaultNetworks: ["file-extra"], legacyNetworks: true },
+    annotations: { networks: JSON.stringify([{ name: "flannel-conf" }, { name: "ptp-conf" }, { name: "third" }]) },
+    plan: [["team-a/flannel-conf", "eth0"], ["team-a/ptp-conf", "net0"], ["team-a/third", "net1"], ["file-extra", "net3"]],
+  },
+  {
+    title: "legacy: off by default, the networks annotation is not read",
+    config: { clusterNetwork: "file-cluster" },
+    annotations: { networks: LEGACY_SEED_003 },
+    plan: [["file-cluster", "eth0"]],
+  },
+  {
+    title: "legacy: a pod with k8s.v1.cni.cncf.io/networks is planned from it alone",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: LEGACY_SEED_003, "k8s.v1.cni.cncf.io/networks": "net-a" },
+    plan: [["file-cluster", "eth0"], ["team-a/net-a", "net1"]],
+  },
+  {
+    title: "legacy: in config-file delegates mode the first Network replaces the master, the other delegates stay",
+    config: { delegates: [{ name: "master", type: "bridge", masterplugin: true }, { name: "second", type: "ptp" }], legacyNetworks: true },
+    annotations: { networks: JSON.stringify([{ name: "ptp-conf" }]) },
+    plan: [["team-a/ptp-conf", "eth0"], ["second", "net1"]],
+  },
+  {
+    title: "legacy: a missing Network is named",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: JSON.stringify([{ name: "flannel-conf" }, { name: "gone" }]) },
+    error: { code: "MULTUS_ERR_NAD_NOT_FOUND", message: /^pod team-a\/p: Network team-a\/gone \(kubernetes\.com\/v1\) not found/ },
+  },
+  {
+    title: "legacy: a Network whose plugin is Multus itself is refused by the delegate policy",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: JSON.stringify([{ name: "evil" }]) },
+    error: { code: "MULTUS_ERR_DELEGATE_REFUSED", message: /^Network team-a\/evil \(kubernetes\.com\/v1\): plugin\/args plugins\[0\]\.type is "multus", one of Multus's own programs/ },
+  },
+  {
+    title: "legacy: args naming another type than plugin is an error naming args",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: JSON.stringify([{ name: "clash" }]) },
+    error: { code: "MULTUS_ERR_NAD_CONFIG", message: /Network team-a\/clash: "args" names type "macvlan" but "plugin" is "bridge"/ },
+  },
+  {
+    title: "legacy: an element with a key other than name is refused, naming it",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: JSON.stringify([{ name: "flannel-conf", interface: "x" }]) },
+    error: { code: "MULTUS_ERR_BAD_SELECTION", message: /annotation "networks": element 0: key "interface" is not known \(the legacy form knows only "name"/ },
+  },
+  {
+    title: "legacy: with a default-network override too, the pod is refused (two cluster networks)",
+    config: { clusterNetwork: "file-cluster", legacyNetworks: true },
+    annotations: { networks: LEGACY_SEED_003, "v1.multus-cni.io/default-network": "nad-cluster" },
+    error: { code: "MULTUS_ERR_BAD_SELECTION", message: /both v1\.multus-cni\.io\/default-network and the legacy "networks" annotation/ },
+  },
 ];
 
 async function plan(row: Row): Promise<ReturnType<typeof planForPod>> {
@@ -191,7 +267,7 @@ async function plan(row: Row): Promise<ReturnType<typeof planForPod>> {
   const resolver = createNetworkResolver(config, (ns, n) => {
     const got = NADS.get(`${ns}/${n}`);
     return got === API_DOWN ? Promise.reject(new Error("get NetworkAttachmentDefinition: connection refused")) : Promise.resolve(got);
-  }, silent);
+  }, silent, (ns, n) => Promise.resolve(LEGACY.get(`${ns}/${n}`)));
   return planForPod({ config, req, pod: { namespace: row.namespace ?? "team-a", name: row.name ?? "p", uid: "u1" }, annotations: row.annotations ?? {} }, resolver);
 }
 
@@ -203,7 +279,7 @@ describe("planForPod", () => {
         await assert.rejects(plan(row), (err: unknown) => {
           assert.ok(err instanceof Error, String(err));
           if (want.code !== "") {
-            assert.ok(err instanceof MultusError, String(err));
+            assert.ok(err instanceof MultusError || err instanceof DelegateConfigError, String(err));
             assert.equal(err.errorCode, want.code);
           }
           assert.match(err.message, want.message);
