@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 // Highest layer first. A layer may import only from layers after it.
-const layers = ["cmd", "daemon", "install", "cli", "multus", "netattach", "devices", "k8s", "util", "cni"];
+const layers = ["cmd", "daemon", "webhook", "install", "cli", "multus", "netattach", "devices", "k8s", "util", "cni"];
 
 function layerRules(layer) {
   const above = layers.slice(0, layers.indexOf(layer));

@@ -41,6 +41,8 @@ export const MULTUS_ERRORS = {
   MULTUS_ERR_ALREADY_ATTACHED: 104,
   /** An input (stdin, an API response) is larger than Multus accepts. */
   MULTUS_ERR_TOO_LARGE: CniCode.IoFailure,
+  /** The admission webhook got a request it cannot read (not an AdmissionReview, too large, too slow). */
+  MULTUS_ERR_WEBHOOK_REQUEST: CniCode.DecodingFailure,
 } as const satisfies Record<string, number>;
 
 export type MultusErrorCode = keyof typeof MULTUS_ERRORS;
