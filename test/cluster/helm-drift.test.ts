@@ -168,6 +168,11 @@ describe("Helm chart deploy/helm/multus-ts against the kustomize bases", () => {
     });
   }
 
+  test("helm template --set legacyNetworks=true renders exactly the objects of kubectl kustomize deploy/legacy", async () => {
+    const [helmObjects, kustomizeObjects] = await Promise.all([renderHelm(["legacyNetworks=true"]), renderKustomize("deploy/legacy")]);
+    assertSameObjects(helmObjects, kustomizeObjects);
+  });
+
   test("helm template without --set renders thick mode, the kustomize default install", async () => {
     const [helmObjects, kustomizeObjects] = await Promise.all([renderHelm([]), renderKustomize("deploy/thick")]);
     assertSameObjects(helmObjects, kustomizeObjects);

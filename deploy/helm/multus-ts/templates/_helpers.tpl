@@ -64,6 +64,7 @@ them, sorted. Values are single-line JSON (nested objects come out compact).
 {{- fail "set metricsPort (top level; the probes use it too), not daemonConfig.metricsPort" -}}
 {{- end -}}
 {{- $config := merge (dict "metricsPort" .Values.metricsPort) .Values.daemonConfig -}}
+{{- if .Values.legacyNetworks -}}{{- $_ := set $config "legacyNetworks" true -}}{{- end -}}
 {{- $known := list "chrootDir" "socketDir" "cniConfigDir" "multusAutoconfigDir" "multusConfigFile" "confDir" "cniDir" "binDir" "metricsPort" "metricsAddress" "logLevel" "logToStderr" -}}
 {{- $keys := list -}}
 {{- range $known -}}
