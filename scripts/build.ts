@@ -25,7 +25,7 @@ const binDir = join(root, "dist", "bin");
  * so one file instead of four (docs/install.md, "Host footprint"). Later issues add multusctl, vfioveth.
  */
 const MULTI_CALL = "multus";
-const ALIASES: readonly string[] = ["passthru", "vfioveth", "multus-daemon", "multus-install"];
+const ALIASES: readonly string[] = ["passthru", "vfioveth", "multus-daemon", "multus-install", "multusctl"];
 /** C executables: multus-shim is every src/shim/*.c (its units: docs/thick-mode.md, "The shim"). */
 const C_EXECUTABLES: readonly string[] = ["multus-shim"];
 /** -Werror: the shim must compile clean; -static -s: no shared library on the host, no symbols. */

@@ -1,5 +1,5 @@
 // One executable for every TypeScript command (dist/bin/multus, with multus-daemon, multus-install,
-// passthru and vfioveth as hard links to it): a Node SEA embeds the whole Node runtime (≈ 120 MiB), so one binary
+// multusctl, passthru and vfioveth as hard links to it): a Node SEA embeds the whole Node runtime (≈ 120 MiB), so one binary
 // instead of four keeps a node's /opt/cni/bin and the image ≈ 360 MiB smaller. The command is the
 // program's name (argv[0], as the runtime execs it; else the executable's own name); each command's
 // module is loaded only when it runs, so the thin plugin does not initialise the daemon's code.
@@ -13,6 +13,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<unknown>>> = {
   vfioveth: () => import("./vfioveth.ts"),
   "multus-daemon": () => import("./multus-daemon.ts"),
   "multus-install": () => import("./multus-install.ts"),
+  multusctl: () => import("./multusctl.ts"),
 };
 
 /**
