@@ -323,6 +323,21 @@ function readNote(path: string): HolderNote | undefined {
   return text === undefined ? undefined : decodeHolderNote(text);
 }
 
+/** The holder note a lock file keeps (multusctl diagnose reads it); undefined when there is none. */
+export const readHolderNote = readNote;
+
+/**
+ * Whether a note's holder still runs, and which of its delegates do, by the same rules waiters use
+ * (PID and start time; a holder in another PID namespace cannot be told).
+ */
+export function holderState(note: HolderNote): { holder: "alive" | "gone" | "unknown"; liveDelegates: string[] } {
+  if (!samePidns(note)) return { holder: "unknown", liveDelegates: [] };
+  return {
+    holder: isAlive(note.pid, note.start) ? "alive" : "gone",
+    liveDelegates: note.delegates.filter((d) => isAlive(d.pid, d.start)).map((d) => `${d.plugin} (pid ${String(d.pid)})`),
+  };
+}
+
 /** The note in a lock file's text; undefined for anything that is not a whole, well-typed note. */
 export function decodeHolderNote(text: string): HolderNote | undefined {
   let v: unknown;
