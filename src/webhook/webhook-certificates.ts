@@ -148,7 +148,7 @@ export function createCertificateAuthority(options: CertificateOptions): PemPair
       extension(OID.subjectKeyIdentifier, false, octetString(keyId)),
     ],
   });
-  return { certPem: signCertificate(tbs, privateKey), keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) };
+  return { certPem: signCertificate(tbs, privateKey), keyPem: String(privateKey.export({ type: "pkcs8", format: "pem" })) };
 }
 
 /** A TLS server certificate for `hosts`, signed by `ca`. */
@@ -171,7 +171,7 @@ export function issueServingCertificate(options: ServingCertificateOptions): Pem
       extension(OID.authorityKeyIdentifier, false, sequence(implicitPrimitive(0, keyIdentifier(caCert.publicKey)))),
     ],
   });
-  return { certPem: signCertificate(tbs, caKey), keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) };
+  return { certPem: signCertificate(tbs, caKey), keyPem: String(privateKey.export({ type: "pkcs8", format: "pem" })) };
 }
 
 /** The DNS names a Service answers to inside the cluster, most specific last. */
