@@ -1,0 +1,172 @@
+// multusctl diagnose against real components: the real kube-apiserver (the pod, its NADs and its
+// network-status), dist/bin/multus driven through the CNI protocol as a runtime does (the kube bed:
+// a node network namespace, pod sandboxes as further namespaces, the reference bridge and host-local
+// plugins, a temporary cniDir), and dist/bin/multusctl run in the node's namespace with the bed's
+// Multus config (--config) and the multus ServiceAccount's kubeconfig. What diagnose reports is
+// checked against what the test broke; what --repair did, against the filesystem.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeEach, describe, test } from "node:test";
+import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
+import { nadYaml, useKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
+import { deleteNetns, execInNetns, type RunResult } from "../helpers/netns.ts";
+import { binPath } from "../helpers/run-executable.ts";
+
+const cluster = useCluster();
+const useBed = useKubeBed(cluster, { mode: "thin" });
+let bed: KubeBed;
+let confFile: string;
+let devInfo: string;
+
+beforeEach(async () => {
+  bed = useBed();
+  // The bed's config, with a device-info directory of its own (the default is the machine's).
+  devInfo = join(bed.state, "devinfo");
+  confFile = join(bed.state, "multus.conf");
+  await writeFile(confFile, bed.conf({ deviceInfoDir: devInfo }));
+});
+
+const conf = (): string => bed.conf({ deviceInfoDir: devInfo });
+
+/** dist/bin/multusctl in the node's namespace (where the API bridge and the plugins' bridges are). */
+async function multusctl(args: readonly string[]): Promise<RunResult> {
+  const r = await execInNetns(bed.node.name, [binPath("multusctl"), "--config", confFile, "--kubeconfig", bed.kubeconfig, ...args], { allowFail: true, timeoutMs: 120_000 });
+  return r;
+}
+
+interface FindingJson {
+  kind: string;
+  subject: string;
+  detail: string;
+  fix: string;
+}
+
+function findingsOf(r: RunResult, key?: "remaining"): FindingJson[] {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    throw new Error(`multusctl's stdout is not JSON (exit ${String(r.code)}):\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+  const report = (key === undefined ? json : json[key]) as { findings: FindingJson[] };
+  return report.findings;
+}
+
+const bridgeNad = (ns: string): string =>
+  nadYaml(ns, "bridge-net", { cniVersion: "1.0.0", type: "bridge", bridge: "mt-dgbr1", ipam: { type: "host-local", subnet: "10.31.0.0/24", dataDir: bed.ipamDir } });
+
+/** Every lease file under host-local's data directory, with its owner. */
+async function leases(): Promise<string[]> {
+  const out: string[] = [];
+  for (const net of await readdir(bed.ipamDir).catch(() => [])) {
+    for (const f of await readdir(join(bed.ipamDir, net))) {
+      if (f === "lock" || f.startsWith("last_reserved_ip")) continue;
+      out.push(`${net}/${f} ${(await readFile(join(bed.ipamDir, net, f), "utf8")).split(/\r?\n/)[0] ?? ""}`);
+    }
+  }
+  return out;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [])).filter((f) => !f.startsWith(".node.lock"));
+}
+
+describe("multusctl diagnose (dist/bin/multusctl, real API server, real plugins)", () => {
+  test("diagnose pod: a healthy pod has no drift (exit 0); an interface removed by hand is reported with its fix (exit 1)", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(ns));
+    const p = await bed.createPod(ns, "bridge-net");
+    const add = await bed.cni("ADD", p, { conf: conf() });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+
+    const healthy = await multusctl(["diagnose", "pod", p.name, "-n", ns, "-o", "json"]);
+    assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+    assert.deepEqual(findingsOf(healthy), []);
+    const report = JSON.parse(healthy.stdout) as { sandbox: { containerId: string }; attachments: { network: string; interface: string; recorded: string; actual: string[]; published: string[] }[] };
+    assert.equal(report.sandbox.containerId, p.containerId);
+    assert.deepEqual(report.attachments.map((a) => [a.network, a.interface, a.recorded]), [["cluster-net", "eth0", "added"], [`${ns}/bridge-net`, "net1", "added"]]);
+    for (const a of report.attachments) assert.deepEqual(a.actual, a.published, `${a.interface}: the netns has what network-status says`);
+    const table = await multusctl(["diagnose", "pod", p.name, "-n", ns]);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /no drift/);
+    t.diagnostic(`\n${table.stdout}`);
+
+    // An interface deleted inside the pod, behind Multus's back.
+    await execInNetns(p.netns.name, ["ip", "link", "del", "net1"]);
+    const drift = await multusctl(["diagnose", "pod", p.name, "-n", ns, "-o", "json"]);
+    assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+    const found = findingsOf(drift);
+    assert.deepEqual(found.map((f) => [f.kind, f.subject]), [["interface-missing", `${ns}/bridge-net net1`]]);
+    assert.match(found[0]?.fix ?? "", new RegExp(`kubectl delete pod -n ${ns} ${p.name}`));
+    const driftTable = await multusctl(["diagnose", "pod", p.name, "-n", ns]);
+    assert.equal(driftTable.code, 1);
+    assert.match(driftTable.stdout, /interface-missing/);
+    t.diagnostic(`\n${driftTable.stdout}`);
+
+    assert.equal((await bed.cni("DEL", p, { conf: conf() })).code, 0);
+  });
+
+  test("diagnose node: a sandbox whose netns went without a DEL is an orphan with its leases; --repair runs the engine's DEL and leaves nothing", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(ns));
+    const p = await bed.createPod(ns, "bridge-net");
+    const add = await bed.cni("ADD", p, { conf: conf() });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const clean = await multusctl(["diagnose", "node", "-o", "json"]);
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.deepEqual(findingsOf(clean), []);
+
+    // A crashed runtime: the sandbox's namespace is gone and no DEL ever came.
+    await deleteNetns(p.netns.name);
+    const held = await leases();
+    assert.equal(held.filter((l) => l.endsWith(` ${p.containerId}`)).length, 2, `the pod's two leases are still held: ${held.join(", ")}`);
+
+    const orphan = await multusctl(["diagnose", "node", "-o", "json"]);
+    assert.equal(orphan.code, 1, orphan.stdout + orphan.stderr);
+    const found = findingsOf(orphan);
+    assert.deepEqual(found.filter((f) => f.kind === "orphan-journal").map((f) => f.subject), [p.containerId]);
+    assert.equal(found.filter((f) => f.kind === "orphan-lease").length, 2, JSON.stringify(found, null, 2));
+    assert.ok(found.every((f) => f.kind === "orphan-journal" || f.kind === "orphan-lease"), JSON.stringify(found, null, 2));
+    t.diagnostic(`\n${(await multusctl(["diagnose", "node"])).stdout}`);
+
+    const repair = await multusctl(["diagnose", "node", "--repair"]);
+    t.diagnostic(`\n${repair.stdout}${repair.stderr}`);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    assert.match(repair.stdout, new RegExp(`DEL of container ${p.containerId} \\(netns gone\\)\\s+done`));
+    // Nothing left: leases released by host-local's DEL, journal, result cache and lock file gone.
+    assert.deepEqual((await leases()).filter((l) => l.endsWith(` ${p.containerId}`)), []);
+    assert.deepEqual(await filesUnder(join(bed.cniDir, "attachments")), []);
+    assert.deepEqual((await filesUnder(join(bed.cniDir, "results"))).filter((f) => f.includes(p.containerId)), []);
+    assert.deepEqual(await filesUnder(join(bed.cniDir, "locks")), []);
+
+    const again = await multusctl(["diagnose", "node", "-o", "json"]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.deepEqual(findingsOf(again), []);
+  });
+
+  test("diagnose node: a lock file left with the note of a dead multus is reported stale; --repair removes it under the node lock", async (t) => {
+    // A PID that existed and is gone, with its real start time (as a holder's note records it).
+    const child = spawn("sleep", ["0.01"]);
+    const pid = child.pid ?? 0;
+    const start = (await readFile(`/proc/${String(pid)}/stat`, "utf8").catch(() => "")).split(") ")[1]?.split(" ")[19] ?? "";
+    await new Promise((resolve) => child.on("close", resolve));
+    const locks = join(bed.cniDir, "locks");
+    await mkdir(locks, { recursive: true });
+    const lockFile = join(locks, "c0ffee.lock");
+    await writeFile(lockFile, JSON.stringify({ pid, start, command: "ADD", containerId: "c0ffee", since: new Date(0).toISOString(), deadline: 0, delegates: [] }));
+
+    const found = await multusctl(["diagnose", "node", "-o", "json"]);
+    assert.equal(found.code, 1, found.stdout + found.stderr);
+    const stale = findingsOf(found);
+    assert.deepEqual(stale.map((f) => [f.kind, f.subject]), [["stale-lock", lockFile]]);
+    assert.match(stale[0]?.detail ?? "", new RegExp(`ADD by pid ${String(pid)} .*\\(dead\\)`));
+    t.diagnostic(`\n${(await multusctl(["diagnose", "node"])).stdout}`);
+
+    const repair = await multusctl(["diagnose", "node", "--repair", "-o", "json"]);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    assert.deepEqual(findingsOf(repair, "remaining"), []);
+    assert.deepEqual(await filesUnder(locks), []);
+  });
+});
