@@ -31,7 +31,7 @@ import {
   type JournalRecord,
 } from "./node-state.ts";
 
-/** The pod's UID as the API has it; undefined when the pod does not exist. */
+/** The pod's UID as the API has it; undefined when the pod does not exist; throws when the API cannot tell. */
 export type PodUidLookup = (namespace: string, name: string) => Promise<string | undefined>;
 
 export interface NodeDiagnoseInput {
@@ -191,7 +191,14 @@ async function summarise(j: JournalRecord, input: NodeDiagnoseInput): Promise<Sa
   };
   if (j.entry === undefined) summary.state = "journal unreadable";
   if (alive && pod !== undefined && input.podUid !== undefined) {
-    const uid = await input.podUid(pod.namespace, pod.name);
+    let uid: string | undefined | null;
+    try {
+      uid = await input.podUid(pod.namespace, pod.name);
+    } catch {
+      // Unknown: an API failure never makes a sandbox with a live netns an orphan.
+      uid = null;
+    }
+    if (uid === null) return summary;
     if (uid === undefined) summary.state = `pod ${summary.pod} no longer exists`;
     else if (pod.uid !== "" && uid !== pod.uid) summary.state = `pod ${summary.pod} was recreated (UID ${pod.uid} recorded, ${uid} now)`;
   }
