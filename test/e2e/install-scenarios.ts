@@ -290,6 +290,33 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     assert.notEqual(gone.code, 0, "the NAD made for the original network is deleted");
   });
 
+  test("INSTALL legacy: kubectl apply -k deploy/legacy serves Multus v1's Network CRD; seed 003's multus-multi-net-poc, applied from examples/, gets eth0 from flannel-conf and net0 from ptp-conf (kubectl exec … ifconfig); deleting it leaves nothing", async (t) => {
+    const info = node();
+    const before = await cniDirs(info);
+    const installed = await installWith(t, "deploy/legacy");
+    await rollout("multus");
+    await kubectl(["wait", "--for=condition=Established", "crd/networks.kubernetes.com", "--timeout=30s"]);
+    const namespace = await createNamespace(t);
+    await applyExample(namespace, "seed-003-legacy");
+    assert.deepEqual((await kubectl(["get", "networks", "-o", "jsonpath={.items[*].metadata.name}"], { namespace })).split(" ").sort(), ["flannel-conf", "ptp-conf"], "kubectl get networks");
+    await waitPodReady(namespace, "multus-multi-net-poc");
+    // Seed 003's check, as the seed runs it.
+    const ifconfig = await podExec(namespace, "multus-multi-net-poc", ["ifconfig"]);
+    t.diagnostic(ifconfig);
+    const blocks = new Map(ifconfig.split(/\n\s*\n/).map((b) => [b.split(/\s/)[0] ?? "", b] as const));
+    assert.deepEqual([...blocks.keys()].filter((k) => k !== "").sort(), ["eth0", "lo", "net0"], "ifconfig: eth0, lo and net0");
+    assert.match(blocks.get("eth0") ?? "", /inet addr:10\.245\.0\.\d+/, "eth0 is flannel-conf's (in place of the cluster network)");
+    assert.match(blocks.get("net0") ?? "", /inet addr:10\.168\.1\.11 /, "net0 is ptp-conf's first address, as in the seed");
+    const status = await networkStatus(namespace, "multus-multi-net-poc");
+    assert.deepEqual(status.map((s) => [s.name, s.interface]), [[`${namespace}/flannel-conf`, "eth0"], [`${namespace}/ptp-conf`, "net0"]]);
+
+    await deletePods(namespace);
+    await expectNoResidue(info);
+    const log = await installed.uninstall();
+    assert.match(log, /uninstalled Multus-TS from this node/);
+    assert.equal(await cniDirs(info), before, "the node's /etc/cni and /opt/cni/bin are as they were before the install");
+  });
+
   test("INSTALL thin: kubectl apply -k deploy/thin installs multus, a kubeconfig from the pod's ServiceAccount and 00-multus.conflist; the seed-000 pod gets eth0 and net1; after the token is rejected and replaced pods still get net1; uninstall restores the node", async (t) => {
     const info = node();
     const before = await cniDirs(info);
