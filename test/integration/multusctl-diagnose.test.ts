@@ -169,4 +169,26 @@ describe("multusctl diagnose (dist/bin/multusctl, real API server, real plugins)
     assert.deepEqual(findingsOf(repair, "remaining"), []);
     assert.deepEqual(await filesUnder(locks), []);
   });
+  test("diagnose node: a host-local lease no record names is reported; --repair leaves it, --repair --force-leases removes it", async (t) => {
+    // The cluster network's lease directory, as host-local keeps it: a file per IP with the container ID and interface.
+    const dir = join(bed.ipamDir, "cluster-net");
+    await mkdir(dir, { recursive: true });
+    const lease = join(dir, "10.88.0.200");
+    await writeFile(lease, "ghost0\r\neth0");
+
+    const found = await multusctl(["diagnose", "node", "-o", "json"]);
+    assert.equal(found.code, 1, found.stdout + found.stderr);
+    assert.deepEqual(findingsOf(found).map((f) => [f.kind, f.subject]), [["unrecorded-lease", lease]]);
+    t.diagnostic(`\n${(await multusctl(["diagnose", "node"])).stdout}`);
+
+    const repair = await multusctl(["diagnose", "node", "--repair", "-o", "json"]);
+    assert.equal(repair.code, 1, "a lease without a record is not removed without --force-leases");
+    assert.deepEqual(findingsOf(repair, "remaining").map((f) => f.kind), ["unrecorded-lease"]);
+    assert.equal(await readFile(lease, "utf8"), "ghost0\r\neth0");
+
+    const forced = await multusctl(["diagnose", "node", "--repair", "--force-leases", "-o", "json"]);
+    assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+    assert.deepEqual(findingsOf(forced, "remaining"), []);
+    assert.deepEqual(await leases(), []);
+  });
 });
