@@ -191,4 +191,29 @@ describe("multusctl diagnose (dist/bin/multusctl, real API server, real plugins)
     assert.deepEqual(findingsOf(forced, "remaining"), []);
     assert.deepEqual(await leases(), []);
   });
+  test("diagnose pod --repair: the pod's earlier sandbox, gone without a DEL, is torn down through the engine; the live one is left alone", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(ns));
+    const old = await bed.createPod(ns, "bridge-net");
+    assert.equal((await bed.cni("ADD", old, { conf: conf() })).code, 0);
+    await deleteNetns(old.netns.name);
+    // The kubelet's new sandbox for the same pod.
+    const now = await bed.sandbox(ns, old.name, old.uid);
+    const add = await bed.cni("ADD", now, { conf: conf() });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+
+    const found = await multusctl(["diagnose", "pod", old.name, "-n", ns, "-o", "json"]);
+    assert.equal(found.code, 1, found.stdout + found.stderr);
+    assert.deepEqual(findingsOf(found).map((f) => [f.kind, f.subject]), [["stale-sandbox", old.containerId]]);
+
+    const repair = await multusctl(["diagnose", "pod", old.name, "-n", ns, "--repair", "-o", "json"]);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    assert.deepEqual(findingsOf(repair, "remaining"), []);
+    const owners = (await leases()).map((l) => l.split(" ")[1]);
+    assert.deepEqual([...new Set(owners)], [now.containerId], "the old sandbox's leases are released, the live one's kept");
+    assert.deepEqual(await filesUnder(join(bed.cniDir, "attachments")), [`${now.containerId}.json`]);
+    assert.deepEqual([...(await bed.podInterfaces(now)).keys()].sort(), ["eth0", "net1"]);
+
+    assert.equal((await bed.cni("DEL", now, { conf: conf() })).code, 0);
+  });
 });
