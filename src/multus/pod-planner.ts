@@ -265,7 +265,7 @@ function legacyArgs(sel: NetworkSelection | undefined): [string, string][] {
  * plugin read): without the capability the attachment must show them in its result, or it is rolled
  * back (executor.ts). The other requests have no such route and fail here.
  */
-function checkCapabilities(a: Attachment, sel: NetworkSelection, podRef: string): void {
+export function checkCapabilities(a: Attachment, sel: NetworkSelection, podRef: string): void {
   const declares = (capability: string): boolean => a.delegate.plugins.some((p) => p.capabilities?.[capability] === true);
   const expect: NonNullable<Attachment["expect"]> = {};
   if (sel.ips !== undefined && !declares("ips")) expect.ips = sel.ips;
