@@ -20,7 +20,7 @@ const VERBS: VerbTable = {
   completion: { summary: "print a bash or zsh completion script", load: () => import("../cli/completion.ts") },
   // ---- verbs of the other workers: add your line here (keep one line per verb) ----
   diagnose: { summary: "compare a pod's or the node's desired, recorded and actual networks", load: () => import("../cli/diagnose.ts") },
-  // migrate: { summary: "turn legacy Network objects and annotations into NADs", load: () => import("../cli/migrate.ts") },
+  migrate: { summary: "turn legacy Network objects and networks annotations into NADs", load: () => import("../cli/migrate.ts") },
   webhook: { summary: "serve the NetworkAttachmentDefinition admission webhook", load: () => import("../webhook/webhook-command.ts") },
   // ---- end of the other workers' verbs ----
 };
