@@ -110,7 +110,8 @@ export async function runCanary(delegate: DelegateConfig, config: MultusConfig):
     });
   }
   if (existsSync(netns)) report.leftovers.push(`network namespace ${netnsName}`);
-  report.leftovers.push(...(await filesUnder(cniDir)).map((f) => `record ${f}`));
+  // The node-wide lock file is permanent by design (sandbox-locks.ts); anything else is a leftover.
+  report.leftovers.push(...(await filesUnder(cniDir)).filter((f) => f !== join(cniDir, "locks", ".node.lock")).map((f) => `record ${f}`));
   report.leftovers.push(...(await leasesOf(delegate, containerId)));
   await rm(cniDir, { recursive: true, force: true });
   return report;
