@@ -18,7 +18,7 @@ COPY src ./src
 RUN node scripts/build.ts \
  && mkdir -p /out/usr/local/bin \
  && cp dist/bin/multus dist/bin/multus-shim dist/bin/multus-native.node /out/usr/local/bin/ \
- && for c in multus-daemon multus-install passthru; do ln -s multus /out/usr/local/bin/$c; done
+ && for c in multus-daemon multus-install multusctl passthru; do ln -s multus /out/usr/local/bin/$c; done
 
 # --- runtime: glibc + libstdc++ (the SEA), util-linux flock (the engine's locks), coreutils chroot --
 FROM docker.io/library/debian:bookworm-slim AS tools

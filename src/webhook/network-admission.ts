@@ -44,14 +44,19 @@ export async function admitNetworkObject(request: AdmissionRequest, config: Mult
   return { allowed: false, message: denialMessage(what, fatal), warnings: others.map(warningText) };
 }
 
-/** One line per finding: `field: message [code]`. */
+/** One line per finding: `field: message [code]` (the field once: the engine's messages often name it already). */
 export function warningText(f: Finding): string {
-  return `${f.field}: ${f.message} [${f.code}]`;
+  return `${f.message.includes(f.field) ? f.message : `${f.field}: ${f.message}`} [${f.code}]`;
 }
 
-/** "<kind ns/name>: <field>: <message> [<code>]; …": the apiserver puts "admission webhook … denied the request: " before it. */
+/**
+ * The findings joined by "; ", after the object's name unless the messages name it (the engine's
+ * do); the apiserver puts "admission webhook … denied the request: " before it.
+ */
 export function denialMessage(what: string, fatal: readonly Finding[]): string {
-  return `${what}: ${fatal.map(warningText).join("; ")}`;
+  const text = fatal.map(warningText).join("; ");
+  const name = what.slice(what.indexOf(" ") + 1);
+  return fatal.every((f) => f.message.includes(name)) ? text : `${what}: ${text}`;
 }
 
 function objectName(object: Record<string, unknown>): string {

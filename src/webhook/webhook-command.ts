@@ -47,18 +47,21 @@ function thinKeys(json: Record<string, unknown>): Record<string, unknown> {
 export async function loadWebhookConfig(ctx: CliContext): Promise<{ config: MultusConfig; source: string }> {
   const path = ctx.globals.config;
   if (path !== undefined) {
+    // The webhook runs no delegate: the base only satisfies the parser, the thin keys decide.
+    const base = { cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", clusterNetwork: "(the webhook runs no network)" };
     let json: unknown;
     try {
       json = JSON.parse(await readFile(path, { encoding: "utf8", signal: AbortSignal.timeout(5_000) }));
     } catch (err) {
+      // deploy/webhook mounts the daemon's ConfigMap as optional: a thin install has none.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        ctx.warn(`the config ${path} does not exist: the defaults apply (delegatePolicy, multusNamespace, legacyNetworks)`);
+        return { config: parseMultusConfig(base, "defaults"), source: "defaults" };
+      }
       throw new MultusError("MULTUS_ERR_CONFIG", `cannot read the config ${path}: ${(err as Error).message}`);
     }
     if (!isRecord(json)) throw new MultusError("MULTUS_ERR_CONFIG", `the config ${path} must be a JSON object`);
-    if (json["type"] === undefined && json["plugins"] === undefined) {
-      // The webhook runs no delegate: the base only satisfies the parser, the thin keys decide.
-      const base = { cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", clusterNetwork: "(the webhook runs no network)" };
-      return { config: parseMultusConfig({ ...base, ...thinKeys(json) }, path), source: path };
-    }
+    if (json["type"] === undefined && json["plugins"] === undefined) return { config: parseMultusConfig({ ...base, ...thinKeys(json) }, path), source: path };
   }
   const node = await ctx.multusConfig();
   return { config: node.config, source: node.source };
