@@ -1,0 +1,136 @@
+// multusctl validate through the real executable (dist/bin/multusctl): the real kube-apiserver
+// (test/cluster) for NADs and pods, the real reference plugins (/usr/lib/cni) for VERSION and the
+// canary, real network namespaces (the canary runs inside a test namespace standing in for the node,
+// so the node's own network is not touched).
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { applyYaml, createNamespace, run, useCluster, type RunResult } from "../cluster/harness.ts";
+import { binPath } from "../helpers/run-executable.ts";
+import { createNetns, deleteNetns } from "../helpers/netns.ts";
+
+const cluster = useCluster();
+const PLUGINS = "/usr/lib/cni";
+let dir = "";
+let config = "";
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "multusctl-validate-"));
+  config = join(dir, "multus.conf");
+  await writeFile(config, JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", clusterNetwork: "none", binDir: PLUGINS, confDir: join(dir, "net.d") }));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Report {
+  networks: { namespace: string; name: string; findings: { severity: string; field: string; code: string; message: string }[]; canary?: { result: { ips?: { address: string }[] }; leftovers: string[]; netns: string; containerId: string; error?: string } }[];
+}
+
+function multusctl(args: readonly string[]): Promise<RunResult> {
+  return run(binPath("multusctl"), ["--kubeconfig", cluster.adminKubeconfig, "--config", config, ...args], { timeoutMs: 60_000 });
+}
+
+function nad(ns: string, name: string, body: string): object {
+  return { apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name, namespace: ns }, spec: { config: body } };
+}
+
+const bridge = (br: string, subnet: string, extra = ""): string => `{"cniVersion":"1.0.0","type":"bridge","bridge":"${br}"${extra},"ipam":{"type":"host-local","subnet":"${subnet}"}}`;
+
+describe("multusctl validate (dist/bin/multusctl, real API server and plugins)", () => {
+  test("nad NAME: a JSON typo is fatal with its field and position; Multus as a delegate is refused; a good bridge NAD passes; a missing NAD is exit 1", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(JSON.stringify({ apiVersion: "v1", kind: "List", items: [
+      nad(ns, "typo", '{"cniVersion":"1.0.0","type":"bridge",\n  "bridge":"br0",}'),
+      nad(ns, "self", '{"cniVersion":"1.0.0","plugins":[{"type":"bridge"},{"type":"multus"}]}'),
+      nad(ns, "good", bridge("mctl-br0", "10.123.1.0/24")),
+    ] }));
+
+    const typo = await multusctl(["validate", "nad", "typo", "-n", ns, "-o", "json"]);
+    assert.equal(typo.code, 1, typo.stderr);
+    const typoReport = JSON.parse(typo.stdout) as Report;
+    const [f] = typoReport.networks[0]?.findings ?? [];
+    assert.equal(f?.severity, "fatal");
+    assert.equal(f?.field, "spec.config");
+    assert.equal(f?.code, "MULTUS_ERR_NAD_CONFIG");
+    assert.match(f?.message ?? "", new RegExp(`NetworkAttachmentDefinition ${ns}/typo: spec.config is not valid JSON \\(line 2 column 18`));
+
+    const self = await multusctl(["validate", "nad", "self", "-n", ns, "-o", "json"]);
+    assert.equal(self.code, 1, self.stderr);
+    const selfFinding = (JSON.parse(self.stdout) as Report).networks[0]?.findings[0];
+    assert.equal(selfFinding?.code, "MULTUS_ERR_DELEGATE_REFUSED");
+    assert.equal(selfFinding?.field, "spec.config.plugins[1].type");
+
+    const good = await multusctl(["validate", "nad", "good", "-n", ns]);
+    t.diagnostic(good.stdout);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, new RegExp(`${ns}/good\\s+ok`));
+
+    const missing = await multusctl(["validate", "nad", "nosuch", "-n", ns]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nosuch/);
+  });
+
+  test("all -n NS: overlapping ranges warned on both, a missing master and an unknown plugin fatal, a pod's portMappings request without the capability fatal", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(JSON.stringify({ apiVersion: "v1", kind: "List", items: [
+      nad(ns, "left", bridge("mctl-br1", "10.123.2.0/24")),
+      nad(ns, "right", bridge("mctl-br2", "10.123.2.128/25")),
+      nad(ns, "mv", '{"cniVersion":"1.0.0","type":"macvlan","master":"mctl-nosuch0","mode":"bridge","ipam":{"type":"static","addresses":[{"address":"10.124.0.5/24"}]}}'),
+      nad(ns, "unknown", '{"cniVersion":"1.0.0","type":"mctl-frobnicate"}'),
+      { apiVersion: "v1", kind: "Pod", metadata: { name: "wants-ports", namespace: ns, annotations: { "k8s.v1.cni.cncf.io/networks": '[{"name":"left","portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}]' } }, spec: { nodeName: "nowhere", containers: [{ name: "c", image: "busybox:1.35.0" }] } },
+    ] }));
+    const res = await multusctl(["validate", "all", "-n", ns, "-o", "json"]);
+    assert.equal(res.code, 1, res.stderr);
+    const report = JSON.parse(res.stdout) as Report;
+    const codes = (name: string): string[] => (report.networks.find((n) => n.name === name)?.findings ?? []).map((f) => `${f.severity} ${f.code} ${f.field}`).sort();
+    assert.deepEqual(codes("left"), ["fatal MULTUS_ERR_CAPABILITY_MISSING spec.config.capabilities", "warning MULTUS_CHECK_IPAM_OVERLAP spec.config.ipam"]);
+    assert.deepEqual(codes("right"), ["warning MULTUS_CHECK_IPAM_OVERLAP spec.config.ipam"]);
+    assert.deepEqual(codes("mv"), ["fatal MULTUS_CHECK_INTERFACE_MISSING spec.config.master"]);
+    assert.deepEqual(codes("unknown"), ["fatal MULTUS_CHECK_PLUGIN_MISSING spec.config.type"]);
+    const table = await multusctl(["validate", "all", "-n", ns]);
+    t.diagnostic(table.stdout);
+    assert.match(table.stdout, /^NETWORK\s+SEVERITY\s+FIELD\s+CODE\s+MESSAGE\n/);
+  });
+
+  test("nad -f FILE (several YAML documents) without any API: each NAD checked, exit 1 for the fatal one", async () => {
+    const file = join(dir, "nads.yaml");
+    await writeFile(file, [
+      "apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: ok-one, namespace: t}\nspec:\n  config: '" + bridge("mctl-br3", "10.123.3.0/24") + "'",
+      "apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: bad-type, namespace: t}\nspec:\n  config: '{\"cniVersion\":\"1.0.0\",\"type\":\"bridge\",\"mtu\":\"1500\",\"hairpin\":true}'",
+    ].join("\n---\n"));
+    const res = await run(binPath("multusctl"), ["validate", "nad", "-f", file, "--config", config, "-o", "json"], { timeoutMs: 60_000 });
+    assert.equal(res.code, 1, res.stderr);
+    const report = JSON.parse(res.stdout) as Report;
+    assert.deepEqual(report.networks.map((n) => n.name), ["ok-one", "bad-type"]);
+    assert.deepEqual(report.networks[0]?.findings, []);
+    assert.deepEqual(report.networks[1]?.findings.map((f) => `${f.severity} ${f.field}`), ["fatal spec.config.mtu", "warning spec.config.hairpin"]);
+  });
+
+  test("--canary: a real ADD and DEL of a bridge NAD in a throw-away netns reports the pod's IP and leaves no netns, record or lease", async (t) => {
+    const node = await createNetns("mctl-node");
+    t.after(() => deleteNetns(node.name));
+    const name = `mctl-canary-${node.name.slice(-8)}`;
+    const file = join(dir, "canary.yaml");
+    await writeFile(file, JSON.stringify(nad("t", name, bridge("mctl-br4", "10.123.4.0/24"))));
+    t.after(() => rm(`/var/lib/cni/networks/${name}`, { recursive: true, force: true }));
+    // No API here (HOME without a kubeconfig): a -f check needs none.
+    const res = await run("ip", ["netns", "exec", node.name, "env", `HOME=${dir}`, "KUBECONFIG=", binPath("multusctl"), "validate", "nad", "-f", file, "--config", config, "--canary", "-o", "json"], { timeoutMs: 90_000 });
+    assert.equal(res.code, 0, res.stderr + res.stdout);
+    const canary = (JSON.parse(res.stdout) as Report).networks[0]?.canary;
+    t.diagnostic(JSON.stringify(canary));
+    assert.ok(canary !== undefined);
+    assert.equal(canary.error, undefined);
+    assert.match(canary.result.ips?.[0]?.address ?? "", /^10\.123\.4\.\d+\/24$/);
+    assert.deepEqual(canary.leftovers, []);
+    assert.ok(!(await readdir("/var/run/netns")).includes(canary.netns), "the canary's netns is gone");
+    for (const lease of await readdir(`/var/lib/cni/networks/${name}`).catch(() => [])) {
+      assert.ok(!(await readFile(`/var/lib/cni/networks/${name}/${lease}`, "utf8")).includes(canary.containerId), `lease ${lease} released`);
+    }
+    const table = await run("ip", ["netns", "exec", node.name, "env", `HOME=${dir}`, "KUBECONFIG=", binPath("multusctl"), "validate", "nad", "-f", file, "--config", config, "--canary"], { timeoutMs: 90_000 });
+    t.diagnostic(table.stdout);
+    assert.match(table.stdout, /canary\s+\(canary\)\s+MULTUS_CHECK_CANARY\s+ADD\/DEL in netns multusctl-canary-\w+: net1 got 10\.123\.4\.\d+\/24 gw 10\.123\.4\.1; .*nothing left behind/);
+  });
+});
