@@ -105,7 +105,7 @@ function oneLine(text: string): string {
   // Code points, as the apiserver counts (Go runes).
   // eslint-disable-next-line @typescript-eslint/no-misused-spread -- runes are the unit of the limit
   const chars = [...flat];
-  return chars.length <= WARNING_MAX_CHARS ? flat : chars.slice(0, WARNING_MAX_CHARS - 1).join("") + "...";
+  return chars.length <= WARNING_MAX_CHARS ? flat : chars.slice(0, WARNING_MAX_CHARS - 3).join("") + "...";
 }
 
 /** A denial's message: bounded too (it travels in the API's error to kubectl). */
