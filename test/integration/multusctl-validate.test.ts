@@ -51,17 +51,17 @@ describe("multusctl validate (dist/bin/multusctl, real API server and plugins)",
     const typo = await multusctl(["validate", "nad", "typo", "-n", ns, "-o", "json"]);
     assert.equal(typo.code, 1, typo.stderr);
     const typoReport = JSON.parse(typo.stdout) as Report;
-    const [f] = typoReport.networks[0]?.findings ?? [];
+    const f = typoReport.networks[0]?.findings[0];
     assert.equal(f?.severity, "fatal");
-    assert.equal(f?.field, "spec.config");
-    assert.equal(f?.code, "MULTUS_ERR_NAD_CONFIG");
-    assert.match(f?.message ?? "", new RegExp(`NetworkAttachmentDefinition ${ns}/typo: spec.config is not valid JSON \\(line 2 column 18`));
+    assert.equal(f.field, "spec.config");
+    assert.equal(f.code, "MULTUS_ERR_NAD_CONFIG");
+    assert.match(f.message, new RegExp(`NetworkAttachmentDefinition ${ns}/typo: spec.config is not valid JSON \\(line 2 column 18`));
 
     const self = await multusctl(["validate", "nad", "self", "-n", ns, "-o", "json"]);
     assert.equal(self.code, 1, self.stderr);
     const selfFinding = (JSON.parse(self.stdout) as Report).networks[0]?.findings[0];
     assert.equal(selfFinding?.code, "MULTUS_ERR_DELEGATE_REFUSED");
-    assert.equal(selfFinding?.field, "spec.config.plugins[1].type");
+    assert.equal(selfFinding.field, "spec.config.plugins[1].type");
 
     const good = await multusctl(["validate", "nad", "good", "-n", ns]);
     t.diagnostic(good.stdout);
