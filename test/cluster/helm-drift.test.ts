@@ -173,6 +173,16 @@ describe("Helm chart deploy/helm/multus-ts against the kustomize bases", () => {
     assertSameObjects(helmObjects, kustomizeObjects);
   });
 
+  for (const { set, dir } of [
+    { set: ["webhook.enabled=true"], dir: "deploy/webhook" },
+    { set: ["webhook.enabled=true", "webhook.certManager.enabled=true"], dir: "deploy/webhook/cert-manager" },
+  ]) {
+    test(`helm template --set ${set.join(",")} renders the objects of deploy/thick and ${dir} together`, async () => {
+      const [helmObjects, thick, webhook] = await Promise.all([renderHelm(set), renderKustomize("deploy/thick"), renderKustomize(dir)]);
+      assertSameObjects(helmObjects, new Map([...thick, ...webhook]));
+    });
+  }
+
   test("helm template without --set renders thick mode, the kustomize default install", async () => {
     const [helmObjects, kustomizeObjects] = await Promise.all([renderHelm([]), renderKustomize("deploy/thick")]);
     assertSameObjects(helmObjects, kustomizeObjects);

@@ -25,6 +25,11 @@ kustomize bases, so that either tool can take over an installation made by the o
 app.kubernetes.io/name: multus-ts
 {{- end -}}
 
+{{- define "multus-ts.webhookLabels" -}}
+{{ include "multus-ts.labels" . }}
+app.kubernetes.io/component: webhook
+{{- end -}}
+
 {{- define "multus-ts.podLabels" -}}
 {{ include "multus-ts.labels" . }}
 app.kubernetes.io/component: {{ include "multus-ts.component" . }}
