@@ -21,6 +21,11 @@ const int = v.pipe(v.number(), v.integer());
 const uint = v.pipe(v.number(), v.integer(), v.minValue(0));
 const strList = v.array(v.string());
 const mtu = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
+/**
+ * A string the plugin checks against a list: "" is always among them (Go's zero value, which every
+ * one of these plugins reads as "the default"), so an empty value is never a false fatal finding.
+ */
+const oneOf = (values: readonly string[]): Entry => v.picklist(["", ...values]);
 
 /** Keys of the CNI spec (and what runtimes and Multus add) that any plugin config may carry. */
 export const COMMON_KEYS: ReadonlySet<string> = new Set([
@@ -43,8 +48,8 @@ export const PLUGIN_SCHEMAS: Readonly<Record<string, PluginSchema>> = {
       preserveDefaultVlan: bool, enabledad: bool, macspoofchk: bool, disableContainerInterface: bool, portIsolation: bool, mac: str,
     },
   },
-  macvlan: { fields: { master: str, mode: v.picklist(["bridge", "private", "vepa", "passthru", "source"]), mtu, mac: str, bcqueuelen: uint, ...linkInContainer } },
-  ipvlan: { fields: { master: str, mode: v.picklist(["l2", "l3", "l3s"]), mtu, ...linkInContainer } },
+  macvlan: { fields: { master: str, mode: oneOf(["bridge", "private", "vepa", "passthru", "source"]), mtu, mac: str, bcqueuelen: uint, ...linkInContainer } },
+  ipvlan: { fields: { master: str, mode: oneOf(["l2", "l3", "l3s"]), mtu, ...linkInContainer } },
   "host-device": { fields: { device: str, hwaddr: str, kernelpath: str, pciBusID: str } },
   ptp: { fields: { ipMasq: bool, ipMasqBackend: str, mtu } },
   vlan: { fields: { master: str, vlanId: v.pipe(int, v.minValue(0), v.maxValue(4094)), mtu, ...linkInContainer } },
@@ -52,15 +57,15 @@ export const PLUGIN_SCHEMAS: Readonly<Record<string, PluginSchema>> = {
   loopback: { fields: {} },
   tap: { fields: { mac: str, mtu, selinuxcontext: str, multiQueue: bool, owner: uint, group: uint, bridge: str } },
   tuning: { fields: { mtu, mac: str, promisc: bool, allmulti: bool, sysctl: v.record(str, str), txQLen: uint, dataDir: str } },
-  portmap: { fields: { snat: bool, markMasqBit: v.pipe(int, v.minValue(0), v.maxValue(31)), externalSetMarkChain: str, conditionsV4: strList, conditionsV6: strList, backend: v.picklist(["iptables", "nftables"]) } },
+  portmap: { fields: { snat: bool, markMasqBit: v.pipe(int, v.minValue(0), v.maxValue(31)), externalSetMarkChain: str, conditionsV4: strList, conditionsV6: strList, backend: oneOf(["iptables", "nftables"]) } },
   bandwidth: { fields: { ingressRate: uint, ingressBurst: uint, egressRate: uint, egressBurst: uint, unshapedSubnets: strList, shapedSubnets: strList } },
-  firewall: { fields: { backend: v.picklist(["iptables", "firewalld"]), iptablesAdminChainName: str, firewalldZone: str, ingressPolicy: v.picklist(["open", "same-bridge", "isolated"]) } },
+  firewall: { fields: { backend: oneOf(["iptables", "firewalld"]), iptablesAdminChainName: str, firewalldZone: str, ingressPolicy: oneOf(["open", "same-bridge", "isolated"]) } },
   sbr: { fields: { table: int } },
   vrf: { fields: { vrfname: str, table: uint } },
   sriov: {
     fields: {
-      vlan: v.pipe(int, v.minValue(0), v.maxValue(4094)), vlanQoS: v.pipe(int, v.minValue(0), v.maxValue(7)), vlanProto: v.picklist(["802.1q", "802.1Q", "802.1ad", "802.1AD"]),
-      mac: str, spoofchk: v.picklist(["on", "off"]), trust: v.picklist(["on", "off"]), link_state: v.picklist(["auto", "enable", "disable"]),
+      vlan: v.pipe(int, v.minValue(0), v.maxValue(4094)), vlanQoS: v.pipe(int, v.minValue(0), v.maxValue(7)), vlanProto: oneOf(["802.1q", "802.1Q", "802.1ad", "802.1AD"]),
+      mac: str, spoofchk: oneOf(["on", "off"]), trust: oneOf(["on", "off"]), link_state: oneOf(["auto", "enable", "disable"]),
       min_tx_rate: uint, max_tx_rate: uint, logLevel: str, logFile: str,
     },
   },
