@@ -2,7 +2,10 @@
 // product finds it (docs/multusctl.md, "Which Multus config"). Here, in cmd/, because it needs the
 // daemon's and the installer's readers, which multusctl's verbs (src/cli, below them) may not import.
 //
-//   --config FILE        that file: a Multus config (type multus or multus-shim, or a list with one)
+//   --config FILE        that file: a Multus config (type multus or multus-shim, or a list with one),
+//                        or a daemon config (no `type`, no `plugins`: deploy/thick's daemon-config.json,
+//                        which the webhook mounts): its thin keys over the defaults, read by the
+//                        daemon's own reader
 //   thick                /etc/cni/net.d/multus.d/daemon-config.json exists: the Multus config file in
 //                        its cniConfigDir (the 00-multus file the daemon wrote) with the daemon
 //                        config's thin keys laid over it, as the daemon does for every request
@@ -23,7 +26,13 @@ const CNI_CONF_DIR = "/etc/cni/net.d";
 const DEFAULT_CONFIG = { cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", clusterNetwork: "(unknown: no Multus config found)" };
 
 export async function loadNodeMultusConfig(explicit: string | undefined, paths = { daemonConfig: DEFAULT_DAEMON_CONFIG, cniConfDir: CNI_CONF_DIR }): Promise<NodeMultusConfig> {
-  if (explicit !== undefined) return { config: parseMultusConfig(await pluginOf(explicit), explicit), source: explicit, warnings: [] };
+  if (explicit !== undefined) {
+    const json = await readJson(explicit);
+    if (isRecord(json) && json["type"] === undefined && json["plugins"] === undefined) {
+      return { config: parseMultusConfig({ ...DEFAULT_CONFIG, ...loadDaemonConfig(explicit).overrides }, explicit), source: explicit, warnings: [] };
+    }
+    return { config: parseMultusConfig(await pluginOf(explicit), explicit), source: explicit, warnings: [] };
+  }
   if (existsSync(paths.daemonConfig)) {
     const daemon = loadDaemonConfig(paths.daemonConfig);
     const file = await firstMultusConfig(daemon.cniConfigDir);

@@ -7,14 +7,12 @@
 // The config (--config) is the daemon-config.json of the ConfigMap the daemons read (its thin keys:
 // delegatePolicy, multusNamespace, legacyNetworks, … decide as they do on the nodes), or a Multus
 // config file; without --config the node's, as for every verb.
-import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import type { CliContext } from "../cli/cli-context.ts";
 import { UsageError } from "../cli/cli-error.ts";
 import { parseVerbArgs, type VerbSpec } from "../cli/verb.ts";
-import { isRecord } from "../cni/is-record.ts";
-import { KNOWN_KEYS, PROTOCOL_KEYS, parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts";
+import { parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
-import { MultusError } from "../util/multus-error.ts";
 import { serviceHostNames } from "./webhook-certificates.ts";
 import { admitNetworkObject } from "./network-admission.ts";
 import { WebhookServer } from "./webhook-server.ts";
@@ -38,30 +36,18 @@ export const spec: VerbSpec = {
   subcommands: ["serve"],
 };
 
-/** Multus config keys the daemon config carries over to every node (daemon-config.ts's overrides). */
-function thinKeys(json: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(json).filter(([k]) => KNOWN_KEYS.has(k) && !PROTOCOL_KEYS.has(k)));
-}
-
-/** A daemon config (no `type`) gives its thin keys over the defaults; a Multus config is read as the nodes read it. */
+/**
+ * The config the webhook decides with: --config's (the daemons' daemon-config.json, read by the
+ * daemon's own reader, or a Multus config), else the node's. A --config file that does not exist is
+ * not an error here: deploy/webhook mounts the daemons' ConfigMap as optional, and a thin install has
+ * none, so the defaults apply (with a warning).
+ */
 export async function loadWebhookConfig(ctx: CliContext): Promise<{ config: MultusConfig; source: string }> {
   const path = ctx.globals.config;
-  if (path !== undefined) {
-    // The webhook runs no delegate: the base only satisfies the parser, the thin keys decide.
+  if (path !== undefined && !existsSync(path)) {
+    ctx.warn(`the config ${path} does not exist: the defaults apply (delegatePolicy, multusNamespace, legacyNetworks)`);
     const base = { cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", clusterNetwork: "(the webhook runs no network)" };
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(path, { encoding: "utf8", signal: AbortSignal.timeout(5_000) }));
-    } catch (err) {
-      // deploy/webhook mounts the daemon's ConfigMap as optional: a thin install has none.
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        ctx.warn(`the config ${path} does not exist: the defaults apply (delegatePolicy, multusNamespace, legacyNetworks)`);
-        return { config: parseMultusConfig(base, "defaults"), source: "defaults" };
-      }
-      throw new MultusError("MULTUS_ERR_CONFIG", `cannot read the config ${path}: ${(err as Error).message}`);
-    }
-    if (!isRecord(json)) throw new MultusError("MULTUS_ERR_CONFIG", `the config ${path} must be a JSON object`);
-    if (json["type"] === undefined && json["plugins"] === undefined) return { config: parseMultusConfig({ ...base, ...thinKeys(json) }, path), source: path };
+    return { config: parseMultusConfig(base, "defaults"), source: "defaults" };
   }
   const node = await ctx.multusConfig();
   return { config: node.config, source: node.source };
