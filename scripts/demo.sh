@@ -4,6 +4,7 @@
 #   kubectl apply -k deploy/thick                      the DaemonSet installs Multus-TS on the node
 #   kubectl apply -f examples/…                        the seed pods
 #   kubectl exec … -- ip a                             eth0, plus net1 / dataplane1 / dataplane2
+#   multusctl validate nad bridge; multusctl plan …    what Multus checks and would do
 #   seed 000's SR-IOV pod and seed 001's DRA Deployment, on stand-ins for the hardware (docs/devices.md)
 # then deletes the pods, uninstalls (deploy/uninstall: the node's CNI directory is as before) and
 # tears the cluster down. Idempotent; safe to run again. The engine underneath, without Kubernetes
@@ -55,6 +56,10 @@ run kubectl get pod test-bridge -o jsonpath='{.metadata.annotations.k8s\.v1\.cni
 echo
 run ip -n "$NODE_NETNS" -br link show mynet
 run kubectl get events --field-selector reason=AddedInterface -o custom-columns=POD:.involvedObject.name,MESSAGE:.message
+
+say "multusctl (docs/multusctl.md): a NAD checked on the node before a pod uses it, and the plan Multus would execute for a pod"
+run on_node "$MULTUS_TS_ROOT/dist/bin/multusctl" validate nad bridge
+run on_node "$MULTUS_TS_ROOT/dist/bin/multusctl" plan test-dataplane
 
 say "SR-IOV and DRA (seeds 000 and 001). This machine has no SR-IOV: the VFs, the device plugin, the DRA driver and sriov-cni are stand-ins that speak the kubelet's real APIs (docs/devices.md)"
 node test/devices/fake-sriov-node.ts "$NODE_STATE" "$NODE_NETNS" >"$MULTUS_TS_CLUSTER_DIR/fake-sriov.log" 2>&1 &

@@ -75,13 +75,20 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     throw new UsageError('validate: give "nad NAME", "nad -f FILE" or "all" (see multusctl validate --help)');
   }
 
-  const { config } = await ctx.multusConfig();
+  const { config, source } = await ctx.multusConfig();
+  // Off a Multus node (a laptop: no Multus config found, and no --config) the plugin, interface and
+  // confDir checks would describe the wrong machine: they are skipped, and said to be.
+  const onNode = source !== "defaults";
+  if (!onNode) ctx.warn("not on a Multus node: the checks of this node (plugins in binDir, master/parent interfaces, confDir files, --canary) are skipped; run multusctl on a node, or give --config");
+  if (!onNode && parsed.flags["canary"] === true) throw new UsageError("validate --canary runs a real ADD and DEL on this node, and this is not a Multus node (no Multus config found; give --config)");
   const inspections = await Promise.all(objects.map((o) => inspectNetworkObject(o, { config })));
-  await resolveConfDirNads(objects, inspections, config);
-  const interfaces = await nodeInterfaces().catch((err: unknown) => {
-    ctx.warn(`cannot list this node's interfaces, master/parent interfaces not checked: ${(err as Error).message}`);
-    return undefined;
-  });
+  if (onNode) await resolveConfDirNads(objects, inspections, config);
+  const interfaces = !onNode
+    ? undefined
+    : await nodeInterfaces().catch((err: unknown) => {
+        ctx.warn(`cannot list this node's interfaces, master/parent interfaces not checked: ${(err as Error).message}`);
+        return undefined;
+      });
   const pods = client === undefined ? [] : await podsOf(client, namespaces === "all" ? "all" : [...new Set([...namespaces, ...inspections.flatMap((i) => (i.namespace === undefined ? [] : [i.namespace]))])], ctx);
   const allocatable = client === undefined || !inspections.some((i) => i.resourceName !== undefined) ? undefined : await nodeAllocatable(client, ctx.nodeName(), ctx);
   const overlaps = checkOverlaps(inspections);
@@ -90,7 +97,7 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   for (const n of inspections) {
     const findings = [...n.findings];
     if (!findings.some((f) => f.severity === "fatal")) {
-      findings.push(...(await checkPlugins(n, config.binDir)));
+      if (onNode) findings.push(...(await checkPlugins(n, config.binDir)));
       if (interfaces !== undefined) findings.push(...checkParents(n, interfaces));
       findings.push(...(overlaps.get(n) ?? []));
       findings.push(...checkPodCapabilities(n, pods));

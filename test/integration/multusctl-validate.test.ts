@@ -109,6 +109,26 @@ describe("multusctl validate (dist/bin/multusctl, real API server and plugins)",
     assert.deepEqual(report.networks[1]?.findings.map((f) => `${f.severity} ${f.field}`), ["fatal spec.config.mtu", "warning spec.config.hairpin"]);
   });
 
+  test("off a Multus node (no --config, no Multus config on the machine): the node's checks are skipped and said to be, the object's are made, --canary is refused", async () => {
+    const file = join(dir, "off-node.yaml");
+    await writeFile(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: [
+      nad("t", "elsewhere", '{"cniVersion":"1.0.0","type":"no-such-plugin-here","master":"no-such-if0"}'),
+      nad("t", "typo", '{"cniVersion":"1.0.0","type":"bridge",}'),
+    ] }));
+    // A mount namespace of its own hides any /etc/cni of the machine: what a laptop sees.
+    const offNode = (args: readonly string[]): Promise<RunResult> =>
+      run("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'if [ -d /etc/cni ]; then mount -t tmpfs tmpfs /etc/cni; fi; exec "$0" "$@"', binPath("multusctl"), ...args], { timeoutMs: 60_000 });
+    const res = await offNode(["validate", "nad", "-f", file, "-o", "json"]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /warning: not on a Multus node: the checks of this node \(plugins in binDir, master\/parent interfaces, confDir files, --canary\) are skipped/);
+    const report = JSON.parse(res.stdout) as Report;
+    assert.deepEqual(report.networks.find((n) => n.name === "elsewhere")?.findings, [], "no plugin or interface finding about the laptop");
+    assert.deepEqual(report.networks.find((n) => n.name === "typo")?.findings.map((f) => f.code), ["MULTUS_ERR_NAD_CONFIG"], "the object's own checks still run");
+    const canary = await offNode(["validate", "nad", "-f", file, "--canary"]);
+    assert.equal(canary.code, 2, canary.stderr);
+    assert.match(canary.stderr, /validate --canary runs a real ADD and DEL on this node, and this is not a Multus node/);
+  });
+
   test("--canary: a real ADD and DEL of a bridge NAD in a throw-away netns reports the pod's IP and leaves no netns, record or lease", async (t) => {
     const node = await createNetns("mctl-node");
     t.after(() => deleteNetns(node.name));
