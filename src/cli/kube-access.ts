@@ -1,8 +1,8 @@
 // Which API server multusctl talks to, decided as kubectl decides it:
 //   1. --kubeconfig FILE;
-//   2. $KUBECONFIG: the first file of its colon-separated list that exists. kubectl merges every
-//      file of the list; multusctl does not (one file is read, whole) — a context or user split
-//      across files is not found: name the file holding all of it with --kubeconfig;
+//   2. $KUBECONFIG: its colon-separated list, merged as kubectl merges it (src/k8s/client-config.ts,
+//      loadKubeconfigs: the first file naming a cluster, user or context wins, current-context is
+//      the first one set, files that do not exist are skipped);
 //   3. ~/.kube/config, when it exists;
 //   4. in-cluster (KUBERNETES_SERVICE_HOST/PORT and the ServiceAccount token), inside a pod.
 // --context picks a context other than current-context. The namespace is -n, else the context's
@@ -10,11 +10,11 @@
 //
 // Exported API:
 //   interface KubeAccess { client: KubeClient; namespace: string; source: string }
-//   kubeconfigPath(globals, env, home): string | undefined     steps 1–3, without reading a file
+//   kubeconfigPaths(globals, env, home): string[] | undefined  steps 1–3, without reading a file
 //   openKubeAccess(globals, env, home): Promise<KubeAccess>    MultusError MULTUS_ERR_CONFIG when none
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { inClusterConfig, loadKubeconfig, SERVICE_ACCOUNT_DIR } from "../k8s/client-config.ts";
+import { inClusterConfig, loadKubeconfigs, SERVICE_ACCOUNT_DIR } from "../k8s/client-config.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
 import { MultusError } from "../util/multus-error.ts";
 import type { GlobalOptions } from "./global-options.ts";
@@ -26,25 +26,24 @@ export interface KubeAccess {
   source: string;
 }
 
-export function kubeconfigPath(globals: Pick<GlobalOptions, "kubeconfig">, env: NodeJS.ProcessEnv, home: string | undefined): string | undefined {
-  if (globals.kubeconfig !== undefined) return globals.kubeconfig;
+export function kubeconfigPaths(globals: Pick<GlobalOptions, "kubeconfig">, env: NodeJS.ProcessEnv, home: string | undefined): string[] | undefined {
+  if (globals.kubeconfig !== undefined) return [globals.kubeconfig];
   const list = (env["KUBECONFIG"] ?? "").split(delimiter).filter((p) => p !== "");
-  const first = list.find((p) => existsSync(p));
-  if (first !== undefined) return first;
+  if (list.some((p) => existsSync(p))) return list;
   if (home !== undefined && home !== "") {
     const own = join(home, ".kube", "config");
-    if (existsSync(own)) return own;
+    if (existsSync(own)) return [own];
   }
   return undefined;
 }
 
 export async function openKubeAccess(globals: GlobalOptions, env: NodeJS.ProcessEnv, home: string | undefined, saDir = SERVICE_ACCOUNT_DIR): Promise<KubeAccess> {
-  const path = kubeconfigPath(globals, env, home);
+  const paths = kubeconfigPaths(globals, env, home);
   let source: string;
   let config;
-  if (path !== undefined) {
-    config = await loadKubeconfig(path, globals.context === undefined ? {} : { context: globals.context });
-    source = path;
+  if (paths !== undefined) {
+    config = await loadKubeconfigs(paths, globals.context === undefined ? {} : { context: globals.context });
+    source = paths.join(delimiter);
   } else if ((env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") {
     if (globals.context !== undefined) throw new MultusError("MULTUS_ERR_CONFIG", "--context needs a kubeconfig, and none was found (--kubeconfig, $KUBECONFIG, ~/.kube/config)");
     config = await inClusterConfig(env, saDir);

@@ -11,6 +11,11 @@
 //       client-key(-data); `-data` wins over the file, tokenFile wins over token (client-go's rules).
 //       Relative file paths are resolved against the kubeconfig's directory. exec / auth-provider /
 //       basic auth are rejected with a clear message (the CNI hot path cannot run credential plugins).
+//   loadKubeconfigs(paths, {context?}): Promise<ClientConfig>
+//       kubectl's $KUBECONFIG list: the files merged as client-go merges them — for clusters, users
+//       and contexts the first file naming an entry wins, current-context is the first one set, a
+//       file of the list that does not exist is skipped — with each entry's relative paths resolved
+//       against its own file's directory. One path: loadKubeconfig.
 //   inClusterConfig(env = process.env, saDir = SERVICE_ACCOUNT_DIR): Promise<ClientConfig>
 //       KUBERNETES_SERVICE_HOST/PORT (IPv6 hosts bracketed), <saDir>/token (re-read on rotation),
 //       <saDir>/ca.crt, <saDir>/namespace.
@@ -80,6 +85,62 @@ export async function loadKubeconfig(path: string, options: LoadKubeconfigOption
   }
   const doc = await parseDocument(file, text);
   return buildConfig(file, doc, options.context);
+}
+
+/** Keys of a cluster or user entry that hold a path, resolved against the entry's own file. */
+const PATH_KEYS: Readonly<Record<string, readonly string[]>> = {
+  clusters: ["certificate-authority"],
+  users: ["client-certificate", "client-key", "tokenFile"],
+};
+
+export async function loadKubeconfigs(paths: readonly string[], options: LoadKubeconfigOptions = {}): Promise<ClientConfig> {
+  const first = paths[0];
+  if (paths.length === 1 && first !== undefined) return loadKubeconfig(first, options);
+  const files: string[] = [];
+  const merged: Obj = { clusters: [], users: [], contexts: [] };
+  for (const path of paths) {
+    const file = resolve(path);
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      // kubectl skips the files of the list that do not exist, and fails on any other read error.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw configError(file, `cannot read it: ${errorText(err)}`, err);
+    }
+    files.push(file);
+    const doc = await parseDocument(file, text);
+    if (doc === null || doc === undefined) continue;
+    if (!isObj(doc)) throw configError(file, "not a kubeconfig (expected a map with clusters, users, contexts)");
+    if (merged["current-context"] === undefined) {
+      const current = optString(file, doc, "current-context", "");
+      if (current !== undefined) merged["current-context"] = current;
+    }
+    for (const list of ["clusters", "users", "contexts"] as const) {
+      const entries: unknown = doc[list];
+      if (entries === undefined || entries === null) continue;
+      if (!Array.isArray(entries)) throw configError(file, `${list} is not a list`);
+      const into = merged[list] as Obj[];
+      for (const entry of entries) {
+        if (!isObj(entry) || typeof entry["name"] !== "string" || into.some((e) => e["name"] === entry["name"])) continue;
+        into.push(withAbsolutePaths(file, list, entry));
+      }
+    }
+  }
+  if (files.length === 0) throw configError(paths.join(":"), "none of the files of the list exists");
+  return buildConfig(files.join(":"), merged, options.context);
+}
+
+/** An entry of `file` whose path keys are made absolute against `file`'s directory (its origin, as kubectl keeps it). */
+function withAbsolutePaths(file: string, list: string, entry: Obj): Obj {
+  const keys = PATH_KEYS[list];
+  const innerKey = list === "clusters" ? "cluster" : list === "users" ? "user" : undefined;
+  if (keys === undefined || innerKey === undefined) return entry;
+  const inner = entry[innerKey];
+  if (!isObj(inner)) return entry;
+  const copy: Obj = { ...inner };
+  for (const k of keys) if (typeof copy[k] === "string" && copy[k] !== "") copy[k] = resolveAgainst(file, copy[k]);
+  return { ...entry, [innerKey]: copy };
 }
 
 /**
