@@ -93,22 +93,38 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
   const allocatable = client === undefined || !inspections.some((i) => i.resourceName !== undefined) ? undefined : await nodeAllocatable(client, ctx.nodeName(), ctx);
   const overlaps = checkOverlaps(inspections);
 
+  // Ctrl-C or SIGTERM during a canary must not leave its namespace, records and leases behind: the
+  // canary in flight finishes its ADD (bounded by its budget) and its DEL, no other one starts, and
+  // the command then says it was interrupted (kill -9 cannot be caught: diagnose node lists what a
+  // killed canary left).
+  const canaries = parsed.flags["canary"] === true;
+  const interrupted: { signal?: string } = {};
+  const onSignal = (signal: string): void => {
+    interrupted.signal ??= signal;
+    ctx.warn(`${signal}: finishing the canary's DEL before stopping`);
+  };
+  if (canaries) for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, onSignal);
   const reports: NetworkReport[] = [];
-  for (const n of inspections) {
-    const findings = [...n.findings];
-    if (!findings.some((f) => f.severity === "fatal")) {
-      if (onNode) findings.push(...(await checkPlugins(n, config.binDir)));
-      if (interfaces !== undefined) findings.push(...checkParents(n, interfaces));
-      findings.push(...(overlaps.get(n) ?? []));
-      findings.push(...checkPodCapabilities(n, pods));
-      if (client !== undefined) findings.push(...checkResource(n, allocatable, ctx.nodeName()));
+  try {
+    for (const n of inspections) {
+      const findings = [...n.findings];
+      if (!findings.some((f) => f.severity === "fatal")) {
+        if (onNode) findings.push(...(await checkPlugins(n, config.binDir)));
+        if (interfaces !== undefined) findings.push(...checkParents(n, interfaces));
+        findings.push(...(overlaps.get(n) ?? []));
+        findings.push(...checkPodCapabilities(n, pods));
+        if (client !== undefined) findings.push(...checkResource(n, allocatable, ctx.nodeName()));
+      }
+      const report: NetworkReport = { kind: n.kind, namespace: n.namespace ?? "", name: n.name ?? "", findings };
+      if (canaries) {
+        const delegate = file === undefined ? n.delegate : await untrustedDelegate(objects[inspections.indexOf(n)], config, findings);
+        if (delegate === undefined || findings.some((f) => f.severity === "fatal")) ctx.warn(`${n.kind} ${report.namespace}/${report.name}: no canary, the network has fatal findings`);
+        else if (interrupted.signal === undefined) report.canary = await runCanary(delegate, config);
+      }
+      reports.push(report);
     }
-    const report: NetworkReport = { kind: n.kind, namespace: n.namespace ?? "", name: n.name ?? "", findings };
-    if (parsed.flags["canary"] === true) {
-      if (n.delegate === undefined || findings.some((f) => f.severity === "fatal")) ctx.warn(`${n.kind} ${report.namespace}/${report.name}: no canary, the network has fatal findings`);
-      else report.canary = await runCanary(n.delegate, config);
-    }
-    reports.push(report);
+  } finally {
+    if (canaries) for (const sig of ["SIGINT", "SIGTERM"] as const) process.off(sig, onSignal);
   }
 
   const failed = reports.some((r) => r.findings.some((f) => f.severity === "fatal") || r.canary?.error !== undefined || (r.canary?.leftovers.length ?? 0) > 0);
@@ -121,7 +137,27 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
       return rows.length === 0 ? [[id, "ok", "", "", "no problem found"]] : rows;
     }),
   }));
+  if (interrupted.signal !== undefined) {
+    ctx.warn(`interrupted by ${interrupted.signal}: the canary in flight was torn down (see its row), the others did not run`);
+    return EXIT_FINDINGS;
+  }
   return failed ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * A file's object for the canary, admitted as a tenant's whatever namespace the file names: the gate
+ * trusts by namespace (trustedNamespaces), and in a file the namespace is whatever its author wrote,
+ * so a run as root on this node must not be granted what only the API's namespaces earn (host paths,
+ * sockets). A refusal becomes a fatal finding that says so.
+ */
+async function untrustedDelegate(object: unknown, config: MultusConfig, findings: Finding[]): Promise<NetworkInspection["delegate"]> {
+  const untrusted: MultusConfig = { ...config, delegatePolicy: { ...config.delegatePolicy, trustedNamespaces: [] } };
+  const inspection = await inspectNetworkObject(object, { config: untrusted });
+  const refused = inspection.findings.filter((f) => f.severity === "fatal");
+  for (const f of refused) {
+    findings.push({ ...f, code: "MULTUS_CHECK_CANARY", message: `no canary: from a file, the network is run as a tenant's (its namespace is only what the file says), and then: ${f.message}; apply it and run validate nad NAME --canary` });
+  }
+  return refused.length === 0 ? inspection.delegate : undefined;
 }
 
 function canaryText(c: CanaryReport): string {

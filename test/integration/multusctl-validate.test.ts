@@ -129,6 +129,24 @@ describe("multusctl validate (dist/bin/multusctl, real API server and plugins)",
     assert.match(canary.stderr, /validate --canary runs a real ADD and DEL on this node, and this is not a Multus node/);
   });
 
+  test("-f --canary runs a file's network as a tenant's: a NAD that names kube-system (trusted) with a host path only kube-system may use gets no canary, and nothing is written there", async (t) => {
+    const node = await createNetns("mctl-node");
+    t.after(() => deleteNetns(node.name));
+    const evil = join(dir, "evil-leases");
+    const file = join(dir, "trusted-by-claim.yaml");
+    await writeFile(file, JSON.stringify(nad("kube-system", "claims-trust", `{"cniVersion":"1.0.0","type":"bridge","bridge":"mctl-br5","ipam":{"type":"host-local","subnet":"10.123.5.0/24","dataDir":"${evil}"}}`)));
+    const plain = await run(binPath("multusctl"), ["validate", "nad", "-f", file, "--config", config, "-o", "json"], { timeoutMs: 60_000 });
+    assert.equal(plain.code, 0, `without --canary the object is checked as its namespace's: ${plain.stdout}`);
+    const res = await run("ip", ["netns", "exec", node.name, "env", `HOME=${dir}`, "KUBECONFIG=", binPath("multusctl"), "validate", "nad", "-f", file, "--config", config, "--canary", "-o", "json"], { timeoutMs: 90_000 });
+    assert.equal(res.code, 1, res.stderr + res.stdout);
+    const report = (JSON.parse(res.stdout) as Report).networks[0];
+    assert.ok(report !== undefined);
+    assert.equal(report.canary, undefined, "no canary ran");
+    assert.deepEqual(report.findings.map((f) => [f.severity, f.code, f.field]), [["fatal", "MULTUS_CHECK_CANARY", "spec.config.ipam.dataDir"]]);
+    assert.match(report.findings[0]?.message ?? "", /^no canary: from a file, the network is run as a tenant's .*apply it and run validate nad NAME --canary$/);
+    assert.equal(await readdir(evil).catch(() => "absent"), "absent", "host-local never ran with the file's dataDir");
+  });
+
   test("--canary: a real ADD and DEL of a bridge NAD in a throw-away netns reports the pod's IP and leaves no netns, record or lease", async (t) => {
     const node = await createNetns("mctl-node");
     t.after(() => deleteNetns(node.name));
