@@ -5,7 +5,10 @@
 // Every request is bounded: headers within 5 s, the whole request within 10 s, a body of at most
 // 6 MiB (an object of the apiserver's 1.5 MiB limit twice — object and oldObject — with JSON's
 // escaping), and the checks within the deadline the apiserver sends (`?timeout=5s`), less a margin
-// for the answer's way back. A request that cannot be answered gets an HTTP error, and the
+// for the answer's way back. At most MAX_IN_FLIGHT reviews are read and checked at once (each may
+// hold a 6 MiB body and its parse): anyone who can reach the Service — every pod, usually — could
+// otherwise run the replicas out of memory with a few large bodies; beyond it a review gets 429 at
+// once, before its body is read. A request that cannot be answered gets an HTTP error, and the
 // kube-apiserver applies the webhook's failurePolicy.
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -16,6 +19,11 @@ import { admissionReviewResponse, decodeAdmissionReview, type AdmissionRequest, 
 import type { TlsMaterial, TlsSource } from "./webhook-tls.ts";
 
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/**
+ * Reviews read and checked at once: 8 × (6 MiB body + its parse) stays well within the Deployment's
+ * 192Mi limit; a real apiserver sends a few at a time (one per NAD write), each answered in ≈ 1 ms.
+ */
+export const MAX_IN_FLIGHT = 8;
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** When the apiserver names no timeout: its own default for a webhook is 10 s. */
@@ -26,6 +34,8 @@ export interface WebhookServerOptions {
   host: string;
   port: number;
   tls: TlsSource;
+  /** Default MAX_IN_FLIGHT. */
+  maxInFlight?: number;
   admit: (request: AdmissionRequest, signal: AbortSignal) => Promise<AdmissionVerdict>;
   logger: Logger;
 }
@@ -93,6 +103,14 @@ export class WebhookServer {
     }
     if (url.pathname !== "/validate" || req.method !== "POST") {
       plain(res, url.pathname === "/validate" ? 405 : 404, "POST /validate, GET /healthz, GET /readyz");
+      return;
+    }
+    if (this.#inFlight >= (this.#o.maxInFlight ?? MAX_IN_FLIGHT)) {
+      // Not read: the connection is closed after the answer, so its body is never buffered.
+      res.setHeader("connection", "close");
+      res.setHeader("retry-after", "1");
+      plain(res, 429, `more than ${String(this.#o.maxInFlight ?? MAX_IN_FLIGHT)} admission reviews at once; try again`);
+      req.resume();
       return;
     }
     this.#inFlight++;
