@@ -25,6 +25,8 @@ export interface PodDiagnoseInput {
   log: Logger;
   pod: Pod;
   getNad: NadGetter;
+  /** Multus v1's Network objects (legacyNetworks): a legacy pod's desired networks come from them. */
+  getLegacyNetwork: NadGetter;
 }
 
 /** One network of the pod, side by side. */
@@ -86,7 +88,7 @@ export async function diagnosePod(input: PodDiagnoseInput): Promise<PodReport> {
   try {
     desired = await planForPod(
       { config, req, pod: { namespace: ns, name, uid: pod.metadata.uid }, annotations: pod.metadata.annotations, teardown: true },
-      createNetworkResolver(config, input.getNad, input.log),
+      createNetworkResolver(config, input.getNad, input.log, input.getLegacyNetwork),
     );
   } catch (err) {
     findings.push({ kind: "plan-failed", subject: ref, detail: `the pod's networks cannot be planned now: ${(err as Error).message}`, fix: "fix what the message names; a new sandbox of the pod would fail the same way" });

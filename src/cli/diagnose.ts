@@ -3,8 +3,8 @@
 // (diagnose-node.ts). Exit 1 when drift is found (after --repair: when some is left), 0 when none.
 // --repair runs the DELs the runtime owes through the engine (engine-del.ts) and GC's clean-up,
 // then diagnoses again and shows what is left.
-import { getNetworkAttachmentDefinition, getPod } from "../k8s/resources.ts";
-import { unlessNotFound } from "../multus/kube-pod-api.ts";
+import { getLegacyNetwork as readLegacyNetwork, getNetworkAttachmentDefinition, getPod } from "../k8s/resources.ts";
+import { unlessNotFound, unlessObjectNotFound } from "../multus/kube-pod-api.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
 import type { CliContext } from "./cli-context.ts";
@@ -59,7 +59,8 @@ async function diagnosePodVerb(ctx: CliContext, name: string, repair: boolean): 
   if (pod === undefined) throw new MultusError("MULTUS_ERR_POD_NOT_FOUND", `pod ${kube.namespace}/${name} does not exist`);
   const log = quietLogger(ctx);
   const getNad = (ns: string, n: string): Promise<unknown> => unlessNotFound(getNetworkAttachmentDefinition(kube.client, ns, n));
-  const report = await diagnosePod({ config, log, pod, getNad });
+  const getLegacyNetwork = (ns: string, n: string): Promise<unknown> => unlessObjectNotFound(readLegacyNetwork(kube.client, ns, n));
+  const report = await diagnosePod({ config, log, pod, getNad, getLegacyNetwork });
   if (!repair || !report.findings.some((f) => f.repair !== undefined)) {
     await printPod(ctx, report);
     return report.findings.length === 0 ? EXIT_OK : EXIT_FINDINGS;
@@ -67,7 +68,7 @@ async function diagnosePodVerb(ctx: CliContext, name: string, repair: boolean): 
   // Only the DELs of the pod's stale sandboxes: a live sandbox is the runtime's to replace.
   const stale: NodeReport = { cniDir: config.cniDir, sandboxes: [], findings: report.findings.filter((f) => f.repair?.kind === "del") };
   const repairs = await repairNode(stale, { config, log, configBytes: Buffer.from(JSON.stringify(multusConfigJson(config))), forceLeases: false, engineLog: (line) => { ctx.io.stderr(line); } });
-  const after = await diagnosePod({ config, log, pod, getNad });
+  const after = await diagnosePod({ config, log, pod, getNad, getLegacyNetwork });
   await printRepaired(ctx, { found: report, repairs, remaining: after }, () => podTables(after), repairs);
   return after.findings.length === 0 && repairs.every((r) => r.ok) ? EXIT_OK : EXIT_FINDINGS;
 }

@@ -224,7 +224,9 @@ function isSource(x: unknown): x is DelegateSource {
   const shape = Object.hasOwn(SOURCE_FIELDS, x["kind"]) ? SOURCE_FIELDS[x["kind"]] : undefined;
   if (shape === undefined) return false;
   const known = new Set(["kind", ...shape.required, ...shape.optional]);
-  return shape.required.every((k) => typeof x[k] === "string") && Object.entries(x).every(([k, v]) => known.has(k) && typeof v === "string");
+  // A legacy Network's source (`nad` with `legacy: true`, src/netattach/legacy-network.ts) is the one non-string field.
+  const flag = (k: string, v: unknown): boolean => k === "legacy" && x["kind"] === "nad" && v === true;
+  return shape.required.every((k) => typeof x[k] === "string") && Object.entries(x).every(([k, v]) => flag(k, v) || (known.has(k) && typeof v === "string"));
 }
 
 function isDevice(x: unknown): boolean {

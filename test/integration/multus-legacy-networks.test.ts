@@ -94,6 +94,17 @@ describe(`legacy Network objects (${mode} mode)`, () => {
     assert.deepEqual(await bed.residue(p), []);
   });
 
+  test("the journal alone tears a legacy pod down: with the pod and its Networks gone from the API, DEL still releases both leases", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(seed003Networks(ns));
+    const p = await legacyPod(ns, SEED_003_ANNOTATION);
+    assert.equal((await bed.cni("ADD", p, { conf: conf() })).code, 0);
+    await kubectl(["delete", "pod", p.name, "-n", ns, "--grace-period=0", "--force", "--wait=true"]);
+    await kubectl(["delete", "networks", "--all", "-n", ns, "--wait=true"]);
+    assert.equal((await bed.cni("DEL", p, { conf: conf() })).code, 0);
+    assert.deepEqual(await bed.residue(p), [], "the journal recorded both legacy attachments in a form a DEL reads back");
+  });
+
   test("a missing Network is named in the error and nothing is left", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(seed003Networks(ns));

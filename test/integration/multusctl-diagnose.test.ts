@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, test } from "node:test";
-import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
+import { applyYaml, createNamespace, kubectl, repoRoot, useCluster } from "../cluster/harness.ts";
 import { nadYaml, useKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
 import { deleteNetns, execInNetns, type RunResult } from "../helpers/netns.ts";
 import { binPath } from "../helpers/run-executable.ts";
@@ -106,6 +106,28 @@ describe("multusctl diagnose (dist/bin/multusctl, real API server, real plugins)
     t.diagnostic(`\n${driftTable.stdout}`);
 
     assert.equal((await bed.cni("DEL", p, { conf: conf() })).code, 0);
+  });
+
+  test("diagnose pod of a legacy pod (legacyNetworks, Network objects of deploy/legacy's CRD): the desired networks come from its Networks; healthy, no drift", async (t) => {
+    await kubectl(["apply", "-f", join(repoRoot, "deploy", "legacy", "network-crd.yaml"), "-f", join(repoRoot, "deploy", "legacy", "rbac.yaml")]);
+    await kubectl(["wait", "--for=condition=Established", "crd/networks.kubernetes.com", "--timeout=30s"]);
+    const ns = await createNamespace(t);
+    const network = (name: string, bridge: string, subnet: string): object => ({ apiVersion: "kubernetes.com/v1", kind: "Network", metadata: { name, namespace: ns }, plugin: "bridge", args: JSON.stringify([{ bridge, ipam: { type: "host-local", subnet, dataDir: bed.ipamDir } }]) });
+    await applyYaml(JSON.stringify({ apiVersion: "v1", kind: "List", items: [network("legacy-a", "mt-dglg1", "10.32.0.0/24"), network("legacy-b", "mt-dglg2", "10.33.0.0/24")] }));
+    await applyYaml(JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "legacy", namespace: ns, annotations: { networks: '[{"name":"legacy-a"},{"name":"legacy-b"}]' } }, spec: { nodeName: "mt-node", containers: [{ name: "c", image: "busybox" }] } }));
+    const uid = (await kubectl(["get", "pod", "-n", ns, "legacy", "-o", "jsonpath={.metadata.uid}"])).trim();
+    const p = await bed.sandbox(ns, "legacy", uid);
+    const legacyConf = bed.conf({ deviceInfoDir: devInfo, legacyNetworks: true });
+    await writeFile(confFile, legacyConf);
+    const add = await bed.cni("ADD", p, { conf: legacyConf });
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const healthy = await multusctl(["diagnose", "pod", "legacy", "-n", ns, "-o", "json"]);
+    assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+    assert.deepEqual(findingsOf(healthy), []);
+    const report = JSON.parse(healthy.stdout) as { attachments: { network: string; interface: string; recorded: string }[] };
+    assert.deepEqual(report.attachments.map((a) => [a.network, a.interface, a.recorded]), [[`${ns}/legacy-a`, "eth0", "added"], [`${ns}/legacy-b`, "net0", "added"]]);
+    assert.equal((await bed.cni("DEL", p, { conf: legacyConf })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
   });
 
   test("diagnose node: a sandbox whose netns went without a DEL is an orphan with its leases; --repair runs the engine's DEL and leaves nothing", async (t) => {
