@@ -5,11 +5,13 @@
 // dry run; `--apply` creates the NADs (never overwriting one) and then patches the annotations.
 //
 // Workloads are changed through their pod template: the controller rolls the pods out with the new
-// annotations. A pod a controller owns is left to its controller. A standalone pod's annotations are
+// annotations. A pod a controller owns is left to its controller; when that controller is not one
+// migrate changes (a Job, a bare ReplicaSet, an operator's resource), the pod is reported. A standalone pod's annotations are
 // patched in place; its running sandbox keeps its interfaces (and its journal tears them down), the
 // new annotations apply from its next sandbox.
 import { isRecord } from "../cni/is-record.ts";
 import { apiPath } from "../k8s/api-path.ts";
+import { LEGACY_NETWORKS_ANNOTATION } from "../k8s/annotations.ts";
 import { isAlreadyExists, isNotFound, KubeNotFoundError } from "../k8s/kube-api-error.ts";
 import type { KubeClient } from "../k8s/kube-client.ts";
 import { nadPath, podPath } from "../k8s/resources.ts";
@@ -80,7 +82,9 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     }
   }
   const known = new Set(report.nads.map((n) => n.network));
-  for (const w of await listWorkloads(kube.client, namespace)) {
+  const { workloads, unmanaged } = await listWorkloads(kube.client, namespace);
+  report.problems.push(...unmanaged);
+  for (const w of workloads) {
     const ref = `${w.kind.toLowerCase()} ${w.namespace}/${w.name}`;
     try {
       const change = migratedAnnotations(w.annotations, w.namespace, ref);
@@ -152,24 +156,43 @@ interface Workload {
   annotations: Record<string, string>;
 }
 
-async function listWorkloads(client: KubeClient, namespace: string | undefined): Promise<Workload[]> {
-  const out: Workload[] = [];
+/**
+ * The workloads migrate can change, and the pods it cannot: a pod whose controller is not one of
+ * WORKLOAD_KINDS (a Job, a CronJob's Job, a bare ReplicaSet, an operator's resource) keeps its legacy
+ * annotation from a template migrate does not patch — it is reported, never skipped in silence.
+ */
+async function listWorkloads(client: KubeClient, namespace: string | undefined): Promise<{ workloads: Workload[]; unmanaged: string[] }> {
+  const workloads: Workload[] = [];
+  const unmanaged: string[] = [];
   const ns = namespace === undefined ? {} : { namespace };
+  // ReplicaSets a Deployment owns: their pods are migrated through the Deployment's template.
+  const deploymentOwned = new Set<string>();
+  for (const item of (await client.list(apiPath({ group: "apps", version: "v1", ...ns, resource: "replicasets" }))).items) {
+    const md = metadataOf(item);
+    if (md !== undefined && controllerOf(md)?.kind === "Deployment") deploymentOwned.add(`${md.namespace}/${md.name}`);
+  }
   for (const item of (await client.list(apiPath({ version: "v1", ...ns, resource: "pods" }))).items) {
     const md = metadataOf(item);
-    // A controller's pod is migrated through its controller (its template).
-    if (md === undefined || ownedByController(md)) continue;
-    out.push({ kind: "Pod", namespace: md.namespace, name: md.name, field: "metadata.annotations", annotations: md.annotations });
+    if (md === undefined) continue;
+    const owner = controllerOf(md);
+    if (owner === undefined) {
+      workloads.push({ kind: "Pod", namespace: md.namespace, name: md.name, field: "metadata.annotations", annotations: md.annotations });
+      continue;
+    }
+    const covered = owner.kind === "StatefulSet" || owner.kind === "DaemonSet" || (owner.kind === "ReplicaSet" && deploymentOwned.has(`${md.namespace}/${owner.name}`));
+    if (!covered && md.annotations[LEGACY_NETWORKS_ANNOTATION] !== undefined) {
+      unmanaged.push(`pod ${md.namespace}/${md.name} carries the legacy networks annotation from its ${owner.kind} ${owner.name}, whose template migrate does not change (it patches Deployments, StatefulSets, DaemonSets and standalone pods): change that template the same way by hand`);
+    }
   }
   for (const { kind, resource } of WORKLOAD_KINDS) {
     for (const item of (await client.list(apiPath({ group: "apps", version: "v1", ...ns, resource }))).items) {
       const md = metadataOf(item);
       const template = isRecord(item) && isRecord(item["spec"]) && isRecord(item["spec"]["template"]) ? item["spec"]["template"] : undefined;
       if (md === undefined || template === undefined) continue;
-      out.push({ kind, namespace: md.namespace, name: md.name, field: "spec.template.metadata.annotations", annotations: stringMap(isRecord(template["metadata"]) ? template["metadata"]["annotations"] : undefined) });
+      workloads.push({ kind, namespace: md.namespace, name: md.name, field: "spec.template.metadata.annotations", annotations: stringMap(isRecord(template["metadata"]) ? template["metadata"]["annotations"] : undefined) });
     }
   }
-  return out;
+  return { workloads, unmanaged };
 }
 
 function metadataOf(item: unknown): { name: string; namespace: string; annotations: Record<string, string>; ownerReferences: unknown } | undefined {
@@ -179,8 +202,12 @@ function metadataOf(item: unknown): { name: string; namespace: string; annotatio
   return { name: md["name"], namespace: md["namespace"], annotations: stringMap(md["annotations"]), ownerReferences: md["ownerReferences"] };
 }
 
-function ownedByController(md: { ownerReferences: unknown }): boolean {
-  return Array.isArray(md.ownerReferences) && md.ownerReferences.some((r) => isRecord(r) && r["controller"] === true);
+function controllerOf(md: { ownerReferences: unknown }): { kind: string; name: string } | undefined {
+  if (!Array.isArray(md.ownerReferences)) return undefined;
+  for (const r of md.ownerReferences as unknown[]) {
+    if (isRecord(r) && r["controller"] === true && typeof r["kind"] === "string" && typeof r["name"] === "string") return { kind: r["kind"], name: r["name"] };
+  }
+  return undefined;
 }
 
 function stringMap(v: unknown): Record<string, string> {

@@ -88,6 +88,23 @@ describe("multusctl migrate (dist/bin/multusctl, real API server)", () => {
     assert.equal((await annotations(ns, "deployment/web", ".spec.template.metadata.annotations"))["networks"], LEGACY, "the Deployment keeps its legacy annotation");
   });
 
+  test("a pod whose controller migrate does not change (a Job's) is reported, not skipped in silence; a Deployment's pods are not", async (t) => {
+    const ns = await createNamespace(t);
+    await seed(ns);
+    const owned = (name: string, kind: string, owner: string, apiVersion: string): object => ({
+      apiVersion: "v1", kind: "Pod",
+      metadata: { name, namespace: ns, annotations: { networks: LEGACY }, ownerReferences: [{ apiVersion, kind, name: owner, uid: "00000000-0000-0000-0000-000000000001", controller: true }] },
+      spec: { nodeName: "nowhere", containers: [{ name: "c", image: "busybox:1.35.0" }] },
+    });
+    const rs = { apiVersion: "apps/v1", kind: "ReplicaSet", metadata: { name: "web-1", namespace: ns, ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "00000000-0000-0000-0000-000000000002", controller: true }] }, spec: { replicas: 0, selector: { matchLabels: { app: "legacy" } }, template: { metadata: { labels: { app: "legacy" }, annotations: { networks: LEGACY } }, spec: { containers: [{ name: "c", image: "busybox:1.35.0" }] } } } };
+    await applyYaml(JSON.stringify({ apiVersion: "v1", kind: "List", items: [owned("nightly-x", "Job", "nightly", "batch/v1"), rs, owned("web-1-x", "ReplicaSet", "web-1", "apps/v1")] }));
+    const r = await multusctl(["migrate", "-n", ns, "-o", "json"]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as { problems: string[]; workloads: { kind: string; name: string }[] };
+    assert.deepEqual(report.problems, [`pod ${ns}/nightly-x carries the legacy networks annotation from its Job nightly, whose template migrate does not change (it patches Deployments, StatefulSets, DaemonSets and standalone pods): change that template the same way by hand`]);
+    assert.deepEqual(report.workloads.map((w) => `${w.kind} ${w.name}`).sort(), ["Deployment web", "Pod multus-multi-net-poc"], "the Deployment's pod goes with its Deployment");
+  });
+
   test("a workload naming a Network that does not exist is reported and left alone", async (t) => {
     const ns = await createNamespace(t);
     await seed(ns);
