@@ -31,8 +31,11 @@ import {
   type JournalRecord,
 } from "./node-state.ts";
 
-/** The pod's UID as the API has it; undefined when the pod does not exist; throws when the API cannot tell. */
-export type PodUidLookup = (namespace: string, name: string) => Promise<string | undefined>;
+/**
+ * The pod's UID as the API has it; undefined when the pod does not exist; null when its UID cannot
+ * judge a sandbox (a static pod's mirror); throws when the API cannot tell.
+ */
+export type PodUidLookup = (namespace: string, name: string) => Promise<string | null | undefined>;
 
 export interface NodeDiagnoseInput {
   config: MultusConfig;

@@ -9,7 +9,7 @@
 // Only this node's state is read: a pod of another node has no journal here (the finding says so).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Pod } from "../k8s/resources.ts";
+import { isStaticPod, type Pod } from "../k8s/resources.ts";
 import { NETWORK_STATUS_ANNOTATION } from "../k8s/annotations.ts";
 import type { Attachment, AttachmentPlan } from "../multus/attachment-plan.ts";
 import type { MultusConfig } from "../multus/multus-config.ts";
@@ -66,10 +66,14 @@ export async function diagnosePod(input: PodDiagnoseInput): Promise<PodReport> {
 
   // Recorded: this pod's journals on the node. The current one is of this UID with a live netns.
   const mine = (await readJournals(config.cniDir)).filter((j) => j.entry?.plan.pod?.namespace === ns && j.entry.plan.pod.name === name);
-  const isCurrent = (j: JournalRecord): boolean => j.entry?.plan.pod?.uid === pod.metadata.uid && netnsAlive(j.entry.plan.netns);
+  // A static pod's mirror changes UID when it is recreated while the sandbox lives on: its sandbox is
+  // judged by its netns alone.
+  const isCurrent = (j: JournalRecord): boolean => (j.entry?.plan.pod?.uid === pod.metadata.uid || isStaticPod(pod)) && j.entry !== undefined && netnsAlive(j.entry.plan.netns);
   const current = mine.find(isCurrent);
   for (const j of mine) {
     if (j === current) continue;
+    // Another live sandbox of a static pod cannot be told from the current one by UID: never torn down from here.
+    if (isStaticPod(pod) && j.entry !== undefined && netnsAlive(j.entry.plan.netns)) continue;
     const plan = j.entry?.plan;
     const uid = plan?.pod?.uid;
     const why = uid !== pod.metadata.uid ? `an earlier pod of that name (UID ${uid ?? "?"})` : current !== undefined ? "an earlier sandbox of the pod" : `its netns ${plan?.netns ?? ""} is gone`;

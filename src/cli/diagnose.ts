@@ -3,7 +3,7 @@
 // (diagnose-node.ts). Exit 1 when drift is found (after --repair: when some is left), 0 when none.
 // --repair runs the DELs the runtime owes through the engine (engine-del.ts) and GC's clean-up,
 // then diagnoses again and shows what is left.
-import { getLegacyNetwork as readLegacyNetwork, getNetworkAttachmentDefinition, getPod } from "../k8s/resources.ts";
+import { getLegacyNetwork as readLegacyNetwork, getNetworkAttachmentDefinition, getPod, isStaticPod } from "../k8s/resources.ts";
 import { unlessNotFound, unlessObjectNotFound } from "../multus/kube-pod-api.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
@@ -102,7 +102,10 @@ async function podUidLookup(ctx: CliContext): Promise<PodUidLookup | undefined> 
   let warned = false;
   return async (namespace, name) => {
     try {
-      return (await unlessNotFound(getPod(client, namespace, name)))?.metadata.uid;
+      const pod = await unlessNotFound(getPod(client, namespace, name));
+      // A static pod's mirror gets a new UID whenever it is recreated, while the kubelet's sandbox of
+      // the static pod lives on: its UID says nothing about the sandbox, so it is never compared.
+      return pod === undefined ? undefined : isStaticPod(pod) ? null : pod.metadata.uid;
     } catch (err) {
       if (!warned) ctx.warn(`cannot read pods (${(err as Error).message}): journals are judged by their network namespaces alone`);
       warned = true;

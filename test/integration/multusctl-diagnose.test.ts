@@ -130,6 +130,29 @@ describe("multusctl diagnose (dist/bin/multusctl, real API server, real plugins)
     assert.deepEqual(await bed.residue(p), []);
   });
 
+  test("a static pod whose mirror was recreated (a new UID, the same live sandbox) is neither drift nor an orphan: --repair leaves its sandbox alone", async (t) => {
+    const ns = await createNamespace(t);
+    await applyYaml(bridgeNad(ns));
+    const staticUid = "44444444-4444-4444-4444-444444444444";
+    const mirror = JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "static-p", namespace: ns, annotations: { "kubernetes.io/config.source": "file", "kubernetes.io/config.mirror": staticUid, "k8s.v1.cni.cncf.io/networks": "bridge-net" } }, spec: { nodeName: "mt-node", containers: [{ name: "c", image: "busybox" }] } });
+    await applyYaml(mirror);
+    const p = await bed.sandbox(ns, "static-p", staticUid);
+    assert.equal((await bed.cni("ADD", p, { conf: conf() })).code, 0);
+    // The mirror pod deleted and made again (as the kubelet does): another UID in the API, the same sandbox.
+    await kubectl(["delete", "pod", "static-p", "-n", ns, "--grace-period=0", "--force", "--wait=true"]);
+    await applyYaml(mirror);
+    const node = await multusctl(["diagnose", "node", "-o", "json"]);
+    assert.deepEqual(findingsOf(node).filter((f) => f.subject === p.containerId || f.detail.includes(p.containerId)), [], node.stdout);
+    await multusctl(["diagnose", "node", "--repair", "-o", "json"]);
+    assert.deepEqual([...(await bed.podInterfaces(p)).keys()].sort(), ["eth0", "net1"], "the live sandbox keeps its interfaces");
+    assert.ok((await readdir(join(bed.cniDir, "attachments"))).some((f) => f.startsWith(p.containerId)), "and its journal");
+    const pod = await multusctl(["diagnose", "pod", "static-p", "-n", ns, "-o", "json"]);
+    assert.equal(pod.code, 0, pod.stdout + pod.stderr);
+    assert.deepEqual(findingsOf(pod), []);
+    assert.equal((await bed.cni("DEL", p, { conf: conf() })).code, 0);
+    assert.deepEqual(await bed.residue(p), []);
+  });
+
   test("diagnose node: a sandbox whose netns went without a DEL is an orphan with its leases; --repair runs the engine's DEL and leaves nothing", async (t) => {
     const ns = await createNamespace(t);
     await applyYaml(bridgeNad(ns));
