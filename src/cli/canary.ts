@@ -1,7 +1,8 @@
 // `multusctl validate --canary`: a network's delegate run for real — ADD then DEL — in a throw-away
 // network namespace on this node, through the engine exactly as a pod's call runs (the thin plugin's
 // handlers: plan, locks, journal, executor, the conflist runner), with the network as the only
-// delegate of a config-file-mode Multus config. Its records go to a throw-away cniDir under /tmp, so
+// delegate of a config-file-mode Multus config. Its records go to a throw-away cniDir,
+// /run/multusctl-canary-XXXXXX (root's own, 0700: never a directory another user could have made), so
 // the node's own journal and result cache are never touched; its IPAM leases are the network's real
 // ones (a canary takes an address for a moment, as a pod would) and DEL gives them back. Afterwards
 // it checks that nothing is left: the namespace, any file in the throw-away cniDir, a host-local
@@ -39,6 +40,12 @@ export interface CanaryReport {
 }
 
 const HOST_LOCAL_DEFAULT_DIR = "/var/lib/cni/networks";
+/**
+ * A canary's network namespace and container ID are `multusctl-canary-<id>`, its records
+ * /run/multusctl-canary-XXXXXX: `diagnose node` finds what a killed canary left by these names.
+ */
+export const CANARY_PREFIX = "multusctl-canary-";
+export const CANARY_RECORDS_PARENT = "/run";
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
@@ -62,11 +69,11 @@ async function leasesOf(delegate: DelegateConfig, containerId: string): Promise<
 
 export async function runCanary(delegate: DelegateConfig, config: MultusConfig): Promise<CanaryReport> {
   const id = randomBytes(6).toString("hex");
-  const netnsName = `multusctl-canary-${id}`;
+  const netnsName = `${CANARY_PREFIX}${id}`;
   const netns = `/var/run/netns/${netnsName}`;
-  const containerId = `multusctl-canary-${id}`;
+  const containerId = `${CANARY_PREFIX}${id}`;
   const ifName = "net1";
-  const cniDir = await mkdtemp("/tmp/multusctl-canary-");
+  const cniDir = await mkdtemp(join(CANARY_RECORDS_PARENT, CANARY_PREFIX));
   const version = selectConfVersion(delegate.list.cniVersion, delegate.list.cniVersions);
   const multusConfig = {
     cniVersion: version,
@@ -89,7 +96,8 @@ export async function runCanary(delegate: DelegateConfig, config: MultusConfig):
     path: [config.binDir],
     stdinData: Buffer.from(JSON.stringify(multusConfig)),
     config: multusConfig,
-    env: { PATH: process.env["PATH"] },
+    // Delegates inherit the caller's environment (CNI-P-13), as under a runtime.
+    env: { ...process.env },
   });
   const report: CanaryReport = { network: delegate.name, netns: netnsName, containerId, ifName, result: { cniVersion: "1.0.0" }, leftovers: [] };
   await execFileWithDeadline("ip", ["netns", "add", netnsName], { timeoutMs: 10_000 });

@@ -20,6 +20,7 @@ import { acquireFileLock } from "../util/file-lock.ts";
 import type { Logger } from "../util/logger.ts";
 import type { Finding, RepairOutcome } from "./diagnosis.ts";
 import { runEngineDel } from "./engine-del.ts";
+import { findCanaryLeftovers, repairCanaryLeftover } from "./canary-leftovers.ts";
 import {
   cachedAttachments,
   hostLocalDirs,
@@ -176,6 +177,7 @@ export async function diagnoseNode(input: NodeDiagnoseInput): Promise<NodeReport
       repair: { kind: "gc-files" },
     });
   }
+  findings.push(...(await findCanaryLeftovers()));
   return { cniDir: config.cniDir, sandboxes, findings };
 }
 
@@ -260,6 +262,10 @@ export async function repairNode(report: NodeReport, input: RepairInput): Promis
 
   if (report.findings.some((f) => f.repair?.kind === "gc-files")) {
     outcomes.push(await gcFiles(input));
+  }
+
+  for (const f of report.findings) {
+    if (f.repair?.kind === "canary" || f.repair?.kind === "canary-netns") outcomes.push(await repairCanaryLeftover(f.repair, config, input.engineLog ?? (() => undefined)));
   }
 
   if (input.forceLeases) {

@@ -23,7 +23,9 @@ export type FindingKind =
   | "unrecorded-lease"
   | "stale-lock"
   | "orphaned-delegates"
-  | "orphan-device-info";
+  | "orphan-device-info"
+  // node: what a killed `validate --canary` left (canary-leftovers.ts)
+  | "canary-leftover";
 
 /** What `--repair` does about a finding (none: a person has to). */
 export type RepairAction =
@@ -32,7 +34,11 @@ export type RepairAction =
   /** GC's own clean-up under the node lock held exclusively: unused lock files, unowned device-info files. */
   | { kind: "gc-files" }
   /** Only with --force-leases: the lease file, under host-local's own lock. */
-  | { kind: "lease"; path: string; containerId: string };
+  | { kind: "lease"; path: string; containerId: string }
+  /** A killed canary's records: its DEL through the engine from its journal, then its namespace and records removed. */
+  | { kind: "canary"; records: string }
+  /** A killed canary's network namespace with no records left. */
+  | { kind: "canary-netns"; name: string };
 
 export interface Finding {
   kind: FindingKind;

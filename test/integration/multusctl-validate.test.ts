@@ -3,13 +3,15 @@
 // canary, real network namespaces (the canary runs inside a test namespace standing in for the node,
 // so the node's own network is not touched).
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { applyYaml, createNamespace, run, useCluster, type RunResult } from "../cluster/harness.ts";
 import { binPath } from "../helpers/run-executable.ts";
 import { createNetns, deleteNetns } from "../helpers/netns.ts";
+import { createSlowWrappers } from "../helpers/slow-wrappers.ts";
 
 const cluster = useCluster();
 const PLUGINS = "/usr/lib/cni";
@@ -170,5 +172,58 @@ describe("multusctl validate (dist/bin/multusctl, real API server and plugins)",
     const table = await run("ip", ["netns", "exec", node.name, "env", `HOME=${dir}`, "KUBECONFIG=", binPath("multusctl"), "validate", "nad", "-f", file, "--config", config, "--canary"], { timeoutMs: 90_000 });
     t.diagnostic(table.stdout);
     assert.match(table.stdout, /canary\s+\(canary\)\s+MULTUS_CHECK_CANARY\s+ADD\/DEL in netns multusctl-canary-\w+: net1 got 10\.123\.4\.\d+\/24 gw 10\.123\.4\.1; .*nothing left behind/);
+  });
+
+  test("a canary killed with -9 mid-ADD leaves its namespace, records and lease; diagnose node lists them and --repair tears them down through the engine, leaving nothing", async (t) => {
+    const node = await createNetns("mctl-node");
+    t.after(() => deleteNetns(node.name));
+    // The network's plugin is a wrapper that sleeps after the real bridge's ADD (test/helpers/slow-wrappers.ts).
+    const wrappers = await createSlowWrappers(["w1-bridge"]);
+    t.after(() => rm(wrappers, { recursive: true, force: true }));
+    await symlink(join(PLUGINS, "host-local"), join(wrappers, "host-local"));
+    const marks = await mkdtemp(join(tmpdir(), "mctl-marks-"));
+    t.after(() => rm(marks, { recursive: true, force: true }));
+    const slowConfig = join(dir, "slow.conf");
+    await writeFile(slowConfig, JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", type: "multus", clusterNetwork: "none", binDir: wrappers, cniDir: join(dir, "slow-cni"), confDir: join(dir, "net.d") }));
+    const name = `mctl-killed-${node.name.slice(-8)}`;
+    t.after(() => rm(`/var/lib/cni/networks/${name}`, { recursive: true, force: true }));
+    const file = join(dir, "killed.yaml");
+    await writeFile(file, JSON.stringify(nad("t", name, '{"cniVersion":"1.0.0","type":"w1-bridge","bridge":"mctl-br6","ipam":{"type":"host-local","subnet":"10.123.6.0/24"}}')));
+    const before = new Set(await readdir("/run"));
+    const child = spawn("ip", ["netns", "exec", node.name, "env", `HOME=${dir}`, "KUBECONFIG=", "MT_SLOW_AT=w1:after", "MT_SLEEP=3", `MT_MARKS=${marks}`, binPath("multusctl"), "validate", "nad", "-f", file, "--config", slowConfig, "--canary"], { stdio: "ignore" });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    let started = false;
+    for (let i = 0; i < 200 && !started; i++) {
+      started = (await readdir(marks)).some((f) => f.endsWith(".w1-bridge.started"));
+      if (!started) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(started, "the canary's ADD reached the plugin");
+    child.kill("SIGKILL"); // `ip netns exec` execs multusctl: this is its PID
+    await exited;
+    const records = (await readdir("/run")).filter((n) => n.startsWith("multusctl-canary-") && !before.has(n));
+    assert.equal(records.length, 1, "the killed canary left its records");
+    const leftover = `/run/${records[0] ?? ""}`;
+    const containerId = (await readdir(join(leftover, "attachments")))[0]?.replace(/\.json$/, "") ?? "";
+    // Should the test fail before the repair: what the killed canary left goes anyway.
+    t.after(async () => {
+      await run("ip", ["netns", "delete", containerId]);
+      await rm(leftover, { recursive: true, force: true });
+    });
+    assert.ok((await readdir("/var/run/netns")).includes(containerId), "and its namespace");
+    const diagnose = (extra: string[]): Promise<RunResult> => run("ip", ["netns", "exec", node.name, "env", `HOME=${dir}`, "KUBECONFIG=", binPath("multusctl"), "diagnose", "node", "--config", slowConfig, ...extra, "-o", "json"], { timeoutMs: 120_000 });
+    const found = await diagnose([]);
+    assert.equal(found.code, 1, found.stdout + found.stderr);
+    const findings = (JSON.parse(found.stdout) as { findings: { kind: string; subject: string; detail: string }[] }).findings.filter((f) => f.kind === "canary-leftover" && f.subject === leftover);
+    assert.equal(findings.length, 1, found.stdout);
+    assert.match(findings[0]?.detail ?? "", new RegExp(`records of a multusctl validate --canary that did not finish: ${containerId}: ${name} net1 \\(adding\\)`));
+    const repaired = await diagnose(["--repair"]);
+    t.diagnostic(repaired.stdout);
+    assert.ok(!(await readdir("/run")).includes(records[0] ?? ""), "its records are gone");
+    assert.ok(!(await readdir("/var/run/netns")).includes(containerId), "its namespace is gone");
+    for (const lease of await readdir(`/var/lib/cni/networks/${name}`).catch(() => [])) {
+      assert.ok(!(await readFile(`/var/lib/cni/networks/${name}/${lease}`, "utf8")).includes(containerId), `lease ${lease} released by the canary's DEL`);
+    }
+    const again = await diagnose([]);
+    assert.deepEqual((JSON.parse(again.stdout) as { findings: { kind: string; subject: string }[] }).findings.filter((f) => f.subject === leftover || f.subject.endsWith(containerId)), []);
   });
 });
