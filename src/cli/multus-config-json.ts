@@ -45,6 +45,8 @@ export function multusConfigJson(c: MultusConfig): Record<string, unknown> {
     legacyNetworks: ["legacyNetworks", c.legacyNetworks],
     // Unknown keys were ignored by the engine; they stay out.
     unknownKeys: undefined,
+    // Said when the config was read; a level it did not know is already "" (the default).
+    warnings: undefined,
   };
   const out: Record<string, unknown> = { type: "multus" };
   for (const f of Object.values(fields)) if (f !== undefined) out[f[0]] = f[1];

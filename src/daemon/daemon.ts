@@ -64,6 +64,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   });
   for (const key of config.unknownKeys) log.warn({ field: key, config: config.source }, "unknown key in the daemon config, ignored (docs/configuration.md lists the keys)");
   for (const key of config.ignoredKeys) log.warn({ field: key, config: config.source }, "daemon config key accepted but without effect in Multus-TS (docs/compatibility.md)");
+  const configProblem = checkThinKeys(config, log);
 
   // A broken multus-native.node fails the start, before the socket takes any request.
   const locks = lockPrimitive();
@@ -148,7 +149,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
       metrics.configWrites.inc();
     },
   });
-  const ready = (): boolean => !draining && synced && generator.current !== undefined;
+  const ready = (): boolean => configProblem === undefined && !draining && synced && generator.current !== undefined;
   const server = createCniServer({
     handlers,
     delegate: async (req) => {
@@ -368,4 +369,23 @@ function findChroot(): string {
 function stringKey(o: Record<string, unknown>, key: string): string | undefined {
   const v = o[key];
   return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+/**
+ * The daemon config's thin keys are every request's too (daemon-config.ts): one the Multus config
+ * refuses would fail every ADD with code 7 while the daemon looked healthy. They are parsed now, as a
+ * request's config would be (what only the generated config has is a placeholder); when one is bad the
+ * error is logged and /readyz stays 500, so the rollout stops on this node instead of breaking its
+ * pods. Values accepted with a warning (an unknown logLevel) are said once, here.
+ */
+function checkThinKeys(config: DaemonConfig, log: Logger): string | undefined {
+  try {
+    const parsed = parseMultusConfig({ cniVersion: "1.0.0", type: "multus", clusterNetwork: "(the generated config's)", ...config.overrides }, `the daemon config ${config.source}`);
+    for (const warning of parsed.warnings) log.warn({ config: config.source, warning }, "a value of the daemon config was accepted with a warning");
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    log.error({ config: config.source, error: message }, "the daemon config is invalid: /readyz stays 500 and the daemon refuses to be ready until it is fixed (every CNI call would fail with this error); fix the key it names and restart the daemon");
+    return message;
+  }
 }

@@ -49,6 +49,8 @@ export const PROTOCOL_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 const stringList = v.array(v.string());
+/** logLevel's values ("" = the default: error for the plugin, verbose for the daemon). */
+const LOG_LEVELS: readonly string[] = ["debug", "verbose", "error", "panic", ""];
 const delegateObject = v.looseObject({});
 const nonEmptyStrings = v.array(v.pipe(v.string(), v.nonEmpty()));
 
@@ -75,7 +77,8 @@ const MultusConfigSchema = v.looseObject({
   globalNamespaces: v.optional(v.string()),
   systemNamespaces: v.optional(stringList),
   multusNamespace: v.optional(v.string()),
-  logLevel: v.optional(v.picklist(["debug", "verbose", "error", "panic", ""])),
+  // Any string: upstream reads the level case-insensitively and only warns about one it does not know.
+  logLevel: v.optional(v.string()),
   logFile: v.optional(v.string()),
   logToStderr: v.optional(v.boolean()),
   capabilities: v.optional(v.record(v.string(), v.boolean())),
@@ -154,6 +157,8 @@ export interface MultusConfig {
   legacyNetworks: boolean;
   /** Top-level keys nobody knows (warned about once per key, then ignored). */
   unknownKeys: string[];
+  /** Values accepted with a warning (said once per process): an unknown logLevel, as upstream tolerates it. */
+  warnings: string[];
 }
 
 /**
@@ -178,6 +183,12 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     );
   }
   const multusNamespace = nonEmpty(c.multusNamespace) ?? DEFAULTS.multusNamespace;
+  const warnings: string[] = [];
+  const level = (c.logLevel ?? "").trim().toLowerCase();
+  const logLevel = LOG_LEVELS.includes(level) ? level : "";
+  if (logLevel !== level) {
+    warnings.push(`${source}: key "logLevel": ${JSON.stringify(c.logLevel)} is not a level Multus knows (debug, verbose, error, panic; any case): the default applies`);
+  }
   const delegatePolicy: DelegatePolicy = {
     allowedTypes: c.delegatePolicy?.allowedTypes,
     deniedTypes: c.delegatePolicy?.deniedTypes ?? [],
@@ -210,7 +221,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     globalNamespaces: splitList(c.globalNamespaces ?? DEFAULTS.globalNamespaces),
     systemNamespaces: c.systemNamespaces ?? [...DEFAULTS.systemNamespaces],
     multusNamespace,
-    logLevel: c.logLevel ?? "",
+    logLevel,
     logFile: nonEmpty(c.logFile),
     logToStderr: c.logToStderr ?? true,
     runtimeConfig: c.runtimeConfig ?? {},
@@ -231,6 +242,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     delegatePolicy,
     legacyNetworks: c.legacyNetworks ?? false,
     unknownKeys: Object.keys(c).filter((k) => !KNOWN_KEYS.has(k)).sort(),
+    warnings,
   };
 }
 

@@ -99,6 +99,11 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       warnedKeys.add(key);
       log.warn({ field: key, config: args.config.name }, "unknown key in the Multus config, ignored (docs/configuration.md lists the keys)");
     }
+    for (const warning of config.warnings) {
+      if (warnedKeys.has(warning)) continue;
+      warnedKeys.add(warning);
+      log.warn({ warning }, "a value of the Multus config was accepted with a warning");
+    }
     // Multus's binDir comes first, then the runtime's CNI_PATH (upstream behaviour).
     const runner = deps.createRunner(config, [config.binDir, ...args.path], log, args.env);
     const journal = new AttachmentJournal(config.cniDir);

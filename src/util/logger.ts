@@ -45,8 +45,10 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
 }
 
+/** The level a config names, as upstream reads it: case-insensitive; anything else is `fallback`. */
 export function parseLogLevel(s: string | undefined, fallback: LogLevel): LogLevel {
-  return s === "debug" || s === "verbose" || s === "error" || s === "panic" ? s : fallback;
+  const l = s?.trim().toLowerCase();
+  return l === "debug" || l === "verbose" || l === "error" || l === "panic" ? l : fallback;
 }
 
 function redact(fields: Record<string, unknown>): Record<string, unknown> {

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { after, afterEach, before, describe, test } from "node:test";
 import { applyYaml, createNamespace, useCluster } from "../cluster/harness.ts";
-import { postDelegate, socketGet } from "../helpers/daemon.ts";
+import { postDelegate, socketGet, startDaemon } from "../helpers/daemon.ts";
 import { createKubeBed, nadYaml, type KubeBed, type TestPod } from "../helpers/kube-bed.ts";
 import { execInNetns } from "../helpers/netns.ts";
 import { stdoutJson } from "../helpers/run-executable.ts";
@@ -112,6 +112,28 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     const overTcp = await execInNetns(b.node.name, ["curl", "-sf", "http://127.0.0.1:19091/metrics"]);
     assert.match(overTcp.stdout, /multus_requests_total\{command="ADD",result="success"\} 1\b/);
     assert.deepEqual(await b.residue(p), []);
+  });
+
+  test("the daemon checks its config's Multus keys at start: a bad one keeps /readyz at 500 with the key named; logLevel in any case is accepted, an unknown one only warned about (upstream tolerates both)", async (t) => {
+    const b = await thickBed({ logLevel: "Debug" });
+    assert.match(await b.daemon?.log() ?? "", /"level":"debug"/, "logLevel \"Debug\" is debug, as upstream reads it");
+    await b.daemon?.stop("SIGTERM", 10_000);
+    const sock = join(b.socketDir, "multus.sock");
+    const base = { socketDir: b.socketDir, cniConfigDir: join(b.state, "generated"), multusAutoconfigDir: b.confDir, cniVersion: "1.0.0", kubeconfig: b.kubeconfig, cniDir: b.cniDir, confDir: b.confDir };
+    const status = async (path: string): Promise<number> => (await socketGet(sock, path).catch(() => ({ status: 0 }))).status;
+
+    const bad = await startDaemon({ netns: b.node.name, dir: b.state, nodeName: "mt-node", waitReady: false, config: { ...base, namespaceIsolation: "yes" } });
+    t.after(() => bad.stop("SIGTERM", 10_000));
+    await waitFor("the bad daemon's socket", async () => (await status("/healthz")) === 200);
+    await sleep(1_500);
+    assert.equal(await status("/readyz"), 500, "never ready with a config every request would fail on");
+    assert.match(await bad.log(), /the daemon config is invalid: \/readyz stays 500.*key \\"namespaceIsolation\\"/);
+    await bad.stop("SIGTERM", 10_000);
+
+    const warned = await startDaemon({ netns: b.node.name, dir: b.state, nodeName: "mt-node", config: { ...base, logLevel: "info" } });
+    t.after(() => warned.stop("SIGTERM", 10_000));
+    assert.equal(await status("/readyz"), 200, "an unknown logLevel does not stop the daemon");
+    assert.match(await warned.log(), /\\"info\\" is not a level Multus knows \(debug, verbose, error, panic; any case\): the default applies/);
   });
 
   test("the ADD path reads the pod and its NADs from the informer caches (no API read once synced); with a stale cache it reads the API, and still succeeds", async (t) => {

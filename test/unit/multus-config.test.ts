@@ -104,3 +104,14 @@ test("config: budgets, log rotation and unknown keys (upstream's lumberjack defa
   assert.throws(() => parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge], operationTimeoutSeconds: 0 }, "t"), /key "operationTimeoutSeconds"/);
   assert.throws(() => parseMultusConfig({ cniVersion: "1.0.0", delegates: [bridge], logOptions: { maxsize: 1 } }, "t"), /key "logOptions/);
 });
+
+test("config: logLevel is read as upstream reads it — any case; an unknown level is the default with a warning, not an error", () => {
+  const base = { cniVersion: "1.0.0", clusterNetwork: "x" };
+  assert.equal(parseMultusConfig({ ...base, logLevel: "Debug" }, "f").logLevel, "debug");
+  assert.equal(parseMultusConfig({ ...base, logLevel: " VERBOSE " }, "f").logLevel, "verbose");
+  assert.deepEqual(parseMultusConfig({ ...base, logLevel: "Debug" }, "f").warnings, []);
+  const info = parseMultusConfig({ ...base, logLevel: "info" }, "/etc/cni/net.d/00-multus.conf");
+  assert.equal(info.logLevel, "");
+  assert.deepEqual(info.warnings, ['/etc/cni/net.d/00-multus.conf: key "logLevel": "info" is not a level Multus knows (debug, verbose, error, panic; any case): the default applies']);
+  assert.throws(() => parseMultusConfig({ ...base, logLevel: 3 }, "f"), /key "logLevel"/);
+});
