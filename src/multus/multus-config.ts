@@ -182,6 +182,14 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
       `invalid Multus config in ${source}: set "clusterNetwork" or a non-empty "delegates" list`,
     );
   }
+  if (nonEmpty(c.auxiliaryCNIChainName) !== undefined) {
+    // Refused rather than ignored: a chain an operator relies on (upstream runs it after every pod's
+    // networks) silently missing is worse than a config that says it cannot be honoured.
+    throw new MultusError(
+      "MULTUS_ERR_CONFIG",
+      `invalid Multus config in ${source}: key "auxiliaryCNIChainName" (upstream's auxiliary chain of the files in a subdirectory of the cluster network's directory) is not implemented by Multus-TS; remove it, or chain those plugins in the cluster network's conflist (docs/compatibility.md)`,
+    );
+  }
   const multusNamespace = nonEmpty(c.multusNamespace) ?? DEFAULTS.multusNamespace;
   const warnings: string[] = [];
   const level = (c.logLevel ?? "").trim().toLowerCase();

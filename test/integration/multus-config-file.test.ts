@@ -321,12 +321,18 @@ describe("multus config-file mode with the reference plugins", () => {
   });
 
   test("unknown config keys are warned about once per key and ignored; keys we accept without effect are not warned about", async () => {
-    const conf = multusConf([bridgeNet()], { clusterNetwrok: "typo", retryDeleteOnError: true, auxiliaryCNIChainName: "aux", whatever: 1 });
+    const conf = multusConf([bridgeNet()], { clusterNetwrok: "typo", retryDeleteOnError: true, auxiliaryCNIChainName: "", logLevel: "Error", whatever: 1 });
     const add = await cni("ADD", conf);
     assert.equal(add.code, 0, add.stdout);
     const warnings = add.stderr.split("\n").filter((l) => l.includes("unknown key in the Multus config"));
     assert.deepEqual(warnings.map((l) => (JSON.parse(l) as { field: string }).field), ["clusterNetwrok", "whatever"]);
     assert.equal((await cni("DEL", conf)).code, 0);
+    // A key upstream has and Multus-TS cannot honour is refused, through the executable, naming it.
+    const aux = await cni("ADD", multusConf([bridgeNet()], { auxiliaryCNIChainName: "vendor-cni-chain" }));
+    assert.equal(aux.code, 1);
+    assert.equal(stdoutJson(aux)["code"], 7);
+    assert.match(String(stdoutJson(aux)["msg"]), /key "auxiliaryCNIChainName" .* is not implemented by Multus-TS/);
+    assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname), ["lo"]);
   });
 
   test("logFile is rotated like upstream's (logOptions maxSize/maxBackups/compress): old files are gzipped and pruned", async () => {

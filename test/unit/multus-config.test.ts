@@ -115,3 +115,9 @@ test("config: logLevel is read as upstream reads it — any case; an unknown lev
   assert.deepEqual(info.warnings, ['/etc/cni/net.d/00-multus.conf: key "logLevel": "info" is not a level Multus knows (debug, verbose, error, panic; any case): the default applies']);
   assert.throws(() => parseMultusConfig({ ...base, logLevel: 3 }, "f"), /key "logLevel"/);
 });
+
+test("config: auxiliaryCNIChainName (not implemented) is refused naming the key, never silently ignored; empty is no chain", () => {
+  const base = { cniVersion: "1.0.0", clusterNetwork: "/etc/cni/net.d/10-bridge.conflist" };
+  assert.throws(() => parseMultusConfig({ ...base, auxiliaryCNIChainName: "vendor-cni-chain" }, "daemon config"), /invalid Multus config in daemon config: key "auxiliaryCNIChainName" .* is not implemented by Multus-TS; remove it/);
+  assert.equal(parseMultusConfig({ ...base, auxiliaryCNIChainName: "" }, "f").name, "multus-cni-network");
+});
