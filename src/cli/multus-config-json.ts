@@ -24,6 +24,7 @@ export function multusConfigJson(c: MultusConfig): Record<string, unknown> {
     logLevel: c.logLevel === "" ? undefined : ["logLevel", c.logLevel],
     logFile: c.logFile === undefined ? undefined : ["logFile", c.logFile],
     logToStderr: ["logToStderr", c.logToStderr],
+    logFormat: ["logFormat", c.logFormat],
     runtimeConfig: ["runtimeConfig", c.runtimeConfig],
     logRotation: ["logOptions", { maxSize: c.logRotation.maxSizeMb, maxBackups: c.logRotation.maxBackups, maxAge: c.logRotation.maxAgeDays, compress: c.logRotation.compress }],
     retryDeleteOnError: ["retryDeleteOnError", c.retryDeleteOnError],

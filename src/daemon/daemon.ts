@@ -35,7 +35,7 @@ import { parseMultusConfig, type MultusConfig } from "../multus/multus-config.ts
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
 import { reportNodeIdentity } from "../multus/node-identity.ts";
 import { isReady } from "../multus/readiness.ts";
-import { createLogger, parseLogLevel, type Logger } from "../util/logger.ts";
+import { createLogger, parseLogFormat, parseLogLevel, type Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
 import { lockPrimitive } from "../util/file-lock.ts";
 import { CachedPodApiFactory, cachedPod, stripNad } from "./cached-pod-api.ts";
@@ -60,6 +60,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
     level: parseLogLevel(stringKey(config.overrides, "logLevel"), "verbose"),
     stderr,
     file: stringKey(config.overrides, "logFile"),
+    format: parseLogFormat(stringKey(config.overrides, "logFormat")),
     component: "multus-daemon",
   });
   for (const key of config.unknownKeys) log.warn({ field: key, config: config.source }, "unknown key in the daemon config, ignored (docs/configuration.md lists the keys)");

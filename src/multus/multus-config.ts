@@ -40,6 +40,8 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "delegatePolicy",
   // Ours: resolve Multus v1's `networks` annotation through kubernetes.com/v1 Network objects (docs/legacy-networks.md).
   "legacyNetworks",
+  // Ours: "text" writes upstream's log line (`<time> [<level>] <message>`) instead of JSON.
+  "logFormat",
 ]);
 
 /** Keys of the CNI protocol itself: a daemon's config never overrides these in a request. */
@@ -101,6 +103,7 @@ const MultusConfigSchema = v.looseObject({
   deviceInfoDir: v.optional(v.string()),
   delegatePolicy: v.optional(DelegatePolicySchema),
   legacyNetworks: v.optional(v.boolean()),
+  logFormat: v.optional(v.picklist(["json", "text"], 'must be "json" (the default) or "text" (upstream\'s line)')),
 });
 
 /** lumberjack's rotation of `logFile`, with upstream Multus's defaults (100 MB, 5 backups, 5 days, gzip). */
@@ -138,6 +141,8 @@ export interface MultusConfig {
   logLevel: string;
   logFile: string | undefined;
   logToStderr: boolean;
+  /** "json" (ours, the default) or "text" (upstream's `<time> [<level>] <message>` line). */
+  logFormat: "json" | "text";
   runtimeConfig: Record<string, unknown>;
   logRotation: LogRotation;
   retryDeleteOnError: boolean;
@@ -232,6 +237,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     logLevel,
     logFile: nonEmpty(c.logFile),
     logToStderr: c.logToStderr ?? true,
+    logFormat: c.logFormat ?? "json",
     runtimeConfig: c.runtimeConfig ?? {},
     logRotation: {
       // lumberjack: a maxSize of 0 means its default, 100 MB; 0 backups or days mean no limit.

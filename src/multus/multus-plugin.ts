@@ -92,6 +92,7 @@ export function createMultusHandlers(deps: MultusPluginDeps): PluginHandlers {
       stderr: config.logToStderr ? deps.stderr : undefined,
       file: config.logFile,
       rotation: config.logRotation,
+      format: config.logFormat,
       component: "multus",
     });
     for (const key of config.unknownKeys) {

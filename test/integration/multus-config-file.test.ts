@@ -335,6 +335,16 @@ describe("multus config-file mode with the reference plugins", () => {
     assert.deepEqual((await listLinks(pod.name)).map((l) => l.ifname), ["lo"]);
   });
 
+  test("logFormat text: the executable's stderr lines are upstream's (`<RFC 3339> [verbose] …`), not JSON", async () => {
+    const conf = multusConf([bridgeNet()], { logLevel: "Verbose", logFormat: "text", logToStderr: true });
+    const add = await cni("ADD", conf);
+    assert.equal(add.code, 0, add.stdout);
+    const lines = add.stderr.split("\n").filter((l) => l !== "");
+    assert.ok(lines.length > 0, "verbose logs something on ADD");
+    for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(debug|verbose|warning|error)\] /, l);
+    assert.equal((await cni("DEL", conf)).code, 0);
+  });
+
   test("logFile is rotated like upstream's (logOptions maxSize/maxBackups/compress): old files are gzipped and pruned", async () => {
     const logDir = join(state, "log");
     await mkdir(logDir);
