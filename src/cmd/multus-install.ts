@@ -6,6 +6,8 @@
 //   multus-install --type thin [--skip-config-watch] executables, kubeconfig, 00-multus.conf; watch
 //   multus-install --type thin --move-original-config   seed 004: master → /etc/cni/multus/net.d + NAD
 //   multus-install uninstall                          put the node back as it was
+// Before any config, the copied executables are run chrooted in the node's root (--host-root, default
+// /hostroot) for a CNI VERSION; a node that cannot run them fails the install (--skip-host-check).
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { SERVICE_ACCOUNT_DIR } from "../k8s/client-config.ts";
@@ -28,6 +30,8 @@ const OPTIONS = {
   "multus-master-cni-file-name": { type: "string" },
   "multus-kubeconfig-file-host": { type: "string" },
   "skip-multus-binary-copy": { type: "boolean" },
+  "host-root": { type: "string" },
+  "skip-host-check": { type: "boolean" },
   "skip-config-watch": { type: "boolean" },
   "move-original-config": { type: "boolean" },
   "rename-conf-file": { type: "boolean" },
@@ -165,6 +169,8 @@ function main(): void {
     multusMasterCniFileName: v["multus-master-cni-file-name"],
     kubeconfigPath: kubeconfigHostPath,
     skipBinaryCopy: v["skip-multus-binary-copy"] === true,
+    hostRoot: v["host-root"] ?? "/hostroot",
+    skipHostCheck: v["skip-host-check"] === true,
     skipConfigWatch: v["skip-config-watch"] === true,
     moveOriginalConfig: v["move-original-config"] === true,
     renameConfFile: v["rename-conf-file"] === true,

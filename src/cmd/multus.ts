@@ -4,6 +4,21 @@ import { ALL_VERSIONS } from "../cni/version.ts";
 import { clientConfigSource } from "../k8s/client-config.ts";
 import { createConflistDelegateRunner } from "../multus/conflist-delegate-runner.ts";
 import { createMultusHandlers } from "../multus/multus-plugin.ts";
+import { nativeModule } from "../util/native-module.ts";
+
+// multus-install's host check (src/install/host-check.ts) runs this executable chrooted in the node's
+// root for a VERSION with MULTUS_TS_HOST_CHECK=1: it then also loads multus-native.node as an ADD's
+// first lock would, and says on stderr how that went, so that a module the node cannot load is
+// reported at install rather than found at the first lock. stdout stays the VERSION result.
+if (process.env["MULTUS_TS_HOST_CHECK"] === "1" && process.env["CNI_COMMAND"] === "VERSION") {
+  let report: string;
+  try {
+    report = nativeModule() === null ? "absent" : "loaded";
+  } catch (err) {
+    report = (err as Error).message.replace(/\n/g, " ");
+  }
+  process.stderr.write(`multus-native.node: ${report}\n`);
+}
 
 const handlers = createMultusHandlers({
   oneCallPerProcess: true,

@@ -31,6 +31,7 @@ import { isDns1123Label } from "../netattach/address-syntax.ts";
 import type { Logger } from "../util/logger.ts";
 import { acquireFileLock, readLockNote, type FileLock } from "../util/file-lock.ts";
 import { installAlias, installExecutable, sha256File, sweepTemporaries, TEMP_MARK } from "./files.ts";
+import { checkHost, checkHostRootMounted } from "./host-check.ts";
 import { emptyState, loadState, StateRecorder, type InstallState } from "./install-state.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import { reportNodeIdentity } from "../multus/node-identity.ts";
@@ -50,6 +51,10 @@ export interface InstallOptions {
   /** The kubeconfig for thin Multus: written here, and named in the config (host paths are mounted at the same paths). */
   kubeconfigPath: string;
   skipBinaryCopy: boolean;
+  /** Where the node's / is mounted (--host-root): the host check runs the executables chrooted there. */
+  hostRoot: string;
+  /** --skip-host-check: install without running the executables on the host first (host-check.ts). */
+  skipHostCheck: boolean;
   skipConfigWatch: boolean;
   moveOriginalConfig: boolean;
   renameConfFile: boolean;
@@ -139,6 +144,7 @@ async function preflight(o: InstallOptions): Promise<string | undefined> {
       });
       if (!st.isFile()) throw new Error(`cannot install ${name}: ${src} is not a file`);
     }
+    if (!o.skipHostCheck) await checkHostRootMounted(o.hostRoot);
   }
   if (o.type === "thick") return undefined;
   if (o.multusConfFile !== "auto") {
@@ -176,6 +182,15 @@ async function installLocked(o: InstallOptions, kubeconfig: string | undefined, 
   await sweepTemporaries(o.cniBinDir);
   await sweepTemporaries(dirname(o.statePath), { atomicWrites: true });
   if (!o.skipBinaryCopy) await installBinaries(o, rec);
+  // Before anything makes the runtime call Multus: a node that cannot run it must not get a config
+  // naming it (thin: every pod; thick: the daemon's config, which waits for this initContainer).
+  // With --skip-multus-binary-copy the executables are not ours to check (the thin DaemonSet's
+  // keeper runs after its initContainer checked them).
+  if (!o.skipBinaryCopy && o.skipHostCheck) {
+    o.log.warn({ binDir: o.cniBinDir }, "host check skipped (--skip-host-check): nothing proved that this node can run the installed executables");
+  } else if (!o.skipBinaryCopy) {
+    await checkHost({ type: o.type, hostRoot: o.hostRoot, cniBinDir: o.cniBinDir, log: o.log });
+  }
 
   // The daemon (thick) or this installer (thin) writes these; uninstall removes them when they are Multus configs.
   for (const ext of ["conf", "conflist"]) await rec.noteMultusConfig(join(o.cniConfDir, `${MULTUS_CONFIG_PREFIX}.${ext}`));

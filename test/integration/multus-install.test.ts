@@ -21,6 +21,11 @@ import { binPath } from "../helpers/run-executable.ts";
 import { TEMP_MARK } from "../../src/install/files.ts";
 
 const cluster = useCluster();
+/**
+ * These scratch nodes have no node root to chroot into (and some install /bin/sleep as multus): the
+ * host check has its own tests (multus-install-host-check.test.ts).
+ */
+const NO_HOST = ["--skip-host-check"];
 const useBed = useKubeBed(cluster, { mode: "thin" });
 
 /** The API server's address and CA, as a pod would get them (KUBERNETES_SERVICE_HOST/PORT, ca.crt). */
@@ -175,7 +180,7 @@ describe("multus-install: executables and the install record", () => {
     await copyFile("/bin/sleep", join(src, "multus"));
     await copyFile(binPath("multus-shim"), join(src, "multus-shim"));
     await copyFile(binPath("multus-native.node"), join(src, "multus-native.node"));
-    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
+    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST];
     const first = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(first.status, 0, first.stderr);
     const running = spawn(join(bin, "multus"), ["30"], { stdio: "ignore" });
@@ -201,7 +206,7 @@ describe("multus-install: executables and the install record", () => {
     for (const f of ["multus", "multus-shim", "multus-native.node"]) await copyFile(binPath(f), join(src, f));
     const trace = join(src, "..", "strace.out");
     // -f: libuv's thread pool does the file work; -y: each descriptor with the path it names.
-    const r = spawnSync("strace", ["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, binPath("multus-install"), "--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf], { encoding: "utf8" });
+    const r = spawnSync("strace", ["-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, binPath("multus-install"), "--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     const lines = (await readFile(trace, "utf8")).split("\n");
     for (const name of ["multus", "multus-shim", "multus-native.node", "passthru", "vfioveth"]) {
@@ -225,19 +230,19 @@ describe("multus-install: executables and the install record", () => {
     // multus-shim is missing from the source: the install fails before it writes anything.
     await copyFile(binPath("multus-shim"), join(src, "multus"));
     await copyFile(binPath("multus-native.node"), join(src, "multus-native.node"));
-    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
+    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST];
     const failed = spawnSync(binPath("multus-install"), args, { encoding: "utf8" });
     assert.equal(failed.status, 1);
     assert.match(failed.stderr, /cannot install multus-shim: .*multus-shim/);
     assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before), "bad input leaves nothing behind");
     // Thin without a ServiceAccount: the same, before a single executable is copied.
-    const thin = spawnSync(binPath("multus-install"), ["--type", "thin", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf], { encoding: "utf8", env: {} });
+    const thin = spawnSync(binPath("multus-install"), ["--type", "thin", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST], { encoding: "utf8", env: {} });
     assert.equal(thin.status, 1);
     assert.match(thin.stderr, /KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set/);
     assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before));
     // A --delegate-policy the engine would refuse fails the install, naming the key, before anything is written.
     for (const [policy, message] of [["{", /--delegate-policy is not JSON/], ['{"allowedHostPaths":["relative/dir"]}', /key "delegatePolicy\.allowedHostPaths\.0": a host path must be absolute/], ['{"allowedTypos":[]}', /delegatePolicy/]] as const) {
-      const bad = spawnSync(binPath("multus-install"), ["--type", "thin", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, "--delegate-policy", policy], { encoding: "utf8", env: {} });
+      const bad = spawnSync(binPath("multus-install"), ["--type", "thin", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST, "--delegate-policy", policy], { encoding: "utf8", env: {} });
       assert.equal(bad.status, 1, policy);
       assert.match(bad.stderr, message);
       assert.deepEqual(withoutSrc(await tree(work)), withoutSrc(before));
@@ -269,7 +274,7 @@ describe("multus-install killed with SIGKILL", () => {
     await writeFile(join(bin, "bridge"), "#!/bin/sh\n", { mode: 0o755 });
     const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
     const before = withoutSrc(await tree(work));
-    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf];
+    const args = ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST];
     const undoAndCompare = async (when: string): Promise<void> => {
       const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
       assert.equal(undo.status, 0, `uninstall after a kill ${when}: ${undo.stderr}`);
