@@ -103,7 +103,7 @@ const MultusConfigSchema = v.looseObject({
   deviceInfoDir: v.optional(v.string()),
   delegatePolicy: v.optional(DelegatePolicySchema),
   legacyNetworks: v.optional(v.boolean()),
-  logFormat: v.optional(v.picklist(["json", "text"], 'must be "json" (the default) or "text" (upstream\'s line)')),
+  logFormat: v.optional(v.string()),
 });
 
 /** lumberjack's rotation of `logFile`, with upstream Multus's defaults (100 MB, 5 backups, 5 days, gzip). */
@@ -202,6 +202,11 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
   if (logLevel !== level) {
     warnings.push(`${source}: key "logLevel": ${JSON.stringify(c.logLevel)} is not a level Multus knows (debug, verbose, error, panic; any case): the default applies`);
   }
+  const format = (c.logFormat ?? "").trim().toLowerCase();
+  const logFormat = format === "text" ? "text" : "json";
+  if (format !== "" && format !== logFormat) {
+    warnings.push(`${source}: key "logFormat": ${JSON.stringify(c.logFormat)} is not a format Multus knows ("json", "text"; any case): JSON applies`);
+  }
   const delegatePolicy: DelegatePolicy = {
     allowedTypes: c.delegatePolicy?.allowedTypes,
     deniedTypes: c.delegatePolicy?.deniedTypes ?? [],
@@ -237,7 +242,7 @@ export function parseMultusConfig(json: unknown, source: string): MultusConfig {
     logLevel,
     logFile: nonEmpty(c.logFile),
     logToStderr: c.logToStderr ?? true,
-    logFormat: c.logFormat ?? "json",
+    logFormat,
     runtimeConfig: c.runtimeConfig ?? {},
     logRotation: {
       // lumberjack: a maxSize of 0 means its default, 100 MB; 0 backups or days mean no limit.

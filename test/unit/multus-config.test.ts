@@ -121,3 +121,12 @@ test("config: auxiliaryCNIChainName (not implemented) is refused naming the key,
   assert.throws(() => parseMultusConfig({ ...base, auxiliaryCNIChainName: "vendor-cni-chain" }, "daemon config"), /invalid Multus config in daemon config: key "auxiliaryCNIChainName" .* is not implemented by Multus-TS; remove it/);
   assert.equal(parseMultusConfig({ ...base, auxiliaryCNIChainName: "" }, "f").name, "multus-cni-network");
 });
+
+test("config: logFormat text or json in any case, like the daemon reads it; anything else is JSON with a warning", () => {
+  const base = { cniVersion: "1.0.0", clusterNetwork: "x" };
+  assert.equal(parseMultusConfig({ ...base, logFormat: "Text" }, "f").logFormat, "text");
+  assert.equal(parseMultusConfig(base, "f").logFormat, "json");
+  const odd = parseMultusConfig({ ...base, logFormat: "logfmt" }, "f");
+  assert.equal(odd.logFormat, "json");
+  assert.match(odd.warnings.join(), /key "logFormat": "logfmt" is not a format Multus knows/);
+});
