@@ -5,6 +5,7 @@
 // of running into the kubelet's rate limit (upstream lists on every ADD, multus-behavior.md).
 import { decodeMessage, encodeStrings, messagesOf, stringOf, stringsOf, type WireFields } from "./protobuf-wire.ts";
 import { GrpcError, grpcUnary } from "./grpc-unary.ts";
+import { untilAborted } from "../util/until-aborted.ts";
 
 /** resourceName → device IDs, union over the pod's containers, in the kubelet's order. */
 export type DeviceMap = Map<string, string[]>;
@@ -41,26 +42,6 @@ function getUnsupported(err: unknown): boolean {
   return err instanceof GrpcError && (err.status === 12 || /Get method disabled/i.test(err.message));
 }
 
-/** `answer`, or the caller's own deadline, whichever comes first (a shared answer is not cancelled by one caller). */
-function within<T>(answer: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new GrpcError(4, `${what}: no answer before the deadline`));
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(new GrpcError(4, `${what}: no answer before the deadline`));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    answer.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
 
 export interface PodResourcesOptions {
   /** Each request's own deadline (default 10 s). */
@@ -96,7 +77,7 @@ export async function podResourcesDevices(
   const what = `${SERVICE}/List on ${socketPath}`;
   const cached = state.list;
   if (cached !== undefined && Date.now() - cached.at <= LIST_TTL_MS) {
-    const pod = find(await within(cached.answer, signal, what).catch(() => []));
+    const pod = find(await untilAborted(cached.answer, signal, () => new GrpcError(4, `${what}: no answer before the deadline`)).catch(() => []));
     // An answer started before this pod was admitted does not list it: ask again once.
     if (pod !== undefined) return devicesOf(pod);
   }
@@ -108,7 +89,7 @@ export async function podResourcesDevices(
   answer.catch(() => {
     if (state.list === entry) delete state.list;
   });
-  const pod = find(await within(answer, signal, what));
+  const pod = find(await untilAborted(answer, signal, () => new GrpcError(4, `${what}: no answer before the deadline`)));
   return pod === undefined ? undefined : devicesOf(pod);
 }
 /** Forget what was learnt about the sockets (tests). */

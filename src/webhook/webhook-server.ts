@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../util/logger.ts";
 import { MultusError } from "../util/multus-error.ts";
+import { untilAborted } from "../util/until-aborted.ts";
 import { admissionReviewResponse, decodeAdmissionReview, type AdmissionRequest, type AdmissionVerdict } from "./admission-review.ts";
 import type { TlsMaterial, TlsSource } from "./webhook-tls.ts";
 
@@ -134,7 +135,7 @@ export class WebhookServer {
     const signal = AbortSignal.timeout(budgetMs);
     const json = await readJsonBody(req, signal);
     const request = decodeAdmissionReview(json);
-    const verdict = await withDeadline(this.#o.admit(request, signal), signal, budgetMs);
+    const verdict = await untilAborted(this.#o.admit(request, signal), signal, () => new Error(`the checks did not finish within ${String(budgetMs)} ms`));
     this.#o.logger.info(
       { uid: request.uid, kind: request.kind.kind, namespace: request.namespace, name: request.name, operation: request.operation, allowed: verdict.allowed, warnings: verdict.warnings.length },
       "admission review",
@@ -205,22 +206,3 @@ function readJsonBody(req: IncomingMessage, signal: AbortSignal): Promise<unknow
   });
 }
 
-function withDeadline<T>(work: Promise<T>, signal: AbortSignal, budgetMs: number): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error(`the checks did not finish within ${budgetMs} ms`));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(new Error(`the checks did not finish within ${budgetMs} ms`));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
