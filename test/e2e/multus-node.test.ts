@@ -266,7 +266,11 @@ describe(`a pod on a real node (${mode} mode)`, () => {
       return events.some((e) => e.includes("late-net"));
     }, 60_000);
     assert.ok(named, `no event names the NAD late-net: ${events.join(" | ")}`);
-    assert.equal(await podPhaseAndWaiting(namespace, "pod"), "Pending/ContainerCreating");
+    // The event can land before the kubelet writes the container's waiting reason (thick mode answers
+    // the failed ADD, and sends its event, within milliseconds): wait for the status to catch up.
+    let state = "";
+    await eventually(async () => (state = await podPhaseAndWaiting(namespace, "pod")) === "Pending/ContainerCreating", 20_000);
+    assert.equal(state, "Pending/ContainerCreating");
     await createNad(namespace, "late-net", bridgeConfig(info, "mynet6", "10.15.0.0/24"));
     // kubelet retries the sandbox with a back-off; give it room.
     await waitPodReady(namespace, "pod", 120);
