@@ -18,7 +18,8 @@
 #   cluster.sh node-up|node-down|node-status
 #                       a real node (containerd + runc + kubelet, node `localhost`) in its own
 #                       network namespace, against this control plane: see node/node.sh.
-#                       `down` (and the last `release`) stop the node first.
+#                       MULTUS_TS_NODE_NUMBER=2 (…9) adds node `node-2` beside it, on the same L2
+#                       segment. `down` (and the last `release`) stop the nodes first.
 #
 # `up` prints KEY=VALUE lines on stdout (ADMIN_KUBECONFIG, MULTUS_KUBECONFIG, SERVER,
 # MULTUS_TS_CLUSTER=started|reused); everything else goes to stderr.
@@ -170,11 +171,13 @@ live_holders() {
 }
 
 stop_all() {
-  # A node (node/node.sh) needs the API to drain its pods, so it goes first.
+  # A node (node/node.sh) needs the API to drain its pods, so it goes first (the first node's
+  # `down` stops the others before itself).
   if [[ -d "$state/node" ]]; then
     bash "$here/node/node.sh" down 8>&- 9>&- || log "node down failed; stopping the control plane anyway"
   fi
   stop_process kube-apiserver
+  stop_process egress
   stop_process etcd
   rm -rf "$state"
 }
@@ -260,7 +263,38 @@ apiserver_ready() {
 }
 
 healthy() {
-  owned_pid etcd >/dev/null && owned_pid kube-apiserver >/dev/null && apiserver_ready
+  owned_pid etcd >/dev/null && owned_pid egress >/dev/null && owned_pid kube-apiserver >/dev/null && apiserver_ready
+}
+
+# kube-apiserver reaches kubelets (logs, exec, port-forward) and webhooks through an HTTP CONNECT
+# proxy on a unix socket, as it reaches them through konnectivity on a cluster whose nodes it cannot
+# dial: each node's namespace has its own 127.0.0.1, and only the name `localhost` resolves to the
+# machine's. node.sh adds a route per node ($state/kubelets/<node name> -> that node's kubelet
+# socket), so a second node can be `node-2` (node/forward.ts, "connect:").
+start_egress() {
+  local node_bin
+  node_bin="$(find_node24 "$cache_root")"
+  [[ -n "$node_bin" ]] || die "no Node >= 24 on PATH or in $cache_root/node-24.*: bash scripts/setup.sh installs it"
+  mkdir -p "$state/kubelets"
+  start_process egress "$node_bin" "$here/node/forward.ts" "connect:unix:$state/egress.sock=routes:$state/kubelets"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -qx ready "$state/logs/egress.log" 2>/dev/null && break
+    owned_pid egress >/dev/null || { tail -n 20 "$state/logs/egress.log" >&2; die "the egress proxy exited during start-up"; }
+    sleep 0.1
+  done
+  grep -qx ready "$state/logs/egress.log" || die "the egress proxy did not start within 10 s (log: $state/logs/egress.log)"
+  cat >"$state/egress-selector.yaml" <<EOF
+apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+  - name: cluster
+    connection:
+      proxyProtocol: HTTPConnect
+      transport:
+        uds:
+          udsName: $state/egress.sock
+EOF
 }
 
 start_etcd() {
@@ -289,7 +323,9 @@ start_etcd() {
 }
 
 start_apiserver() {
+  start_egress
   start_process kube-apiserver "$bin_dir/kube-apiserver" \
+    --egress-selector-config-file="$state/egress-selector.yaml" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
     --secure-port="$apiserver_port" \
@@ -407,7 +443,7 @@ cmd_up() {
   write_kubeconfig "$admin_kubeconfig" admin \
     "client-certificate-data: $(b64 "$pki/admin.crt")" "client-key-data: $(b64 "$pki/admin.key")"
   # A failed start leaves nothing running, but keeps the logs for `status` and the reader.
-  trap 'log "start-up failed; stopping what was started (logs stay in $state/logs)"; stop_process kube-apiserver; stop_process etcd' EXIT
+  trap 'log "start-up failed; stopping what was started (logs stay in $state/logs)"; stop_process kube-apiserver; stop_process egress; stop_process etcd' EXIT
   start_etcd
   start_apiserver
   bootstrap
@@ -456,7 +492,7 @@ cmd_status() {
   local name pid any=0
   printf '%-16s %s\n' "state dir:" "$state"
   printf '%-16s %s\n' "versions:" "kube-apiserver $k8s_version ($bin_dir), etcd $("$etcd_bin" --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
-  for name in etcd kube-apiserver; do
+  for name in etcd egress kube-apiserver; do
     if pid="$(owned_pid "$name")"; then
       any=1
       printf '%-16s running, pid %s, log %s\n' "$name:" "$pid" "$state/logs/$name.log"

@@ -53,3 +53,16 @@ stop_process() {
   done
   rm -f "$proc_dir/pids/$name.pid"
 }
+
+# A Node that runs TypeScript (type stripping, >= 23.6; the project pins 24) for the forwarders
+# (node/forward.ts): the one on PATH (npm scripts, scripts/test.sh) first, else scripts/setup.sh's
+# cached Node 24 under CACHE_ROOT. Prints nothing when there is none.
+find_node24() {
+  local candidate
+  for candidate in "$(command -v node || true)" "$1"/node-24.*/node_modules/.bin/node; do
+    if [[ -x "$candidate" && "$("$candidate" -p 'Number(process.versions.node.split(".")[0]) >= 24' 2>/dev/null)" == true ]]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+}

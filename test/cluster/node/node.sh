@@ -22,12 +22,20 @@
 #                            installing Multus the way users do (kubectl apply -k deploy/thick)
 #   MULTUS_TS_NODE_COMPONENTS  extra control-plane components to run: "kube-scheduler
 #                            kube-controller-manager" (default both; "" for none)
+#   MULTUS_TS_NODE_NUMBER    1 (default) or 2…9: a further node `node-<n>` of the same control plane
+#                            (state $STATE/node-<n>, node IP 192.0.2.<9+n>, cluster network
+#                            10.244.<n-1>.0/24, no control-plane components), whose eth0 joins the
+#                            first node's "lan" bridge; the first node must be up, and its `down`
+#                            stops the others first. The apiserver reaches every kubelet through the
+#                            control plane's egress proxy ($STATE/kubelets/<node name>, cluster.sh).
 #
-# Why the node is called `localhost`: kubelet refuses a loopback --node-ip, so the node's
-# InternalIP is 192.0.2.10 on the node netns's `lo`, unreachable from the root namespace. The
-# apiserver dials a node by its Hostname address first, and `localhost` resolves to 127.0.0.1
-# there, where a forwarder (forward.ts) carries the connection over a unix socket to kubelet's
-# 127.0.0.1:<port> in the node netns. The reverse forwarder gives the node netns the API at the
+# How the apiserver reaches a kubelet: kubelet refuses a loopback --node-ip, so the node's InternalIP
+# is 192.0.2.10 on the node netns's `lo`, unreachable from the root namespace. The apiserver sends
+# its kubelet connections (logs, exec) to the control plane's egress proxy (cluster.sh), which
+# carries them by the node's name over a unix socket to a forwarder (forward.ts) in the node netns
+# and on to kubelet's 127.0.0.1:<port>. The first node is also called `localhost`, which resolves to
+# 127.0.0.1 in the root namespace, where a forwarder listens too (control planes of older harness
+# versions dial the node directly). The reverse forwarder gives the node netns the API at the
 # same 127.0.0.1:<apiserver port> as the root namespace, so the harness kubeconfigs work unchanged,
 # and listens on the `kubernetes` Service's ClusterIP (10.96.0.1:443, on the node netns's `lo`) for
 # in-cluster clients (a DaemonSet's pods), which kube-proxy would serve on a real node.
@@ -49,30 +57,38 @@ apiserver_port="${MULTUS_TS_APISERVER_PORT:-16443}"
 kubelet_port="${MULTUS_TS_KUBELET_PORT:-10250}"
 multus_bin="${MULTUS_TS_MULTUS_BIN:-$repo_root/dist/bin/multus}"
 mode="${MULTUS_TS_NODE_MODE:-thin}"
-components="${MULTUS_TS_NODE_COMPONENTS-kube-scheduler kube-controller-manager}"
+number="${MULTUS_TS_NODE_NUMBER:-1}"
+[[ "$number" =~ ^[1-9]$ ]] || { printf 'node.sh: error: MULTUS_TS_NODE_NUMBER must be 1 to 9, not %s\n' "$number" >&2; exit 2; }
+if ((number == 1)); then
+  components="${MULTUS_TS_NODE_COMPONENTS-kube-scheduler kube-controller-manager}"
+else
+  components="" # the control plane's extras run beside the first node only
+fi
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v1\./ { print $2; exit }' "$here/../k8s-build/go.mod")"
 bin_dir="$cache_root/k8s-$k8s_version/bin"
-node_name="localhost"
-node_ip="192.0.2.10"
 service_ip="10.96.0.1"
-node="$state/node"
 pki="$state/pki"
-# One node netns and one cgroup root per state dir, so two control planes can each have a node.
+# One node netns and one cgroup root per state dir and node, so two control planes can each have
+# nodes. The "lan" namespace (the nodes' shared L2 segment) belongs to the first node.
 tag="$(printf '%s' "$state" | sha256sum | cut -c1-8)"
-netns="mt-node-$tag"
 lan_netns="mt-lan-$tag"
-cgroup_name="mt-node-$tag"
-# forward.ts is TypeScript: a Node that strips types (>= 23.6; the project pins 24). The one on
-# PATH (npm scripts, scripts/test.sh) first, else scripts/setup.sh's cached Node 24.
+if ((number == 1)); then
+  node_name="localhost"
+  node="$state/node"
+  netns="mt-node-$tag"
+  cgroup_name="mt-node-$tag"
+else
+  node_name="node-$number"
+  node="$state/node-$number"
+  netns="mt-node$number-$tag"
+  cgroup_name="mt-node$number-$tag"
+fi
+node_ip="192.0.2.$((9 + number))"
+# Each node's cluster network has a range of its own, as a real CNI's per-node podCIDR.
+pod_subnet="10.244.$((number - 1)).0/24"
 node_bin=""
-for candidate in "$(command -v node || true)" "$cache_root"/node-24.*/node_modules/.bin/node; do
-  if [[ -x "$candidate" && "$("$candidate" -p 'Number(process.versions.node.split(".")[0]) >= 24' 2>/dev/null)" == true ]]; then
-    node_bin="$candidate"
-    break
-  fi
-done
-readonly here repo_root state cache_root apiserver_port kubelet_port multus_bin mode components k8s_version \
-  bin_dir node_name node_ip service_ip node pki tag netns lan_netns cgroup_name node_bin
+readonly here repo_root state cache_root apiserver_port kubelet_port multus_bin mode number components k8s_version \
+  bin_dir node_name node_ip service_ip node pki tag netns lan_netns cgroup_name pod_subnet
 # kubelet sets these kernel-wide sysctls (not per namespace); `down` puts the old values back.
 sysctls=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
 
@@ -90,6 +106,8 @@ in_node() { nsenter --mount="$mntns" --net="/run/netns/$netns" -- "$@"; }
 proc_dir="$node"
 # shellcheck source=SCRIPTDIR/../processes.sh
 source "$here/../processes.sh"
+node_bin="$(find_node24 "$cache_root")"
+readonly node_bin
 
 wait_for() { # wait_for SECONDS PROCESS_NAME DESCRIPTION COMMAND…
   local deadline=$((SECONDS + $1)) name="$2" what="$3"; shift 3
@@ -191,13 +209,19 @@ setup_netns() {
   nsenter --net="/run/netns/$netns" ip addr add "$node_ip/32" dev lo
   # The `kubernetes` Service's ClusterIP, served by forward-node (see the header).
   nsenter --net="/run/netns/$netns" ip addr add "$service_ip/32" dev lo
-  # An `eth0` like a real node's, for NADs with "master": "eth0" (macvlan): a veth whose peer is in
-  # a "lan" namespace of its own (192.168.100.1/24 there), so traffic never leaves the two.
-  ip netns add "$lan_netns"
-  ip link add eth0 netns "$netns" type veth peer name lan0 netns "$lan_netns"
-  nsenter --net="/run/netns/$lan_netns" ip link set lo up
-  nsenter --net="/run/netns/$lan_netns" ip addr add 192.168.100.1/24 dev lan0
-  nsenter --net="/run/netns/$lan_netns" ip link set lan0 up
+  # An `eth0` like a real node's, for NADs with "master": "eth0" (macvlan): a veth whose peer is a
+  # port of the bridge `lan` in the "lan" namespace — the nodes' shared L2 segment, standing in for
+  # the physical network, with a host at 192.168.100.1/24 on it — so traffic never leaves them.
+  # The first node makes the segment; the others join it.
+  if ((number == 1)); then
+    ip netns add "$lan_netns"
+    nsenter --net="/run/netns/$lan_netns" ip link set lo up
+    nsenter --net="/run/netns/$lan_netns" ip link add lan type bridge
+    nsenter --net="/run/netns/$lan_netns" ip addr add 192.168.100.1/24 dev lan
+    nsenter --net="/run/netns/$lan_netns" ip link set lan up
+  fi
+  ip link add eth0 netns "$netns" type veth peer name "port$number" netns "$lan_netns"
+  nsenter --net="/run/netns/$lan_netns" ip link set "port$number" master lan up
   nsenter --net="/run/netns/$netns" ip link set eth0 up
 }
 
@@ -261,6 +285,8 @@ setup_cgroups() {
 }
 
 save_sysctls() {
+  # Only the first node's: it is started first and stopped last, so it saw them before any kubelet.
+  ((number == 1)) || return 0
   local s
   for s in "${sysctls[@]}"; do printf '%s %s\n' "$s" "$(cat "/proc/sys/$s")"; done >"$node/sysctls.saved"
 }
@@ -287,7 +313,7 @@ write_cni_config() {
       "bridge": "cni0",
       "isGateway": true,
       "ipMasq": false,
-      "ipam": { "type": "host-local", "subnet": "10.244.0.0/24", "dataDir": "$node/ipam" }
+      "ipam": { "type": "host-local", "subnet": "$pod_subnet", "dataDir": "$node/ipam" }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
@@ -405,10 +431,13 @@ import_images() {
   # busybox-static is.
   ctr_ images tag --force docker.io/library/busybox:mt docker.io/library/busybox:1.35.0 >&2
   if [[ "$mode" == none ]]; then
-    local image
-    image="$(bash "$repo_root/scripts/image.sh" "$node/multus-ts.oci.tar")" || die "could not build the Multus-TS image (scripts/image.sh)"
+    # Built once per control plane (and again when dist/bin changed), imported into every node.
+    local image="$state/multus-ts.oci.tar"
+    if ! [[ -s "$image" && "$image" -nt "$repo_root/dist/bin/multus" && "$image" -nt "$repo_root/dist/bin/multus-shim" ]]; then
+      bash "$repo_root/scripts/image.sh" "$image.tmp" >/dev/null || die "could not build the Multus-TS image (scripts/image.sh)"
+      mv -f "$image.tmp" "$image"
+    fi
     ctr_ images import --platform linux/amd64 "$image" >&2
-    rm -f "$image"
   fi
 }
 
@@ -582,9 +611,21 @@ remove_pod_netns() {
   done <"$node/pod-netns"
 }
 
+# The other nodes of this control plane: the first node's `down` stops them before itself, since
+# they hang off its "lan" segment and its sysctls are the machine's.
+stop_other_nodes() {
+  ((number == 1)) || return 0
+  local dir
+  for dir in "$state"/node-[2-9]; do
+    [[ -d "$dir" ]] || continue
+    MULTUS_TS_NODE_NUMBER="${dir##*-}" bash "${BASH_SOURCE[0]}" down 7>&- || log "stopping ${dir##*/} failed"
+  done
+}
+
 stop_node() {
   [[ -d "$node" ]] || return 0
   local c
+  stop_other_nodes
   drain_pods
   # Every component a node can have, whatever MULTUS_TS_NODE_COMPONENTS says now.
   for c in kubelet kube-scheduler kube-controller-manager; do stop_process "$c"; done
@@ -607,11 +648,12 @@ stop_node() {
   stop_process multus-daemon
   stop_process forward-node
   stop_process forward-root
+  rm -f "$state/kubelets/$node_name"
   remove_pod_netns
   unmount_under_node
   remove_mntns
   ip netns delete "$netns" 2>/dev/null || true
-  ip netns delete "$lan_netns" 2>/dev/null || true
+  ((number > 1)) || ip netns delete "$lan_netns" 2>/dev/null || true
   remove_cgroups
   restore_sysctls
   admin_kubectl delete node "$node_name" --ignore-not-found --wait=false >/dev/null 2>&1 || true
@@ -623,10 +665,11 @@ stop_node() {
 
 # Serialises up/down of one node (test files may call `up` from several processes at once).
 take_lock() {
-  exec 7>"$state.node.lock"
+  local lock="$state.${node##*/}.lock"
+  exec 7>"$lock"
   flock -n 7 && return 0
   log "waiting for another node.sh working on $node"
-  flock -w 600 7 || die "could not lock $state.node.lock within 10 min"
+  flock -w 600 7 || die "could not lock $lock within 10 min"
 }
 
 cmd_up() {
@@ -643,10 +686,16 @@ cmd_up() {
     log "$node exists but the node is not healthy: stopping what is left and starting afresh"
     stop_node
     ip netns delete "$netns" 2>/dev/null || true
-    ip netns delete "$lan_netns" 2>/dev/null || true
+    ((number > 1)) || ip netns delete "$lan_netns" 2>/dev/null || true
   fi
-  (exec 3<>"/dev/tcp/127.0.0.1/$kubelet_port") 2>/dev/null &&
-    die "127.0.0.1:$kubelet_port is taken by a process this script did not start; set MULTUS_TS_KUBELET_PORT"
+  if ((number == 1)); then
+    (exec 3<>"/dev/tcp/127.0.0.1/$kubelet_port") 2>/dev/null &&
+      die "127.0.0.1:$kubelet_port is taken by a process this script did not start; set MULTUS_TS_KUBELET_PORT"
+  else
+    # The other nodes join the first node's segment and use its control-plane extras.
+    [[ -d "$state/node" ]] && ip netns list | grep -qw "$lan_netns" ||
+      die "node $number needs the first node of $state running: cluster.sh node-up first"
+  fi
   local started=$SECONDS
   mkdir -p "$node/pids" "$node/logs"
   chmod 700 "$node"
@@ -655,14 +704,20 @@ cmd_up() {
   setup_mntns
   setup_cgroups
   save_sysctls
-  # API into the node netns, kubelet out of it (see the header).
+  # API into the node netns, kubelet out of it (see the header). Only the first node's kubelet is
+  # also on the machine's 127.0.0.1 (its name, `localhost`, resolves there); every node's is reached
+  # through the control plane's egress proxy by its route in $state/kubelets.
+  local kubelet_out=()
+  ((number > 1)) || kubelet_out=("tcp:127.0.0.1:$kubelet_port=unix:$node/kubelet.sock")
   start_process forward-root "$node_bin" "$here/forward.ts" \
-    "unix:$node/api.sock=tcp:127.0.0.1:$apiserver_port" "tcp:127.0.0.1:$kubelet_port=unix:$node/kubelet.sock"
+    "unix:$node/api.sock=tcp:127.0.0.1:$apiserver_port" "${kubelet_out[@]}"
   start_process forward-node nsenter --net="/run/netns/$netns" -- "$node_bin" "$here/forward.ts" \
     "tcp:127.0.0.1:$apiserver_port=unix:$node/api.sock" "unix:$node/kubelet.sock=tcp:127.0.0.1:$kubelet_port" \
     "tcp:$service_ip:443=unix:$node/api.sock"
   wait_for 10 forward-node "the API forwarders" grep -qx ready "$node/logs/forward-node.log"
   wait_for 10 forward-root "the API forwarders" grep -qx ready "$node/logs/forward-root.log"
+  mkdir -p "$state/kubelets"
+  ln -sfn "$node/kubelet.sock" "$state/kubelets/$node_name"
   write_cni_config
   start_daemon
   write_containerd_config
@@ -692,7 +747,7 @@ cmd_down() {
   if [[ ! -d "$node" ]]; then
     log "no node: $node does not exist"
     ip netns delete "$netns" 2>/dev/null || true
-    ip netns delete "$lan_netns" 2>/dev/null || true
+    ((number > 1)) || ip netns delete "$lan_netns" 2>/dev/null || true
     return 0
   fi
   stop_node
