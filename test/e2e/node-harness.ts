@@ -41,10 +41,14 @@ function field(stdout: string, key: string): string {
   return value;
 }
 
-/** `cluster.sh node-up`: starts the node, or reuses a Ready one. Fails loudly, never skips. */
-export async function startNode(): Promise<NodeInfo> {
-  const result = await run("bash", [clusterScript, "node-up"], { timeoutMs: nodeUpTimeoutMs, echoStderr: true });
-  if (result.code !== 0) throw new CommandError("cluster.sh node-up", result);
+/**
+ * `cluster.sh node-up`: starts the node, or reuses a Ready one. Fails loudly, never skips. `number`
+ * 2…9 starts a further node (`node-<number>`) of the same control plane beside the first, on the
+ * first node's "lan" segment (node.sh, MULTUS_TS_NODE_NUMBER).
+ */
+export async function startNode(number = 1): Promise<NodeInfo> {
+  const result = await run("env", [`MULTUS_TS_NODE_NUMBER=${String(number)}`, "bash", clusterScript, "node-up"], { timeoutMs: nodeUpTimeoutMs, echoStderr: true });
+  if (result.code !== 0) throw new CommandError(`cluster.sh node-up (node ${String(number)})`, result);
   return { name: field(result.stdout, "NODE_NAME"), netns: field(result.stdout, "NODE_NETNS"), stateDir: field(result.stdout, "NODE_STATE") };
 }
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Whereabouts (the cluster-wide IPAM plugin most multi-node Multus set-ups use) as its users install
+# it, for the two-node e2e: its executables built from the Go module proxy at a pinned release, and
+# its container image built here as an OCI image-layout archive (no registry, no Docker daemon), with
+# what its Dockerfile puts in an Alpine image: /whereabouts, /ip-control-loop, /install-cni.sh,
+# /lib.sh and /token-watcher.sh from the module, and Debian's busybox-static as the shell and tools
+# those scripts call. Its DaemonSet, RBAC and CRDs are applied from the module unchanged but for
+# the image's tag (test/e2e/two-nodes-scenarios.ts).
+#
+#   whereabouts.sh build   prints IMAGE=<archive>, IMAGE_NAME=<name>, MODULE_DIR=<the module's source>
+#
+# Cached in ${MULTUS_TS_CACHE_DIR:-~/.cache/multus-ts}/whereabouts-<version>/ (the executables: about
+# 70 s on two cores with the Go modules downloaded; the image: a few seconds; both reused later).
+set -euo pipefail
+shopt -s inherit_errexit
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+module="github.com/k8snetworkplumbingwg/whereabouts"
+version="v0.9.2"
+cache_root="${MULTUS_TS_CACHE_DIR:-${HOME:-/root}/.cache/multus-ts}"
+wa_dir="$cache_root/whereabouts-$version"
+image_name="ghcr.io/k8snetworkplumbingwg/whereabouts:$version"
+readonly here module version cache_root wa_dir image_name
+
+log() { printf 'whereabouts.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# shellcheck source=../../../scripts/lib/oci.sh
+source "$here/../../../scripts/lib/oci.sh"
+
+module_dir() {
+  command -v go >/dev/null || die "go not found on PATH; it is needed once to build whereabouts $version"
+  local json
+  json="$(cd /tmp && GOFLAGS=-mod=mod GOWORK=off go mod download -json "$module@$version")" ||
+    die "go mod download $module@$version failed: $json"
+  sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json"
+}
+
+build_executables() {
+  local src="$1"
+  [[ -x "$wa_dir/bin/whereabouts" && -x "$wa_dir/bin/ip-control-loop" ]] && return 0
+  mkdir -p "$wa_dir/bin"
+  exec 8>"$wa_dir/.build.lock"
+  flock -w 1800 8 || die "could not lock $wa_dir/.build.lock"
+  [[ -x "$wa_dir/bin/whereabouts" && -x "$wa_dir/bin/ip-control-loop" ]] && return 0
+  local tmp started=$SECONDS
+  tmp="$(mktemp -d "$wa_dir/.build.XXXXXX")"
+  log "building whereabouts $version from the Go module proxy (log: $wa_dir/build.log)"
+  # As its hack/build-go.sh does: static, the version stamped into pkg/version.
+  if ! (cd "$src" && GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X $module/pkg/version.Version=$version -X $module/pkg/version.ReleaseStatus=released" \
+      -o "$tmp/" ./cmd/ ./cmd/controlloop/) >"$wa_dir/build.log" 2>&1; then
+    rm -rf "$tmp"
+    tail -n 30 "$wa_dir/build.log" >&2
+    die "go build failed (log: $wa_dir/build.log)"
+  fi
+  # `go build -o DIR/` names each executable after its package directory.
+  mv -f "$tmp/controlloop" "$wa_dir/bin/ip-control-loop"
+  mv -f "$tmp/cmd" "$wa_dir/bin/whereabouts"
+  rm -rf "$tmp"
+  exec 8>&-
+  log "built whereabouts $version in $((SECONDS - started)) s into $wa_dir/bin"
+}
+
+build_image() {
+  local src="$1" key archive rootfs applet
+  # Keyed by this recipe and the executables, so an edit rebuilds.
+  key="$(cat "${BASH_SOURCE[0]}" "$here/../../../scripts/lib/oci.sh" "$wa_dir/bin/whereabouts" "$wa_dir/bin/ip-control-loop" | sha256sum | cut -c1-12)"
+  archive="$wa_dir/whereabouts-$key.oci.tar"
+  if [[ ! -s "$archive" ]]; then
+    [[ -x /bin/busybox ]] || die "/bin/busybox not found: apt-get install -y busybox-static"
+    rm -f "$wa_dir"/whereabouts-*.oci.tar  # an older recipe's
+    rootfs="$(mktemp -d)"
+    mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/host"
+    chmod 1777 "$rootfs/tmp"
+    cp /bin/busybox "$rootfs/bin/busybox"
+    while read -r applet; do
+      [[ "$applet" == busybox ]] || ln -s busybox "$rootfs/bin/$applet"
+    done < <(/bin/busybox --list)
+    cp "$wa_dir/bin/whereabouts" "$wa_dir/bin/ip-control-loop" "$rootfs/"
+    install -m 0755 "$src/script/install-cni.sh" "$src/script/lib.sh" "$src/script/token-watcher.sh" "$rootfs/"
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+    printf 'root:x:0:\n' >"$rootfs/etc/group"
+    make_image "$archive.tmp" "$image_name" "$rootfs" '{"Env":["PATH=/bin"],"Cmd":["/install-cni.sh"],"WorkingDir":"/"}'
+    rm -rf "$rootfs"
+    mv -f "$archive.tmp" "$archive"
+  fi
+  printf '%s\n' "$archive"
+}
+
+case "${1:-}" in
+  build)
+    src="$(module_dir)"
+    [[ -d "$src" ]] || die "no source directory for $module@$version"
+    build_executables "$src"
+    archive="$(build_image "$src")"
+    printf 'IMAGE=%s\nIMAGE_NAME=%s\nMODULE_DIR=%s\n' "$archive" "$image_name" "$src"
+    ;;
+  *) echo "usage: $0 build" >&2; exit 2 ;;
+esac
