@@ -2,8 +2,9 @@
 //   1. the daemon config (daemon-config.ts); unknown keys warned;
 //   2. the API client and the informers (this node's pods, every NAD), synced for at most 20 s
 //      (upstream's wait) — reads the caches cannot answer yet go to the API;
-//   3. the socket: `<socketDir>` 0700, `multus.sock` 0600 (a live daemon on it is waited for, a stale
-//      socket file is replaced);
+//   3. the socket: `<socketDir>` 0700, `multus.sock` 0600, taken over from whoever had it (a stale
+//      file, or a live daemon being replaced: upstream's during an upgrade, see claimSocket) and
+//      watched: put back when another daemon's exit unlinks it, yielded when a newer one takes it;
 //   4. the readiness indicator file, when configured, then the CNI config (config-generator.ts);
 //   5. /readyz turns 200.
 // SIGTERM/SIGINT: /readyz turns 500 and the socket closes (new shims wait for the next daemon, and a
@@ -13,7 +14,7 @@
 // for the new daemon instead of starting without their secondary networks.
 import { connect } from "node:net";
 import { existsSync } from "node:fs";
-import { chmod, lstat, mkdir, rm, stat } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, rename, rm, stat } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -150,7 +151,9 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
       metrics.configWrites.inc();
     },
   });
-  const ready = (): boolean => configProblem === undefined && !draining && synced && generator.current !== undefined;
+  // Whether `multus.sock` is this daemon's (claimSocket, watchSocket); set once the socket is claimed.
+  let socketOwned = false;
+  const ready = (): boolean => configProblem === undefined && !draining && synced && socketOwned && generator.current !== undefined;
   const server = createCniServer({
     handlers,
     delegate: async (req) => {
@@ -185,7 +188,11 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
 
   for (const i of informers) i.start();
   const socketPath = join(config.socketDir, SOCKET_NAME);
-  await listenOnSocket(server, config.socketDir, socketPath, log);
+  const claim = await claimSocket(server, config.socketDir, socketPath, log);
+  socketOwned = true;
+  const socketWatch = watchSocket(claim, socketPath, log, (owned) => {
+    socketOwned = owned;
+  });
   log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit, locks }, "multus-daemon listening");
 
   let metricsServer: Server | undefined;
@@ -252,12 +259,16 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
       // Requests not started yet are refused (error 11: the runtime retries, against the next daemon,
       // or the shim's DEL runs on the host); those in flight finish within their budget.
       scheduler.drain("multus-daemon is shutting down");
+      clearInterval(socketWatch);
       const closed = new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
         });
       });
       await closed;
+      // The name goes only if it is still this daemon's socket: another daemon's (a newer one that
+      // took it over) must outlive this one (server.close() unlinked only the anchor).
+      if (await sameFile(socketPath, claim)) await rm(socketPath, { force: true });
       // Events queued by the last requests go out before the client is cancelled.
       await Promise.race([apiFactory?.flush() ?? Promise.resolve(), sleep(5000)]);
       shutdownController.abort();
@@ -309,27 +320,39 @@ function instrumented(runner: DelegateRunner, metrics: DaemonMetrics, labelOf: (
   };
 }
 
-/** Listen on the socket: dir 0700, socket 0600; waits for a live daemon on it to go, replaces a stale file. */
-async function listenOnSocket(server: Server, dir: string, path: string, log: Logger): Promise<void> {
+/** The listening socket's file: its identity, and the hidden name the listener was bound at. */
+interface SocketClaim {
+  readonly dev: number;
+  readonly ino: number;
+  /** `<socketDir>/.multus-daemon-<pid>.sock`: the listener's own name, unlinked by server.close(). */
+  readonly anchor: string;
+}
+
+/**
+ * Listen on `<socketDir>/multus.sock` (dir 0700, socket 0600), taking it over from whoever has it.
+ * The listener is bound at a hidden name of its own (the anchor) and then published as multus.sock
+ * by link + rename, which replaces any previous file atomically: a stale socket, or the socket of a
+ * daemon still running — upstream Go Multus's during an upgrade (same socket path and protocol), or
+ * ours being replaced. That daemon keeps serving the connections it has; every new shim reaches this
+ * one. Waiting for it instead would never end for upstream's daemon, whose DaemonSet is deleted
+ * only once ours is ready. The anchor also lets watchSocket publish the name again.
+ */
+async function claimSocket(server: Server, dir: string, path: string, log: Logger): Promise<SocketClaim> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  for (let waited = 0; ; waited += 500) {
-    const st = await lstat(path).catch(() => undefined);
-    if (st === undefined) break;
-    if (!st.isSocket()) throw new Error(`${path} exists and is not a socket: remove it or set another socketDir`);
-    if (!(await answers(path))) {
-      await rm(path, { force: true });
-      break;
-    }
-    if (waited % 10_000 === 0) log.warn({ socket: path }, "another multus-daemon still listens on the socket; waiting for it to stop");
-    await sleep(500);
+  const st = await lstat(path).catch(() => undefined);
+  if (st !== undefined && !st.isSocket()) throw new Error(`${path} exists and is not a socket: remove it or set another socketDir`);
+  if (st !== undefined && (await answers(path))) {
+    log.warn({ socket: path }, "another multus-daemon listens on the socket (upstream's during an upgrade, or the one this daemon replaces): taking the socket over; its requests in flight finish there");
   }
+  const anchor = join(dir, `.multus-daemon-${String(process.pid)}.sock`);
+  await rm(anchor, { force: true });
   // The socket is created with the umask's mode: no moment with other users allowed in.
   const previous = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(path, () => {
+      server.listen(anchor, () => {
         server.off("error", reject);
         resolve();
       });
@@ -337,7 +360,76 @@ async function listenOnSocket(server: Server, dir: string, path: string, log: Lo
   } finally {
     process.umask(previous);
   }
-  await chmod(path, 0o600);
+  await chmod(anchor, 0o600);
+  const bound = await stat(anchor);
+  await publishSocket(anchor, path);
+  return { dev: bound.dev, ino: bound.ino, anchor };
+}
+
+/** multus.sock as a second name of the anchor, replacing whatever had that name in one step. */
+async function publishSocket(anchor: string, path: string): Promise<void> {
+  const tmp = `${path}.${String(process.pid)}.tmp`;
+  await rm(tmp, { force: true });
+  await link(anchor, tmp);
+  await rename(tmp, path);
+}
+
+async function sameFile(path: string, claim: SocketClaim): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined);
+  return st !== undefined && st.dev === claim.dev && st.ino === claim.ino;
+}
+
+/** How often the socket's name is checked (watchSocket). */
+const SOCKET_WATCH_MS = 1000;
+
+/**
+ * Keeps multus.sock this daemon's for as long as no newer daemon wants it. Upstream's daemon unlinks
+ * the name when it stops (Go removes a unix listener's path on close) — after this daemon took it
+ * over, that name was ours: it is published again from the anchor. A stale file is replaced too. A
+ * socket another daemon listens on is a newer daemon's (upstream's starting again for a rollback, or
+ * ours replacing this one): this daemon yields — not ready, the name left alone — and takes it back
+ * only if that daemon goes. `onOwned` is told each change.
+ */
+function watchSocket(claim: SocketClaim, path: string, log: Logger, onOwned: (owned: boolean) => void): NodeJS.Timeout {
+  let owned = true;
+  let busy = false;
+  const set = (value: boolean): void => {
+    if (value !== owned) onOwned(value);
+    owned = value;
+  };
+  const check = async (): Promise<void> => {
+    if (await sameFile(path, claim)) {
+      set(true);
+      return;
+    }
+    const st = await lstat(path).catch(() => undefined);
+    if (st !== undefined && (!st.isSocket() || (await answers(path)))) {
+      if (owned) log.warn({ socket: path }, "another daemon took over the socket: this one is not ready until that daemon goes");
+      set(false);
+      return;
+    }
+    if (!(await sameFile(claim.anchor, claim))) {
+      if (owned) log.error({ socket: path, anchor: claim.anchor }, "the socket was removed with this daemon's own name for it (its directory was emptied): restart this daemon to listen again");
+      set(false);
+      return;
+    }
+    await publishSocket(claim.anchor, path);
+    log.info({ socket: path }, st === undefined ? "the socket's name was removed (a daemon that had it before unlinks it when it stops): published again" : "replaced a stale socket file");
+    set(true);
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    check()
+      .catch((err: unknown) => {
+        log.error({ socket: path, error: toCniError(err).message }, "could not check the socket");
+      })
+      .finally(() => {
+        busy = false;
+      });
+  }, SOCKET_WATCH_MS);
+  timer.unref();
+  return timer;
 }
 
 function answers(path: string): Promise<boolean> {

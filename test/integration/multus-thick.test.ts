@@ -10,7 +10,8 @@
 // and host-local plugins, curl. Wrappers (slow-wrappers.ts) only delay a real plugin when told to.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -112,6 +113,68 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     const overTcp = await execInNetns(b.node.name, ["curl", "-sf", "http://127.0.0.1:19091/metrics"]);
     assert.match(overTcp.stdout, /multus_requests_total\{command="ADD",result="success"\} 1\b/);
     assert.deepEqual(await b.residue(p), []);
+  });
+
+  test("the socket hand-over: a daemon already on multus.sock (upstream's during an upgrade) is taken over at start, not waited for; its exit unlinks the name (as Go does) and the name comes back; a newer daemon taking the socket (a rollback) makes this one not ready, and its stop leaves the newer one's socket", async (t) => {
+    // The other daemon is a listener of the test's own, standing in for upstream's Go daemon: it owns
+    // the path the way Go does (its close() unlinks the path, whatever file is there by then).
+    const b = await thickBed({ metricsPort: 19093, metricsAddress: "127.0.0.1" });
+    await b.daemon?.stop("SIGTERM", 10_000);
+    const sock = join(b.socketDir, "multus.sock");
+    const readyz = async (): Promise<string> => (await execInNetns(b.node.name, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:19093/readyz"]).catch(() => ({ stdout: "none" }))).stdout;
+    const open = new Set<Socket>();
+    const other = (): { server: Server; connections: () => number } => {
+      let n = 0;
+      const server = createServer((c) => {
+        n += 1;
+        open.add(c);
+        c.on("close", () => open.delete(c));
+        c.on("error", () => undefined); // a probe that connects and hangs up at once
+        c.end("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      });
+      return { server, connections: () => n };
+    };
+    const listen = (server: Server): Promise<void> => new Promise((resolve) => server.listen(sock, resolve));
+    // The listener goes (unlinking its path, as Go's does) and its connections with it.
+    const close = (server: Server): Promise<void> =>
+      new Promise((resolve) => {
+        server.close(() => { resolve(); });
+        for (const c of open) c.destroy();
+      });
+
+    const upstream = other();
+    await listen(upstream.server);
+    t.after(() => close(upstream.server).catch(() => undefined));
+    // Ready at once (startDaemon waits for /readyz 200 over the socket path), not after upstream goes.
+    const ours = await b.startDaemon();
+    assert.match(await ours.log(), /another multus-daemon listens on the socket .*taking the socket over/);
+    const before = upstream.connections();
+    assert.equal((await socketGet(sock, "/readyz")).status, 200, "new clients reach this daemon");
+    assert.equal(upstream.connections(), before, "and none reaches the old one");
+    assert.equal((await stat(sock)).mode & 0o777, 0o600);
+
+    // Upstream's DaemonSet deleted: its close unlinks multus.sock, this daemon's by now.
+    await close(upstream.server);
+    await waitFor("the socket's name published again", () => socketGet(sock, "/readyz").then((r) => r.status === 200, () => false), 10_000);
+    assert.match(await ours.log(), /the socket's name was removed .*published again/);
+    assert.equal(await readyz(), "200");
+    const p = await b.createPod(await createNamespace(t), undefined);
+    assert.equal((await b.cni("ADD", p, { conf: conf(b) })).code, 0, "the shim reaches the daemon by the name published again");
+    assert.equal((await b.cni("DEL", p, { conf: conf(b) })).code, 0);
+
+    // A rollback: upstream's daemon starts again, empties the directory and listens.
+    const newer = other();
+    await rm(sock, { force: true });
+    await listen(newer.server);
+    t.after(() => close(newer.server).catch(() => undefined));
+    await waitFor("this daemon not ready", async () => (await readyz()) === "500", 10_000);
+    assert.match(await ours.log(), /another daemon took over the socket: this one is not ready/);
+    await ours.stop("SIGTERM", 10_000);
+    assert.ok((await lstat(sock)).isSocket(), "the newer daemon's socket is still there");
+    const seen = newer.connections();
+    await socketGet(sock, "/readyz").catch(() => undefined);
+    assert.equal(newer.connections(), seen + 1, "and it still reaches the newer daemon");
+    assert.deepEqual((await readdir(b.socketDir)).filter((f) => f !== "multus.sock"), [], "no anchor or temporary name left behind");
   });
 
   test("the daemon checks its config's Multus keys at start: a bad one keeps /readyz at 500 with the key named; logLevel in any case is accepted, an unknown one only warned about (upstream tolerates both)", async (t) => {
