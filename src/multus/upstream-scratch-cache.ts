@@ -1,8 +1,9 @@
 // Reading Go Multus's scratch cache, so that a node upgraded in place from upstream Multus can still
 // DEL the pods that upstream ADDed: `<cniDir>/<containerID>` holds a JSON array of its
 // DelegateNetConf records (keys Conf, ConfList, Name, ifnameRequest, macRequest, ipRequest,
-// infinibandGUIDRequest, default-route, deviceID, resourceName, and Bytes: the delegate's raw
-// config, base64). The first record is the cluster network (upstream marks it master on DEL).
+// infinibandGUIDRequest, default-route, deviceID, resourceName, Bytes: the delegate's config, base64,
+// and for a conflist CNINetworkConfigList, whose Bytes are the list as loaded). The first record is
+// the cluster network (upstream marks it master on DEL).
 import { readFileSync, unlinkSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { settled } from "../cni/settled.ts";
@@ -83,18 +84,30 @@ export function removeUpstreamScratchCache(cniDir: string, containerId: string):
   });
 }
 
-function toAttachment(rec: unknown, index: number, req: CniRequest, path: string): Attachment | undefined {
-  if (typeof rec !== "object" || rec === null) return undefined;
-  const r = rec as Record<string, unknown>;
-  if (typeof r["Bytes"] !== "string") return undefined;
+/** A base64 JSON object from a record; with `listOnly`, only one with a `plugins` list. */
+function decodeConfig(b64: unknown, listOnly: boolean): Record<string, unknown> | undefined {
+  if (typeof b64 !== "string" || b64 === "") return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(r["Bytes"], "base64").toString("utf8"));
+    raw = JSON.parse(Buffer.from(b64, "base64").toString("utf8"));
   } catch {
     return undefined;
   }
-  if (typeof raw !== "object" || raw === null) return undefined;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
   const conf = raw as Record<string, unknown>;
+  return listOnly && !Array.isArray(conf["plugins"]) ? undefined : conf;
+}
+
+function toAttachment(rec: unknown, index: number, req: CniRequest, path: string): Attachment | undefined {
+  if (typeof rec !== "object" || rec === null) return undefined;
+  const r = rec as Record<string, unknown>;
+  // A conflist delegate (the cluster network's file, above all) is run from the list libcni loaded,
+  // whose Bytes are the file as it was; the record's own Bytes are Go's re-encoding of its ConfList
+  // struct, which keeps only the fields that struct knows (a bridge's `ipam` loses `subnet`: upstream's
+  // own DEL fails on it and leaks the lease, multus#1449). So the list's bytes come first.
+  const list = r["CNINetworkConfigList"];
+  const conf = (typeof list === "object" && list !== null ? decodeConfig((list as Record<string, unknown>)["Bytes"], true) : undefined) ?? decodeConfig(r["Bytes"], false);
+  if (conf === undefined) return undefined;
   const fallbackName = typeof r["Name"] === "string" && r["Name"] !== "" ? r["Name"] : undefined;
   if (!Array.isArray(conf["plugins"]) && typeof conf["type"] !== "string") return undefined;
   // What upstream ran: only Multus's own programs are refused (src/cni/delegate-config.ts, records).
