@@ -326,7 +326,7 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     // The cluster already has deploy/rbac (kubectl-applied) and, from the kustomize installs before,
     // the daemon's ConfigMap and the node-scoped-writes policy: helm adopts objects that carry its ownership marks
     // (deploy/helm/multus-ts/README.md), as a user moving from kustomize to helm does.
-    for (const obj of ["serviceaccount/multus -n kube-system", "clusterrole/multus", "clusterrolebinding/multus", "configmap/multus-daemon-config -n kube-system", "validatingadmissionpolicy/multus-node-scoped-writes", "validatingadmissionpolicybinding/multus-node-scoped-writes"]) {
+    for (const obj of ["serviceaccount/multus -n kube-system", "clusterrole/multus", "clusterrolebinding/multus", "configmap/multus-ts-daemon-config -n kube-system", "validatingadmissionpolicy/multus-node-scoped-writes", "validatingadmissionpolicybinding/multus-node-scoped-writes"]) {
       const ref = obj.split(" ");
       if ((await tryKubectl(["get", ...ref])).code !== 0) continue;
       await kubectl(["label", "--overwrite", ...ref, "app.kubernetes.io/managed-by=Helm"]);
