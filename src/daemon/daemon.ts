@@ -144,9 +144,13 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
 
   let draining = false;
   let synced = informers.length === 0;
+  // Set once the socket is claimed: whether it is still this daemon's decides whether another
+  // Multus's config may be removed (ConfigGenerator's mayReplaceForeign).
+  const socket: { claim: SocketClaim | undefined } = { claim: undefined };
   const generator = new ConfigGenerator({
     config,
     log,
+    mayReplaceForeign: async () => socket.claim !== undefined && !draining && (await sameFile(join(config.socketDir, SOCKET_NAME), socket.claim)),
     onWrite: () => {
       metrics.configWrites.inc();
     },
@@ -189,6 +193,7 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   for (const i of informers) i.start();
   const socketPath = join(config.socketDir, SOCKET_NAME);
   const claim = await claimSocket(server, config.socketDir, socketPath, log);
+  socket.claim = claim;
   socketOwned = true;
   const socketWatch = watchSocket(claim, socketPath, log, (owned) => {
     socketOwned = owned;

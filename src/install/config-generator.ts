@@ -17,12 +17,16 @@
 //   events on some filesystems and renames across directories), so a master that changes, is renamed,
 //   or is overtaken by another file is picked up, and our file is put back when something renames or
 //   deletes it (Cilium renames foreign configs to *.cilium_bak).
+// - Each version written is noted by its sha256 in `multus.d/written-configs.json` beside it, so that
+//   uninstall removes a Multus config only when Multus-TS wrote what is there — not upstream Multus's
+//   own `00-multus.conf` after a rollback to it (noteWritten, writtenByUs).
 // - Never deleted or emptied: not on SIGTERM (multus#1527, #1387), not when the master disappears
 //   (then the last good file stays and an error is logged; pods keep getting their secondary networks
 //   through the still-configured cluster network path until a master returns).
+import { createHash } from "node:crypto";
 import { watch, type FSWatcher } from "node:fs";
-import { readdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
 import { versionAtLeast } from "../cni/version.ts";
@@ -68,6 +72,13 @@ export interface ConfigGeneratorOptions {
   pluginType?: "multus-shim" | "multus";
   /** Called after every write (metrics, tests). */
   onWrite?: (g: GeneratedConfig, reason: string) => void;
+  /**
+   * Whether a Multus config under our other name that Multus-TS did not write (upstream's
+   * `00-multus.conf`) may be removed now. The daemon answers whether it still owns the socket: during
+   * an upgrade it took the socket over, and upstream's file in front of ours must go; in a rollback
+   * upstream's daemon took the socket before writing its file, which then stays. Default: yes.
+   */
+  mayReplaceForeign?: () => Promise<boolean>;
 }
 
 export class ConfigGenerator {
@@ -147,13 +158,22 @@ export class ConfigGenerator {
     if (rendered === undefined) return;
     const onDisk = await readFile(rendered.path, "utf8").catch(() => undefined);
     if (onDisk !== rendered.content) {
+      await noteWritten(rendered.path, rendered.content);
       await writeFileAtomic(rendered.path, rendered.content, { mode: 0o600 });
       this.#opts.log.info({ path: rendered.path, master: rendered.master, reason }, onDisk === undefined ? "wrote the Multus CNI config" : "rewrote the Multus CNI config");
       this.#opts.onWrite?.(rendered, reason);
     }
-    // Only one config of ours may exist, or the runtime could pick the stale one.
+    // Only one Multus config may exist under our two names, or the runtime could pick the stale one;
+    // another Multus's only while this one is the newest (mayReplaceForeign).
     const other = rendered.path.endsWith(".conflist") ? rendered.path.slice(0, -4) : `${rendered.path}list`;
-    if (await isOurs(other)) await rm(other, { force: true });
+    if (await isOurs(other)) {
+      if (await writtenByUs(other)) {
+        await rm(other, { force: true });
+      } else if (await (this.#opts.mayReplaceForeign?.() ?? Promise.resolve(true))) {
+        await rm(other, { force: true });
+        this.#opts.log.info({ path: other }, "removed another Multus's config (upstream's during an upgrade): this one is in front now");
+      }
+    }
     this.#current = rendered;
     this.#lastProblem = "";
   }
@@ -243,6 +263,42 @@ export function isMultusConfig(json: Record<string, unknown>): boolean {
   if (typeof json["type"] === "string" && MULTUS_TYPES.has(json["type"])) return true;
   const plugins = json["plugins"];
   return Array.isArray(plugins) && plugins.some((p) => isRecord(p) && typeof p["type"] === "string" && MULTUS_TYPES.has(p["type"]));
+}
+
+/** The record of what Multus-TS wrote into a CNI config directory (see the header). */
+export function writtenRecordPath(configPath: string): string {
+  return join(dirname(configPath), "multus.d", "written-configs.json");
+}
+
+/** The versions kept: a daemon rewrites its file when the master or the daemon config changes. */
+const WRITTEN_KEPT = 32;
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+async function readWritten(record: string): Promise<string[] | undefined> {
+  const json = safeJson(await readFile(record, "utf8").catch(() => ""));
+  return isRecord(json) && Array.isArray(json["sha256"]) ? json["sha256"].filter((h): h is string => typeof h === "string") : undefined;
+}
+
+/** Notes `content` as written by Multus-TS at `path`, before it is written (a crash in between leaves a note, never an unnoted file). */
+export async function noteWritten(path: string, content: string): Promise<void> {
+  const record = writtenRecordPath(path);
+  const hash = sha256(content);
+  const known = (await readWritten(record)) ?? [];
+  if (known.includes(hash)) return;
+  await mkdir(dirname(record), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(record, `${JSON.stringify({ sha256: [...known, hash].slice(-WRITTEN_KEPT) })}\n`, { mode: 0o600 });
+}
+
+/**
+ * Whether the Multus config at `path` is one Multus-TS wrote. A directory without the record (a
+ * version before it) counts every Multus config as ours, as uninstall always did.
+ */
+export async function writtenByUs(path: string): Promise<boolean> {
+  const known = await readWritten(writtenRecordPath(path));
+  if (known === undefined) return true;
+  const text = await readFile(path, "utf8").catch(() => undefined);
+  return text !== undefined && known.includes(sha256(text));
 }
 
 async function isOurs(path: string): Promise<boolean> {

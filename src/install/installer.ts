@@ -23,7 +23,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFileAtomic } from "../cni/atomic-write.ts";
 import { isRecord } from "../cni/is-record.ts";
-import { capabilitiesOf, ConfigGenerator, isMultusConfig, MULTUS_CONFIG_PREFIX, safeJson, sortKeys, type GeneratorConfig } from "./config-generator.ts";
+import { capabilitiesOf, ConfigGenerator, isMultusConfig, MULTUS_CONFIG_PREFIX, noteWritten, safeJson, sortKeys, writtenByUs, writtenRecordPath, type GeneratorConfig } from "./config-generator.ts";
 import { inClusterConfig } from "../k8s/client-config.ts";
 import { KubeApiError } from "../k8s/kube-api-error.ts";
 import { KubeClient } from "../k8s/kube-client.ts";
@@ -277,7 +277,7 @@ async function installLocked(o: InstallOptions, kubeconfig: string | undefined, 
     await running;
     await keeper.stop();
     if (o.cleanupConfigOnExit) {
-      for (const p of rec.state.multusConfigs) if (await isMultusConfigFile(p)) await rm(p, { force: true });
+      for (const p of rec.state.multusConfigs) if (await isOurMultusConfig(p)) await rm(p, { force: true });
       o.log.info({}, "removed the Multus config on exit (--cleanup-config-on-exit)");
     }
     lock.release();
@@ -409,6 +409,7 @@ class MovedConfigKeeper implements Keeper {
     const content = this.#render(json, o.moveOriginalConfig ? name : master.to);
     const onDisk = await readFile(ours, "utf8").catch(() => undefined);
     if (onDisk !== content) {
+      await noteWritten(ours, content);
       await writeFileAtomic(ours, content, { mode: 0o600 });
       o.log.info({ path: ours, clusterNetwork: o.moveOriginalConfig ? name : master.to, reason }, onDisk === undefined ? "wrote the Multus CNI config" : "rewrote the Multus CNI config");
     }
@@ -577,11 +578,16 @@ async function uninstallLocked(o: UninstallOptions): Promise<{ restored: number;
   const kept: string[] = [];
   // Configs first, so the runtime stops calling Multus before its executables go.
   for (const path of state.multusConfigs) {
-    if (await isMultusConfigFile(path)) {
+    if (await isOurMultusConfig(path)) {
       await rm(path, { force: true });
       removed++;
+    } else if (await isMultusConfigFile(path)) {
+      // Another Multus's (upstream's, after a rollback to it): it is that Multus's to keep or remove.
+      kept.push(`${path} (a Multus config Multus-TS did not write)`);
     }
   }
+  // The record of what was written goes with the configs (its directory with the install record's).
+  for (const record of new Set(state.multusConfigs.map((p) => writtenRecordPath(p)))) await rm(record, { force: true });
   for (const m of [...state.moved].reverse()) {
     if (!(await exists(m.to))) {
       if (!(await exists(m.from))) {
@@ -688,4 +694,9 @@ async function exists(p: string): Promise<boolean> {
 async function isMultusConfigFile(path: string): Promise<boolean> {
   const json = safeJson(await readFile(path, "utf8").catch(() => ""));
   return isRecord(json) && isMultusConfig(json);
+}
+
+/** A Multus config that Multus-TS wrote (config-generator.ts, writtenByUs). */
+async function isOurMultusConfig(path: string): Promise<boolean> {
+  return (await isMultusConfigFile(path)) && (await writtenByUs(path));
 }

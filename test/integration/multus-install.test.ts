@@ -19,6 +19,9 @@ import { applyYaml, createNamespace, kubectl, repoRoot, tryKubectl, uniqueName, 
 import { nadYaml, useKubeBed, type KubeBed } from "../helpers/kube-bed.ts";
 import { binPath } from "../helpers/run-executable.ts";
 import { TEMP_MARK } from "../../src/install/files.ts";
+import { ConfigGenerator } from "../../src/install/config-generator.ts";
+import { parseDaemonConfig } from "../../src/daemon/daemon-config.ts";
+import { createLogger } from "../../src/util/logger.ts";
 
 const cluster = useCluster();
 /**
@@ -260,6 +263,31 @@ describe("multus-install: executables and the install record", () => {
     const again = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
     assert.equal(again.status, 0);
     assert.match(again.stderr, /no install record/);
+  });
+});
+
+describe("uninstall after a rollback to upstream Multus", () => {
+  test("INSTALL-UNDO uninstall removes the Multus config Multus-TS wrote, never upstream's own 00-multus.conf (a rollback: upstream's daemon wrote it after ours)", async (t) => {
+    const { work, src, bin, conf } = await scratchNode(t);
+    await writeFile(join(conf, "10-cluster.conflist"), '{"cniVersion":"1.0.0","name":"cluster","plugins":[{"type":"bridge"}]}\n');
+    const before = await tree(work);
+    const withoutSrc = (lines: string[]): string[] => lines.filter((l) => !l.includes(" /src"));
+    for (const exe of ["multus-shim", "multus", "multus-native.node"]) await copyFile(binPath(exe), join(src, exe));
+    const ok = spawnSync(binPath("multus-install"), ["--type", "thick", "--source-dir", src, "--cni-bin-dir", bin, "--cni-conf-dir", conf, ...NO_HOST], { encoding: "utf8" });
+    assert.equal(ok.status, 0, ok.stderr);
+    // The daemon's generator (the code multus-daemon runs) writes 00-multus.conflist and notes it.
+    const g = new ConfigGenerator({ config: parseDaemonConfig({ cniConfigDir: conf, multusAutoconfigDir: conf }, "daemon-config.json"), log: createLogger({ level: "error", stderr: () => undefined, component: "test" }) });
+    await g.sync("test");
+    await g.stop();
+    assert.ok(existsSync(join(conf, "00-multus.conflist")));
+    // Then upstream's daemon is back and writes its own (as upstream v4.3.0's thick daemon does).
+    const upstream = '{"capabilities":{"portMappings":true},"cniVersion":"0.3.1","logLevel":"verbose","logToStderr":true,"name":"multus-cni-network","clusterNetwork":"/host/etc/cni/net.d/10-cluster.conflist","type":"multus-shim"}';
+    await writeFile(join(conf, "00-multus.conf"), upstream);
+    const undo = spawnSync(binPath("multus-install"), ["uninstall", "--cni-conf-dir", conf], { encoding: "utf8" });
+    assert.equal(undo.status, 0, undo.stderr);
+    assert.match(undo.stderr, /00-multus\.conf \(a Multus config Multus-TS did not write\)/);
+    assert.equal(await readFile(join(conf, "00-multus.conf"), "utf8"), upstream, "upstream's config is left as upstream wrote it");
+    assert.deepEqual(withoutSrc(await tree(work)).filter((l) => !l.includes("00-multus.conf")), withoutSrc(before), "everything of Multus-TS is gone, its record of written configs too");
   });
 });
 
