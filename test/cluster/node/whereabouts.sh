@@ -27,40 +27,8 @@ die() { log "error: $*"; exit 1; }
 
 # shellcheck source=../../../scripts/lib/oci.sh
 source "$here/../../../scripts/lib/oci.sh"
-
-module_dir() {
-  command -v go >/dev/null || die "go not found on PATH; it is needed once to build whereabouts $version"
-  local json
-  json="$(cd /tmp && GOFLAGS=-mod=mod GOWORK=off go mod download -json "$module@$version")" ||
-    die "go mod download $module@$version failed: $json"
-  sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json"
-}
-
-build_executables() {
-  local src="$1"
-  [[ -x "$wa_dir/bin/whereabouts" && -x "$wa_dir/bin/ip-control-loop" ]] && return 0
-  mkdir -p "$wa_dir/bin"
-  exec 8>"$wa_dir/.build.lock"
-  flock -w 1800 8 || die "could not lock $wa_dir/.build.lock"
-  [[ -x "$wa_dir/bin/whereabouts" && -x "$wa_dir/bin/ip-control-loop" ]] && return 0
-  local tmp started=$SECONDS
-  tmp="$(mktemp -d "$wa_dir/.build.XXXXXX")"
-  log "building whereabouts $version from the Go module proxy (log: $wa_dir/build.log)"
-  # As its hack/build-go.sh does: static, the version stamped into pkg/version.
-  if ! (cd "$src" && GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X $module/pkg/version.Version=$version -X $module/pkg/version.ReleaseStatus=released" \
-      -o "$tmp/" ./cmd/ ./cmd/controlloop/) >"$wa_dir/build.log" 2>&1; then
-    rm -rf "$tmp"
-    tail -n 30 "$wa_dir/build.log" >&2
-    die "go build failed (log: $wa_dir/build.log)"
-  fi
-  # `go build -o DIR/` names each executable after its package directory.
-  mv -f "$tmp/controlloop" "$wa_dir/bin/ip-control-loop"
-  mv -f "$tmp/cmd" "$wa_dir/bin/whereabouts"
-  rm -rf "$tmp"
-  exec 8>&-
-  log "built whereabouts $version in $((SECONDS - started)) s into $wa_dir/bin"
-}
+# shellcheck source=go-module.sh
+source "$here/go-module.sh"
 
 build_image() {
   local src="$1" key archive rootfs applet
@@ -90,9 +58,11 @@ build_image() {
 
 case "${1:-}" in
   build)
-    src="$(module_dir)"
+    src="$(module_dir "$module" "$version")"
     [[ -d "$src" ]] || die "no source directory for $module@$version"
-    build_executables "$src"
+    # As its hack/build-go.sh does: static, the version stamped into pkg/version.
+    build_go_executables "$src" "$wa_dir/bin" "-s -w -X $module/pkg/version.Version=$version -X $module/pkg/version.ReleaseStatus=released" \
+      ./cmd/=whereabouts ./cmd/controlloop/=ip-control-loop
     archive="$(build_image "$src")"
     printf 'IMAGE=%s\nIMAGE_NAME=%s\nMODULE_DIR=%s\n' "$archive" "$image_name" "$src"
     ;;
