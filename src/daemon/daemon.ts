@@ -14,7 +14,8 @@
 // for the new daemon instead of starting without their secondary networks.
 import { connect } from "node:net";
 import { existsSync } from "node:fs";
-import { chmod, link, lstat, mkdir, rename, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, link, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -350,8 +351,9 @@ async function claimSocket(server: Server, dir: string, path: string, log: Logge
   if (st !== undefined && (await answers(path))) {
     log.warn({ socket: path }, "another multus-daemon listens on the socket (upstream's during an upgrade, or the one this daemon replaces): taking the socket over; its requests in flight finish there");
   }
-  const anchor = join(dir, `.multus-daemon-${String(process.pid)}.sock`);
-  await rm(anchor, { force: true });
+  await sweepStaleNames(dir);
+  // Unique among daemons sharing the directory, also without hostPID (each may be PID 1).
+  const anchor = join(dir, `${ANCHOR_PREFIX}${String(process.pid)}-${randomBytes(4).toString("hex")}.sock`);
   // The socket is created with the umask's mode: no moment with other users allowed in.
   const previous = process.umask(0o177);
   try {
@@ -371,9 +373,23 @@ async function claimSocket(server: Server, dir: string, path: string, log: Logge
   return { dev: bound.dev, ino: bound.ino, anchor };
 }
 
+const ANCHOR_PREFIX = ".multus-daemon-";
+
+/**
+ * What daemons killed with -9 left in the socket directory: anchors nobody listens on any more, and
+ * temporary names of an interrupted publish. Removed at start, so restarts never pile them up.
+ */
+async function sweepStaleNames(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, name);
+    if (/^multus\.sock\.[0-9a-f-]+\.tmp$/.test(name)) await rm(path, { force: true });
+    else if (name.startsWith(ANCHOR_PREFIX) && name.endsWith(".sock") && !(await answers(path))) await rm(path, { force: true });
+  }
+}
+
 /** multus.sock as a second name of the anchor, replacing whatever had that name in one step. */
 async function publishSocket(anchor: string, path: string): Promise<void> {
-  const tmp = `${path}.${String(process.pid)}.tmp`;
+  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
   await rm(tmp, { force: true });
   await link(anchor, tmp);
   await rename(tmp, path);
@@ -386,6 +402,8 @@ async function sameFile(path: string, claim: SocketClaim): Promise<boolean> {
 
 /** How often the socket's name is checked (watchSocket). */
 const SOCKET_WATCH_MS = 1000;
+/** How often a newer daemon's socket, unchanged, is probed for life (watchSocket). */
+const FOREIGN_PROBE_MS = 10_000;
 
 /**
  * Keeps multus.sock this daemon's for as long as no newer daemon wants it. Upstream's daemon unlinks
@@ -398,6 +416,10 @@ const SOCKET_WATCH_MS = 1000;
 function watchSocket(claim: SocketClaim, path: string, log: Logger, onOwned: (owned: boolean) => void): NodeJS.Timeout {
   let owned = true;
   let busy = false;
+  // The newer daemon's socket this one yielded to, and when it was last seen answering: probed
+  // again only every FOREIGN_PROBE_MS while it stays the same file (one connection per check is
+  // not sent to a daemon that is not ours every second).
+  let foreign: { dev: number; ino: number; at: number } | undefined;
   const set = (value: boolean): void => {
     if (value !== owned) onOwned(value);
     owned = value;
@@ -408,11 +430,14 @@ function watchSocket(claim: SocketClaim, path: string, log: Logger, onOwned: (ow
       return;
     }
     const st = await lstat(path).catch(() => undefined);
+    if (st !== undefined && foreign !== undefined && st.dev === foreign.dev && st.ino === foreign.ino && Date.now() - foreign.at < FOREIGN_PROBE_MS) return;
     if (st !== undefined && (!st.isSocket() || (await answers(path)))) {
       if (owned) log.warn({ socket: path }, "another daemon took over the socket: this one is not ready until that daemon goes");
+      foreign = { dev: st.dev, ino: st.ino, at: Date.now() };
       set(false);
       return;
     }
+    foreign = undefined;
     if (!(await sameFile(claim.anchor, claim))) {
       if (owned) log.error({ socket: path, anchor: claim.anchor }, "the socket was removed with this daemon's own name for it (its directory was emptied): restart this daemon to listen again");
       set(false);

@@ -142,6 +142,13 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
         for (const c of open) c.destroy();
       });
 
+    // What a daemon killed with -9 leaves: an anchor nobody listens on, a temporary name of a publish.
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(join(b.socketDir, "x.sock"), resolve));
+    await rename(join(b.socketDir, "x.sock"), join(b.socketDir, ".multus-daemon-4242-0badf00d.sock"));
+    await close(dead);
+    await writeFile(join(b.socketDir, "multus.sock.0badf00d.tmp"), "");
+
     const upstream = other();
     await listen(upstream.server);
     t.after(() => close(upstream.server).catch(() => undefined));
@@ -152,6 +159,8 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     assert.equal((await socketGet(sock, "/readyz")).status, 200, "new clients reach this daemon");
     assert.equal(upstream.connections(), before, "and none reaches the old one");
     assert.equal((await stat(sock)).mode & 0o777, 0o600);
+    const names = await readdir(b.socketDir);
+    assert.ok(!names.includes(".multus-daemon-4242-0badf00d.sock") && !names.includes("multus.sock.0badf00d.tmp"), `a killed daemon's names are swept at start: ${names.join(", ")}`);
 
     // Upstream's DaemonSet deleted: its close unlinks multus.sock, this daemon's by now.
     await close(upstream.server);
