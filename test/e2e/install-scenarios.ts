@@ -46,7 +46,7 @@ async function seed000(t: TestContext, info: NodeInfo): Promise<string> {
 }
 
 describe("Multus-TS installed with kubectl apply -k on a real node", { concurrency: false }, () => {
-  test("INSTALL thick: kubectl apply -k deploy/thick gives a Ready DaemonSet; the seed-000 bridge pod gets eth0 and net1; the examples run unchanged; uninstall restores /etc/cni and /opt/cni/bin exactly", async (t) => {
+  test("INSTALL thick: kubectl apply -k deploy/thick gives a Ready DaemonSet; the seed-000 bridge pod gets eth0 and net1; the examples run unchanged; a NAD without config finds its file in /etc/cni/multus/net.d; uninstall restores /etc/cni and /opt/cni/bin exactly", async (t) => {
     const info = node();
     const before = await cniDirs(info);
     const installed = await installWith(t, "deploy/thick");
@@ -98,8 +98,16 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     for (const r of replicas) assert.deepEqual(names(await podInterfaces(namespace, r)), ["eth0", "lo", "net1"], `${r}: eth0 and net1`);
     const status = await networkStatus(namespace, replicas[0] ?? "");
     assert.deepEqual(status.map((s) => s.name), ["mt-podnet", `${namespace}/bridge`]);
+    // A NAD without spec.config: its file is in upstream's default confDir, /etc/cni/multus/net.d on
+    // the node (the daemon sees the node's /etc/cni read-only), made after the install as a user would.
+    await onNode(info, `mkdir -p /etc/cni/multus/net.d && printf '%s' '${JSON.stringify({ cniVersion: "1.0.0", name: "filenet", type: "bridge", bridge: "mt-file0", ipam: { type: "host-local", subnet: "10.13.0.0/24" } })}' > /etc/cni/multus/net.d/filenet.conf`);
+    await applyYaml(JSON.stringify({ apiVersion: "k8s.cni.cncf.io/v1", kind: "NetworkAttachmentDefinition", metadata: { name: "filenet" } }), { namespace });
+    await createPod({ namespace, name: "from-file", annotations: { "k8s.v1.cni.cncf.io/networks": "filenet" } });
+    await waitPodReady(namespace, "from-file");
+    assert.match((await podInterfaces(namespace, "from-file")).find((i) => i.name === "net1")?.ips[0] ?? "", /^10\.13\.0\.\d+$/, "net1 from the file in /etc/cni/multus/net.d");
 
     await deletePods(namespace);
+    await onNode(info, "rm -r /etc/cni/multus");
     await expectNoResidue(info);
     assert.ok(!(await nodeNatRules(info)).some((r) => r.includes("10.12.0.")), "the ipMasq rule went with the pod");
     const log = await installed.uninstall();
@@ -164,7 +172,7 @@ describe("Multus-TS installed with kubectl apply -k on a real node", { concurren
     // Seed 004's layout: before 10-bridge.conflist; after multus.d/, 10-multus.conf, multus/net.d/mt-podnet.conflist.
     assert.equal(
       await onNode(info, "cd /etc/cni && find . -type f | sort"),
-      "./multus/net.d/mt-podnet.conflist\n./net.d/10-multus.conf\n./net.d/multus.d/install-state.json\n./net.d/multus.d/install-state.json.lock\n./net.d/multus.d/multus.kubeconfig\n",
+      "./multus/net.d/mt-podnet.conflist\n./net.d/10-multus.conf\n./net.d/multus.d/install-state.json\n./net.d/multus.d/install-state.json.lock\n./net.d/multus.d/multus.kubeconfig\n./net.d/multus.d/written-configs.json\n",
     );
     assert.equal(await onNode(info, "cat /etc/cni/multus/net.d/mt-podnet.conflist"), original, "moved, not altered");
     // Config-less: each node's own moved file is the config (a primary CNI's config often differs per node).
