@@ -7,15 +7,22 @@
 //
 // Exported API:
 //   readElfNeeds(path): Promise<ElfNeeds | undefined>   undefined: not a 64-bit little-endian ELF
-//   interface ElfNeeds { interpreter, libraries: { file, versions[] }[] }
+//   interface ElfNeeds { machine, interpreter, libraries: { file, versions[] }[] }
+//   ELF_MACHINES: e_machine by Node's process.arch, and names for messages
 import { open, type FileHandle } from "node:fs/promises";
 
 export interface ElfNeeds {
+  /** e_machine: the CPU it is built for (62 x86-64, 183 AArch64). */
+  machine: number;
   /** PT_INTERP: the dynamic loader the kernel runs first (undefined: a static executable). */
   interpreter: string | undefined;
   /** DT_NEEDED, in the file's order, each with the versions .gnu.version_r asks of it. */
   libraries: { file: string; versions: string[] }[];
 }
+
+/** e_machine of the CPUs the build makes, by Node's process.arch; and their names. */
+export const ELF_MACHINES: Readonly<Record<string, number>> = { x64: 62, arm64: 183 };
+export const ELF_MACHINE_NAMES: Readonly<Record<number, string>> = { 62: "x86-64", 183: "AArch64 (arm64)" };
 
 const PT_INTERP = 3;
 const SHT_DYNAMIC = 6;
@@ -30,6 +37,7 @@ export async function readElfNeeds(path: string): Promise<ElfNeeds | undefined> 
     const h = await readAt(fh, 0, 64);
     // \x7fELF, ELFCLASS64, ELFDATA2LSB.
     if (h.length < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return undefined;
+    const machine = h.readUInt16LE(0x12);
     const phoff = Number(h.readBigUInt64LE(0x20));
     const shoff = Number(h.readBigUInt64LE(0x28));
     const phentsize = h.readUInt16LE(0x36);
@@ -91,7 +99,7 @@ export async function readElfNeeds(path: string): Promise<ElfNeeds | undefined> 
         at += next;
       }
     }
-    return { interpreter, libraries };
+    return { machine, interpreter, libraries };
   } finally {
     await fh.close();
   }

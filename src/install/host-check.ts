@@ -19,7 +19,7 @@ import { basename, isAbsolute, join, relative } from "node:path";
 import { isRecord } from "../cni/is-record.ts";
 import { ExecError, execFileWithDeadline } from "../util/exec-file.ts";
 import type { Logger } from "../util/logger.ts";
-import { readElfNeeds, type ElfNeeds } from "./elf-needs.ts";
+import { ELF_MACHINE_NAMES, ELF_MACHINES, readElfNeeds, type ElfNeeds } from "./elf-needs.ts";
 import { sha256File } from "./files.ts";
 
 export const HOST_CHECK_ENV = "MULTUS_TS_HOST_CHECK";
@@ -127,6 +127,13 @@ async function explain(err: ExecError, o: HostCheckOptions, installed: string): 
     return `chroot into ${o.hostRoot} failed (${stderr}): the container needs CAP_SYS_CHROOT (in the runtime's default capabilities; a securityContext that drops ALL must add it back) (${FIX})`;
   }
   if (err.exitCode === null && /ENOENT/.test(err.message)) return `${chrootCommand()} not found in this container: the image ships /usr/sbin/chroot (${FIX})`;
+  // Before the exec's own words, which vary: for a foreign ELF the kernel says ENOEXEC, and chroot's
+  // execvp then runs it with the node's /bin/sh, whose complaint (or ENOENT without one) is the stderr.
+  const here = ELF_MACHINES[process.arch];
+  if (needs !== undefined && here !== undefined && needs.machine !== here) {
+    const name = (m: number): string => ELF_MACHINE_NAMES[m] ?? `ELF machine ${String(m)}`;
+    return `it is built for ${name(needs.machine)} and the node is ${name(here)} (Exec format error): an image for another architecture? (${FIX})`;
+  }
   let m: RegExpExecArray | null;
   if ((m = /error while loading shared libraries: ([^:\s]+): cannot open shared object file/.exec(stderr)) !== null) {
     return `the node has no ${m[1] ?? "?"}${providedBy(m[1] ?? "")}.${needed}`;

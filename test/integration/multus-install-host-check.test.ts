@@ -60,10 +60,15 @@ async function fakeNode(t: TestContext): Promise<FakeNode> {
   return node;
 }
 
-function install(node: FakeNode, type: "thick" | "thin", extra: readonly string[] = []): { status: number | null; stderr: string } {
+/**
+ * `wrap`: a command line the installer runs under (`setpriv …` to drop a capability, `unshare -m sh -c
+ * '… "$@"'` to mount something in a mount namespace of its own first); "$@" is the installer's.
+ */
+function install(node: FakeNode, type: "thick" | "thin", extra: readonly string[] = [], wrap: readonly string[] = []): { status: number | null; stderr: string } {
   const args = ["--type", type, "--source-dir", node.src, "--cni-bin-dir", node.bin, "--cni-conf-dir", node.conf, "--host-root", node.root, "--service-account-dir", node.sa, ...(type === "thin" ? ["--skip-config-watch"] : []), ...extra];
   // No API server is contacted: thin mode only renders the kubeconfig from the volume and the env.
-  const r = spawnSync(binPath("multus-install"), args, { encoding: "utf8", timeout: 120_000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: "6443" } });
+  const [file, ...argv] = [...wrap, binPath("multus-install"), ...args];
+  const r = spawnSync(file ?? "", argv, { encoding: "utf8", timeout: 120_000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: "6443" } });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -146,6 +151,40 @@ describe("multus-install host check: the node must run the executables before an
     const r = install(node, "thin");
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`the node's glibc \\(\\S*libc\\.so\\.6\\) is older than ${newestGlibc().replace(/\./g, "\\.")} \\(the loader: .*version \`GLIBC_`));
+    await assertNoConfig(node);
+  });
+
+  test("HOSTCHECK-NOEXEC a node whose CNI bin dir is on a noexec file system: the install fails naming noexec (a tmpfs mounted noexec in a mount namespace of the test's own)", async (t) => {
+    const node = await fakeNode(t);
+    const r = install(node, "thin", [], ["unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs -o noexec mt-noexec '${node.bin}' && exec "$@"`, "sh"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /the node cannot run \/opt\/cni\/bin\/multus .*execution is not permitted \(.*Permission denied\): is the node's CNI bin dir on a noexec file system\?/);
+    await assertNoConfig(node);
+  });
+
+  test("HOSTCHECK-ARCH an executable for another CPU (an AArch64 ELF where multus should be): the install fails naming the architecture", async (t) => {
+    const node = await fakeNode(t);
+    // The 64-byte ELF header of a little-endian AArch64 executable (e_machine 183) and nothing else:
+    // the kernel refuses it (ENOEXEC; chroot's execvp then tries the node's /bin/sh, which this fake
+    // node lacks: the exec's own words vary, the message comes from the ELF header).
+    const elf = Buffer.alloc(64);
+    elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+    elf.writeUInt16LE(2, 16); // ET_EXEC
+    elf.writeUInt16LE(183, 18); // EM_AARCH64
+    elf.writeUInt32LE(1, 20);
+    elf.writeUInt16LE(64, 52); // e_ehsize
+    await writeFile(join(node.src, "multus"), elf, { mode: 0o755 });
+    const r = install(node, "thin");
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /the node cannot run \/opt\/cni\/bin\/multus .*: it is built for AArch64 \(arm64\) and the node is x86-64 \(Exec format error\): an image for another architecture\?/);
+    await assertNoConfig(node);
+  });
+
+  test("HOSTCHECK-CHROOT without CAP_SYS_CHROOT (a securityContext that drops ALL): the install fails naming the capability", async (t) => {
+    const node = await fakeNode(t);
+    const r = install(node, "thin", [], ["setpriv", "--bounding-set", "-sys_chroot", "--inh-caps", "-sys_chroot", "--"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /chroot into .* failed \(.*\): the container needs CAP_SYS_CHROOT/);
     await assertNoConfig(node);
   });
 
