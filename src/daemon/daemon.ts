@@ -158,6 +158,9 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   });
   // Whether `multus.sock` is this daemon's (claimSocket, watchSocket); set once the socket is claimed.
   let socketOwned = false;
+  // No daemon serves multus.sock and this one cannot publish it again (its anchor was removed with
+  // the directory): /healthz turns 500, so the kubelet restarts it and it claims the socket afresh.
+  let socketLost = false;
   const ready = (): boolean => configProblem === undefined && !draining && synced && socketOwned && generator.current !== undefined;
   const server = createCniServer({
     handlers,
@@ -196,8 +199,9 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
   const claim = await claimSocket(server, config.socketDir, socketPath, log);
   socket.claim = claim;
   socketOwned = true;
-  const socketWatch = watchSocket(claim, socketPath, log, (owned) => {
-    socketOwned = owned;
+  const socketWatch = watchSocket(claim, socketPath, log, (state) => {
+    socketOwned = state === "owned";
+    socketLost = state === "lost";
   });
   log.info({ socket: socketPath, node, connectionLimit: config.connectionLimit, queueLimit: config.queueLimit, locks }, "multus-daemon listening");
 
@@ -207,7 +211,8 @@ export async function startDaemon(config: DaemonConfig, stderr: (line: string) =
       const path = (req.url ?? "").split("?")[0];
       // The kubelet's probes (a hostNetwork pod's httpGet reaches 127.0.0.1 here; the socket it cannot).
       if (path === "/healthz") {
-        res.writeHead(200).end("ok\n");
+        if (socketLost) res.writeHead(500).end("the socket is gone and cannot be published again: restart\n");
+        else res.writeHead(200).end("ok\n");
         return;
       }
       if (path === "/readyz") {
@@ -330,7 +335,7 @@ function instrumented(runner: DelegateRunner, metrics: DaemonMetrics, labelOf: (
 interface SocketClaim {
   readonly dev: number;
   readonly ino: number;
-  /** `<socketDir>/.multus-daemon-<pid>.sock`: the listener's own name, unlinked by server.close(). */
+  /** `<socketDir>/.mtsd-<pid>-<random>`: the listener's own name, unlinked by server.close(). */
   readonly anchor: string;
 }
 
@@ -353,7 +358,8 @@ async function claimSocket(server: Server, dir: string, path: string, log: Logge
   }
   await sweepStaleNames(dir);
   // Unique among daemons sharing the directory, also without hostPID (each may be PID 1).
-  const anchor = join(dir, `${ANCHOR_PREFIX}${String(process.pid)}-${randomBytes(4).toString("hex")}.sock`);
+  const anchor = join(dir, `${ANCHOR_PREFIX}${String(process.pid)}-${randomBytes(3).toString("hex")}`);
+  if (Buffer.byteLength(anchor) > 107) throw new Error(`socketDir ${dir} is too long: the daemon's socket names in it (${anchor}) exceed the 107 bytes a unix socket path may have`);
   // The socket is created with the umask's mode: no moment with other users allowed in.
   const previous = process.umask(0o177);
   try {
@@ -373,7 +379,8 @@ async function claimSocket(server: Server, dir: string, path: string, log: Logge
   return { dev: bound.dev, ino: bound.ino, anchor };
 }
 
-const ANCHOR_PREFIX = ".multus-daemon-";
+/** Short, so that the anchor's path fits a unix socket's 108 bytes wherever multus.sock does. */
+const ANCHOR_PREFIX = ".mtsd-";
 
 /**
  * What daemons killed with -9 left in the socket directory: anchors nobody listens on any more, and
@@ -382,10 +389,29 @@ const ANCHOR_PREFIX = ".multus-daemon-";
 async function sweepStaleNames(dir: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const path = join(dir, name);
-    if (/^multus\.sock\.[0-9a-f-]+\.tmp$/.test(name)) await rm(path, { force: true });
-    else if (name.startsWith(ANCHOR_PREFIX) && name.endsWith(".sock") && !(await answers(path))) await rm(path, { force: true });
+    if (/^multus\.sock\.[0-9a-f]+\.tmp$/.test(name)) {
+      // Another daemon's publish in progress is a moment old; a killed one's stays.
+      const st = await lstat(path).catch(() => undefined);
+      if (st !== undefined && Date.now() - st.mtimeMs > STALE_TMP_MS) await rm(path, { force: true });
+      continue;
+    }
+    const pid = name.startsWith(ANCHOR_PREFIX) ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(ANCHOR_PREFIX.length))?.[1] : undefined;
+    // A daemon starting beside this one has an anchor that may not answer yet: only a dead PID's goes.
+    if (pid !== undefined && !pidAlive(Number(pid)) && !(await answers(path))) await rm(path, { force: true });
   }
 }
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** How old a temporary name must be before a starting daemon takes it for a killed one's. */
+const STALE_TMP_MS = 60_000;
 
 /** multus.sock as a second name of the anchor, replacing whatever had that name in one step. */
 async function publishSocket(anchor: string, path: string): Promise<void> {
@@ -411,41 +437,43 @@ const FOREIGN_PROBE_MS = 10_000;
  * over, that name was ours: it is published again from the anchor. A stale file is replaced too. A
  * socket another daemon listens on is a newer daemon's (upstream's starting again for a rollback, or
  * ours replacing this one): this daemon yields — not ready, the name left alone — and takes it back
- * only if that daemon goes. `onOwned` is told each change.
+ * only if that daemon goes. Should nobody serve the name while this daemon's anchor is gone too (the
+ * directory was emptied — upstream's daemon does that when it starts), it cannot listen again: it is
+ * "lost", and its /healthz asks the kubelet for a restart. `onState` is told each change.
  */
-function watchSocket(claim: SocketClaim, path: string, log: Logger, onOwned: (owned: boolean) => void): NodeJS.Timeout {
-  let owned = true;
+function watchSocket(claim: SocketClaim, path: string, log: Logger, onState: (state: "owned" | "yielded" | "lost") => void): NodeJS.Timeout {
+  let state: "owned" | "yielded" | "lost" = "owned";
   let busy = false;
   // The newer daemon's socket this one yielded to, and when it was last seen answering: probed
   // again only every FOREIGN_PROBE_MS while it stays the same file (one connection per check is
   // not sent to a daemon that is not ours every second).
   let foreign: { dev: number; ino: number; at: number } | undefined;
-  const set = (value: boolean): void => {
-    if (value !== owned) onOwned(value);
-    owned = value;
+  const set = (value: "owned" | "yielded" | "lost"): void => {
+    if (value !== state) onState(value);
+    state = value;
   };
   const check = async (): Promise<void> => {
     if (await sameFile(path, claim)) {
-      set(true);
+      set("owned");
       return;
     }
     const st = await lstat(path).catch(() => undefined);
     if (st !== undefined && foreign !== undefined && st.dev === foreign.dev && st.ino === foreign.ino && Date.now() - foreign.at < FOREIGN_PROBE_MS) return;
     if (st !== undefined && (!st.isSocket() || (await answers(path)))) {
-      if (owned) log.warn({ socket: path }, "another daemon took over the socket: this one is not ready until that daemon goes");
+      if (state === "owned") log.warn({ socket: path }, "another daemon took over the socket: this one is not ready until that daemon goes");
       foreign = { dev: st.dev, ino: st.ino, at: Date.now() };
-      set(false);
+      set("yielded");
       return;
     }
     foreign = undefined;
     if (!(await sameFile(claim.anchor, claim))) {
-      if (owned) log.error({ socket: path, anchor: claim.anchor }, "the socket was removed with this daemon's own name for it (its directory was emptied): restart this daemon to listen again");
-      set(false);
+      if (state !== "lost") log.error({ socket: path, anchor: claim.anchor }, "no daemon serves the socket, and this one's own name for it was removed with its directory: /healthz fails so that the kubelet restarts it");
+      set("lost");
       return;
     }
     await publishSocket(claim.anchor, path);
     log.info({ socket: path }, st === undefined ? "the socket's name was removed (a daemon that had it before unlinks it when it stops): published again" : "replaced a stale socket file");
-    set(true);
+    set("owned");
   };
   const timer = setInterval(() => {
     if (busy) return;

@@ -157,8 +157,10 @@ export class ConfigGenerator {
     const rendered = c.multusConfigFile === "auto" ? await this.#renderAuto() : await this.#renderCopy(c.multusConfigFile);
     if (rendered === undefined) return;
     const onDisk = await readFile(rendered.path, "utf8").catch(() => undefined);
+    // Noted also when already there (an older Multus-TS may have written it, unnoted): uninstall
+    // must know it for ours.
+    await noteWritten(rendered.path, rendered.content);
     if (onDisk !== rendered.content) {
-      await noteWritten(rendered.path, rendered.content);
       await writeFileAtomic(rendered.path, rendered.content, { mode: 0o600 });
       this.#opts.log.info({ path: rendered.path, master: rendered.master, reason }, onDisk === undefined ? "wrote the Multus CNI config" : "rewrote the Multus CNI config");
       this.#opts.onWrite?.(rendered, reason);

@@ -84,6 +84,30 @@ export function removeUpstreamScratchCache(cniDir: string, containerId: string):
   });
 }
 
+/** What upstream writes into each plugin of the record's own Bytes after loading: the device and the pod's cni-args. */
+const INJECTED_KEYS = ["deviceID", "pciBusID", "args"] as const;
+
+/**
+ * The list as loaded, with what upstream injected into the record's copy put back plugin by plugin.
+ * When the two lists do not line up (a different plugin count or types), the record's own copy is
+ * what upstream ran last: it is taken as is.
+ */
+function withInjected(loaded: Record<string, unknown>, recorded: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (recorded === undefined) return loaded;
+  const lp = loaded["plugins"];
+  const rp = recorded["plugins"];
+  if (!Array.isArray(lp) || !Array.isArray(rp)) return recorded;
+  const typeOf = (p: unknown): unknown => (typeof p === "object" && p !== null ? (p as Record<string, unknown>)["type"] : undefined);
+  if (lp.length !== rp.length || lp.some((p, i) => typeOf(p) !== typeOf(rp[i]))) return recorded;
+  const plugins = lp.map((p: unknown, i) => {
+    const out = { ...(p as Record<string, unknown>) };
+    const rec = rp[i] as Record<string, unknown>;
+    for (const k of INJECTED_KEYS) if (rec[k] !== undefined) out[k] = rec[k];
+    return out;
+  });
+  return { ...loaded, plugins };
+}
+
 /** A base64 JSON object from a record; with `listOnly`, only one with a `plugins` list. */
 function decodeConfig(b64: unknown, listOnly: boolean): Record<string, unknown> | undefined {
   if (typeof b64 !== "string" || b64 === "") return undefined;
@@ -106,7 +130,9 @@ function toAttachment(rec: unknown, index: number, req: CniRequest, path: string
   // struct, which keeps only the fields that struct knows (a bridge's `ipam` loses `subnet`: upstream's
   // own DEL fails on it and leaks the lease, multus#1449). So the list's bytes come first.
   const list = r["CNINetworkConfigList"];
-  const conf = (typeof list === "object" && list !== null ? decodeConfig((list as Record<string, unknown>)["Bytes"], true) : undefined) ?? decodeConfig(r["Bytes"], false);
+  const recorded = decodeConfig(r["Bytes"], false);
+  const loaded = typeof list === "object" && list !== null ? decodeConfig((list as Record<string, unknown>)["Bytes"], true) : undefined;
+  const conf = loaded === undefined ? recorded : withInjected(loaded, recorded);
   if (conf === undefined) return undefined;
   const fallbackName = typeof r["Name"] === "string" && r["Name"] !== "" ? r["Name"] : undefined;
   if (!Array.isArray(conf["plugins"]) && typeof conf["type"] !== "string") return undefined;

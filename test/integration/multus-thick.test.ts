@@ -10,7 +10,7 @@
 // and host-local plugins, curl. Wrappers (slow-wrappers.ts) only delay a real plugin when told to.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -145,9 +145,11 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     // What a daemon killed with -9 leaves: an anchor nobody listens on, a temporary name of a publish.
     const dead = createServer();
     await new Promise<void>((resolve) => dead.listen(join(b.socketDir, "x.sock"), resolve));
-    await rename(join(b.socketDir, "x.sock"), join(b.socketDir, ".multus-daemon-4242-0badf00d.sock"));
+    // (A PID above any pid_max: no process has it.)
+    await rename(join(b.socketDir, "x.sock"), join(b.socketDir, ".mtsd-99999999-0badf0"));
     await close(dead);
     await writeFile(join(b.socketDir, "multus.sock.0badf00d.tmp"), "");
+    await utimes(join(b.socketDir, "multus.sock.0badf00d.tmp"), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
 
     const upstream = other();
     await listen(upstream.server);
@@ -160,7 +162,7 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     assert.equal(upstream.connections(), before, "and none reaches the old one");
     assert.equal((await stat(sock)).mode & 0o777, 0o600);
     const names = await readdir(b.socketDir);
-    assert.ok(!names.includes(".multus-daemon-4242-0badf00d.sock") && !names.includes("multus.sock.0badf00d.tmp"), `a killed daemon's names are swept at start: ${names.join(", ")}`);
+    assert.ok(!names.includes(".mtsd-99999999-0badf0") && !names.includes("multus.sock.0badf00d.tmp"), `a killed daemon's names are swept at start: ${names.join(", ")}`);
 
     // Upstream's DaemonSet deleted: its close unlinks multus.sock, this daemon's by now.
     await close(upstream.server);
@@ -184,6 +186,21 @@ describe("multus-daemon and multus-shim (thick mode)", () => {
     await socketGet(sock, "/readyz").catch(() => undefined);
     assert.equal(newer.connections(), seen + 1, "and it still reaches the newer daemon");
     assert.deepEqual((await readdir(b.socketDir)).filter((f) => f !== "multus.sock"), [], "no anchor or temporary name left behind");
+
+    // Upstream's daemon restarting while ours runs empties the directory (os.RemoveAll) and listens;
+    // when it then goes, nobody serves the socket and ours has lost its own name for it: /healthz
+    // turns 500, so that the kubelet restarts it (and it claims the socket afresh).
+    const again = await b.startDaemon();
+    const healthz = async (): Promise<string> => (await execInNetns(b.node.name, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:19093/healthz"]).catch(() => ({ stdout: "none" }))).stdout;
+    const restarted = other();
+    for (const f of await readdir(b.socketDir)) await rm(join(b.socketDir, f), { force: true });
+    await listen(restarted.server);
+    await waitFor("this daemon not ready", async () => (await readyz()) === "500", 10_000);
+    assert.equal(await healthz(), "200", "yielding to a live daemon is healthy");
+    await close(restarted.server);
+    await waitFor("/healthz 500", async () => (await healthz()) === "500", 10_000);
+    assert.match(await again.log(), /no daemon serves the socket, and this one's own name for it was removed/);
+    await again.stop("SIGTERM", 10_000);
   });
 
   test("the daemon checks its config's Multus keys at start: a bad one keeps /readyz at 500 with the key named; logLevel in any case is accepted, an unknown one only warned about (upstream tolerates both)", async (t) => {

@@ -48,6 +48,28 @@ test("a conflist cluster network in upstream's record is read from the list libc
   assert.deepEqual([bridge.network, bridge.ifName, (bridge.delegate.plugins[0] as Record<string, unknown>)["bridge"]], ["up1/bridge", "net1", "mynet"]);
 });
 
+test("what upstream injects into its record's copy of a conflist (deviceID, pciBusID, the pod's cni-args) is kept over the list as loaded; lists that do not line up fall back to the record's copy", async () => {
+  const own = join(dir, "inject");
+  await mkdir(own);
+  const records = JSON.parse(await readFile(THICK_FIXTURE, "utf8")) as Record<string, unknown>[];
+  const first = records[0] as { Bytes: string };
+  const copy = JSON.parse(Buffer.from(first.Bytes, "base64").toString()) as { plugins: Record<string, unknown>[] };
+  Object.assign(copy.plugins[0] ?? {}, { deviceID: "0000:3b:02.1", args: { cni: { extra: "x" } } });
+  first.Bytes = Buffer.from(JSON.stringify(copy)).toString("base64");
+  await writeFile(join(own, "abc3"), JSON.stringify(records));
+  const got = await readUpstreamScratchCache(own, req("abc3"));
+  assert.ok(got !== undefined && "plan" in got, JSON.stringify(got));
+  const plugin = got.plan.attachments[0]?.delegate.plugins[0] as Record<string, unknown>;
+  assert.deepEqual([plugin["deviceID"], plugin["args"], (plugin["ipam"] as Record<string, unknown>)["subnet"]], ["0000:3b:02.1", { cni: { extra: "x" } }, "10.244.0.0/24"]);
+  // A record whose copy has another plugin list than the loaded one: the copy, as upstream ran it last.
+  copy.plugins.pop();
+  first.Bytes = Buffer.from(JSON.stringify(copy)).toString("base64");
+  await writeFile(join(own, "abc4"), JSON.stringify(records));
+  const other = await readUpstreamScratchCache(own, req("abc4"));
+  assert.ok(other !== undefined && "plan" in other);
+  assert.deepEqual(other.plan.attachments[0]?.delegate.plugins.map((p) => p.type), ["bridge"]);
+});
+
 test("the scratch cache upstream Multus v4.3.0 wrote decodes into the plan it would DEL", async () => {
   await copyFile(FIXTURE, join(dir, "abc1"));
   const got = await readUpstreamScratchCache(dir, req("abc1"));

@@ -86,6 +86,8 @@ function listen(from: Endpoint, to: Endpoint): Promise<Server> {
 
 /** The longest CONNECT request head accepted; kube-apiserver's is one line and a Host header. */
 const MAX_CONNECT_HEAD = 4096;
+/** How long a client may take to send its CONNECT head. */
+const CONNECT_HEAD_TIMEOUT_MS = 30_000;
 
 /** Where `CONNECT host:port` goes: a node's kubelet socket by route, else loopback TCP, else nowhere. */
 function connectTarget(routes: string, host: string, port: number): Endpoint | undefined {
@@ -113,6 +115,7 @@ function connectProxy(from: Endpoint, routes: string): Promise<Server> {
         return;
       }
       client.off("data", onData);
+      client.setTimeout(0);
       client.pause();
       const line = head.subarray(0, head.indexOf("\r\n")).toString("latin1");
       const rest = head.subarray(end + 4);
@@ -142,6 +145,9 @@ function connectProxy(from: Endpoint, routes: string): Promise<Server> {
     };
     client.on("data", onData);
     client.on("error", () => client.destroy());
+    // A client that never finishes its CONNECT head is not kept forever.
+    // (Cleared once the head is read: a tunnel may then stay idle as long as its ends like.)
+    client.setTimeout(CONNECT_HEAD_TIMEOUT_MS, () => client.destroy());
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);

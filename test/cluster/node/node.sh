@@ -433,9 +433,11 @@ import_images() {
   if [[ "$mode" == none ]]; then
     # Built once per control plane (and again when dist/bin changed), imported into every node.
     local image="$state/multus-ts.oci.tar"
-    if ! [[ -s "$image" && "$image" -nt "$repo_root/dist/bin/multus" && "$image" -nt "$repo_root/dist/bin/multus-shim" ]]; then
-      bash "$repo_root/scripts/image.sh" "$image.tmp" >/dev/null || die "could not build the Multus-TS image (scripts/image.sh)"
-      mv -f "$image.tmp" "$image"
+    if ! [[ -s "$image" && "$image" -nt "$repo_root/dist/bin/multus" && "$image" -nt "$repo_root/dist/bin/multus-shim" && "$image" -nt "$repo_root/scripts/image.sh" ]]; then
+      local tmp
+      tmp="$(mktemp "$state/multus-ts.oci.tar.XXXXXX")"  # two nodes starting at once build apart
+      bash "$repo_root/scripts/image.sh" "$tmp" >/dev/null || { rm -f "$tmp"; die "could not build the Multus-TS image (scripts/image.sh)"; }
+      mv -f "$tmp" "$image"
     fi
     ctr_ images import --platform linux/amd64 "$image" >&2
   fi
