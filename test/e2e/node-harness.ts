@@ -35,10 +35,35 @@ export interface NodeInfo {
   readonly stateDir: string;
 }
 
-function field(stdout: string, key: string): string {
+/** The value of a `KEY=VALUE` line a script printed (`what` names the script in the error). */
+function field(stdout: string, key: string, what = "cluster.sh node-up"): string {
   const value = new RegExp(`^${key}=(.*)$`, "m").exec(stdout)?.[1];
-  if (value === undefined) throw new Error(`cluster.sh node-up printed no ${key}= line:\n${stdout}`);
+  if (value === undefined) throw new Error(`${what} printed no ${key}= line:\n${stdout}`);
   return value;
+}
+
+/** A third-party image built here from the Go module proxy (node/whereabouts.sh, node/upstream-multus.sh). */
+export interface GoModuleImage {
+  /** The OCI archive. */
+  readonly image: string;
+  /** The name it carries (its project's, with the release as tag). */
+  readonly imageName: string;
+  /** The module's source directory: its manifests are applied from there. */
+  readonly moduleDir: string;
+}
+
+/** `bash <script> build`: builds (or finds cached) the image; its first build may take minutes. */
+export async function buildGoModuleImage(script: string): Promise<GoModuleImage> {
+  const what = `${script.split("/").pop() ?? script} build`;
+  const result = await run("bash", [script, "build"], { timeoutMs: 30 * 60_000, echoStderr: true });
+  if (result.code !== 0) throw new CommandError(what, result);
+  return { image: field(result.stdout, "IMAGE", what), imageName: field(result.stdout, "IMAGE_NAME", what), moduleDir: field(result.stdout, "MODULE_DIR", what) };
+}
+
+/** `ctr images import` into a node's containerd: what a registry pull would have put there. */
+export async function importImage(node: NodeInfo, archive: string): Promise<void> {
+  const result = await run("ctr", ["--address", join(node.stateDir, "containerd.sock"), "--namespace", "k8s.io", "images", "import", "--platform", "linux/amd64", archive], { timeoutMs: 120_000 });
+  if (result.code !== 0) throw new CommandError(`ctr images import ${archive}`, result);
 }
 
 /**

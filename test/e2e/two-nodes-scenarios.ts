@@ -8,43 +8,20 @@
 // Whereabouts v0.9.2 as its users install it: its CRDs, RBAC and DaemonSet from its module, its
 // executables built from the Go module proxy into an image built here (node/whereabouts.sh).
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
 import { kubectl, run, CommandError, tryKubectl } from "../cluster/harness.ts";
 import { applyExample, cniDirs, deletePods, expectNoResidue, installWith, rollout, SYSTEM } from "./install-helpers.ts";
-import { createNamespace, networkStatus, podExec, startNode, useNode, waitPodReady, type NodeInfo } from "./node-harness.ts";
+import { buildGoModuleImage, createNamespace, importImage, networkStatus, podExec, startNode, useNode, waitPodReady, type GoModuleImage, type NodeInfo } from "./node-harness.ts";
 
 const first = useNode();
 const whereaboutsScript = new URL("../cluster/node/whereabouts.sh", import.meta.url).pathname;
 
-interface Whereabouts {
-  readonly image: string;
-  readonly imageName: string;
-  readonly moduleDir: string;
-}
-
-function field(stdout: string, key: string): string {
-  const value = new RegExp(`^${key}=(.*)$`, "m").exec(stdout)?.[1];
-  if (value === undefined) throw new Error(`whereabouts.sh printed no ${key}= line:\n${stdout}`);
-  return value;
-}
-
-async function buildWhereabouts(): Promise<Whereabouts> {
-  const result = await run("bash", [whereaboutsScript, "build"], { timeoutMs: 30 * 60_000, echoStderr: true });
-  if (result.code !== 0) throw new CommandError("whereabouts.sh build", result);
-  return { image: field(result.stdout, "IMAGE"), imageName: field(result.stdout, "IMAGE_NAME"), moduleDir: field(result.stdout, "MODULE_DIR") };
-}
-
-/** `ctr images import` into a node's containerd: what a registry pull would have put there. */
-async function importImage(node: NodeInfo, archive: string): Promise<void> {
-  const result = await run("ctr", ["--address", join(node.stateDir, "containerd.sock"), "--namespace", "k8s.io", "images", "import", "--platform", "linux/amd64", archive], { timeoutMs: 120_000 });
-  if (result.code !== 0) throw new CommandError(`ctr images import ${archive}`, result);
-}
-
 /** Whereabouts' own manifests from its module: the CRDs, and the DaemonSet (with RBAC) with the image's tag pinned. */
-async function whereaboutsManifests(w: Whereabouts): Promise<{ crds: string[]; daemonset: string }> {
+async function whereaboutsManifests(w: GoModuleImage): Promise<{ crds: string[]; daemonset: string }> {
   const crds = ["ippools", "overlappingrangeipreservations", "nodeslicepools"].map((c) => join(w.moduleDir, "doc", "crds", `whereabouts.cni.cncf.io_${c}.yaml`));
-  const daemonset = (await run("cat", [join(w.moduleDir, "doc", "crds", "daemonset-install.yaml")])).stdout;
+  const daemonset = await readFile(join(w.moduleDir, "doc", "crds", "daemonset-install.yaml"), "utf8");
   const pinned = daemonset.replace(/ghcr\.io\/k8snetworkplumbingwg\/whereabouts:latest/g, w.imageName);
   assert.notEqual(pinned, daemonset, "whereabouts' daemonset-install.yaml names its image as expected");
   return { crds, daemonset: pinned };
@@ -81,7 +58,7 @@ async function podsOn(nodeName: string): Promise<number> {
 
 /** Applies Whereabouts and removes it when the test ends (its DaemonSet leaves its files on the nodes, as it does for users). */
 async function installWhereabouts(t: TestContext, nodes: readonly NodeInfo[]): Promise<void> {
-  const w = await buildWhereabouts();
+  const w = await buildGoModuleImage(whereaboutsScript);
   for (const n of nodes) await importImage(n, w.image);
   const { crds, daemonset } = await whereaboutsManifests(w);
   t.after(async () => {

@@ -6,30 +6,23 @@
 // Multus-TS from `kubectl apply -k deploy/thick` and deploy/uninstall; the reference plugins. The
 // steps are docs/install.md's, "Upgrading in place from upstream Go Multus" and "Rolling back".
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test, type TestContext } from "node:test";
-import { kubectl, run, tryKubectl, CommandError } from "../cluster/harness.ts";
+import { kubectl, tryKubectl } from "../cluster/harness.ts";
 import { applyExample, cniDirs, deletePods, expectNoResidue, installWith, onNode, rollout, SYSTEM } from "./install-helpers.ts";
-import { createNamespace, createPod, eventMessages, eventually, podInterfaces, useNode, waitPodReady, type NodeInfo } from "./node-harness.ts";
+import { buildGoModuleImage, createNamespace, createPod, eventMessages, eventually, importImage, podInterfaces, useNode, waitPodReady, type NodeInfo } from "./node-harness.ts";
 
 const node = useNode();
 const upstreamScript = new URL("../cluster/node/upstream-multus.sh", import.meta.url).pathname;
 
-function field(stdout: string, key: string): string {
-  const value = new RegExp(`^${key}=(.*)$`, "m").exec(stdout)?.[1];
-  if (value === undefined) throw new Error(`upstream-multus.sh printed no ${key}= line:\n${stdout}`);
-  return value;
-}
-
 /** Upstream's thick manifest from its module with the image built here, imported into the node. */
 async function upstreamManifest(info: NodeInfo): Promise<string> {
-  const built = await run("bash", [upstreamScript, "build"], { timeoutMs: 30 * 60_000, echoStderr: true });
-  if (built.code !== 0) throw new CommandError("upstream-multus.sh build", built);
-  const imported = await run("ctr", ["--address", join(info.stateDir, "containerd.sock"), "--namespace", "k8s.io", "images", "import", "--platform", "linux/amd64", field(built.stdout, "IMAGE")], { timeoutMs: 120_000 });
-  if (imported.code !== 0) throw new CommandError("ctr images import", imported);
-  const manifest = (await run("cat", [join(field(built.stdout, "MODULE_DIR"), "deployments", "multus-daemonset-thick.yml")])).stdout;
-  const pinned = manifest.replace(/ghcr\.io\/k8snetworkplumbingwg\/multus-cni:snapshot-thick/g, field(built.stdout, "IMAGE_NAME"));
+  const built = await buildGoModuleImage(upstreamScript);
+  await importImage(info, built.image);
+  const manifest = await readFile(join(built.moduleDir, "deployments", "multus-daemonset-thick.yml"), "utf8");
+  const pinned = manifest.replace(/ghcr\.io\/k8snetworkplumbingwg\/multus-cni:snapshot-thick/g, built.imageName);
   assert.notEqual(pinned, manifest, "upstream's manifest names its image as expected");
   return pinned;
 }

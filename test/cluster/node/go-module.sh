@@ -1,11 +1,13 @@
 # shellcheck shell=bash
 # Executables of a Go module from the Go module proxy, built once into a cache keyed by version
-# (node/whereabouts.sh, node/upstream-multus.sh). Sourced; needs `log` and `die`. Defines:
+# (node/whereabouts.sh, node/upstream-multus.sh), and their images. Sourced after scripts/lib/oci.sh;
+# needs `log` and `die`. Defines:
 #   module_dir MODULE VERSION             prints the module's source directory (go mod download)
 #   build_go_executables SRC OUT LDFLAGS PKG=NAME…
 #                                         static builds of SRC's packages into OUT/NAME, unless all
 #                                         are there; one build per OUT at a time; a half-built
 #                                         executable never appears under its name
+#   cached_image DIR PREFIX NAME CONFIG FILL KEY_FILE…   (below)
 
 module_dir() {
   command -v go >/dev/null || die "go not found on PATH; it is needed once to build $1 $2"
@@ -41,4 +43,24 @@ build_go_executables() {
     log "built them in $((SECONDS - started)) s into $out"
   fi
   exec 8>&-
+}
+
+# cached_image DIR PREFIX NAME CONFIG FILL KEY_FILE…
+#   prints DIR/PREFIX-<key>.oci.tar, the key being the KEY_FILEs' sha256 (the recipe and what it
+#   packs, so an edit rebuilds); when missing, builds it: FILL ROOTFS (the caller's function) fills a
+#   fresh root, make_image (scripts/lib/oci.sh) packs it as NAME with CONFIG; an older key's goes
+cached_image() {
+  local dir="$1" prefix="$2" name="$3" config="$4" fill="$5"; shift 5
+  local key archive rootfs
+  key="$(cat "$@" | sha256sum | cut -c1-12)"
+  archive="$dir/$prefix-$key.oci.tar"
+  if [[ ! -s "$archive" ]]; then
+    rm -f "$dir/$prefix"-*.oci.tar
+    rootfs="$(mktemp -d)"
+    "$fill" "$rootfs"
+    make_image "$archive.tmp" "$name" "$rootfs" "$config"
+    rm -rf "$rootfs"
+    mv -f "$archive.tmp" "$archive"
+  fi
+  printf '%s\n' "$archive"
 }

@@ -29,27 +29,18 @@ source "$here/../../../scripts/lib/oci.sh"
 # shellcheck source=go-module.sh
 source "$here/go-module.sh"
 
-build_image() {
-  local src="$1" key archive rootfs exe
-  key="$(cat "${BASH_SOURCE[0]}" "$here/../../../scripts/lib/oci.sh" "$um_dir"/bin/* | sha256sum | cut -c1-12)"
-  archive="$um_dir/multus-cni-$key.oci.tar"
-  if [[ ! -s "$archive" ]]; then
-    rm -f "$um_dir"/multus-cni-*.oci.tar # an older recipe's
-    rootfs="$(mktemp -d)"
-    mkdir -p "$rootfs/usr/src/multus-cni/bin" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/etc"
-    chmod 1777 "$rootfs/tmp"
-    # Debian's /var/run -> /run: the runtime names sandbox netns /var/run/netns/…, the DaemonSet
-    # mounts the host's /run/netns.
-    mkdir -p "$rootfs/var" "$rootfs/run"
-    ln -s ../run "$rootfs/var/run"
-    for exe in multus-daemon multus-shim multus install_multus passthru; do cp "$um_dir/bin/$exe" "$rootfs/usr/src/multus-cni/bin/$exe"; done
-    cp "$src/LICENSE" "$rootfs/usr/src/multus-cni/LICENSE"
-    printf 'root:x:0:0:root:/root:/sbin/nologin\n' >"$rootfs/etc/passwd"
-    make_image "$archive.tmp" "$image_name" "$rootfs" '{"Entrypoint":["/usr/src/multus-cni/bin/multus-daemon"],"WorkingDir":"/"}'
-    rm -rf "$rootfs"
-    mv -f "$archive.tmp" "$archive"
-  fi
-  printf '%s\n' "$archive"
+# The image's root: the executables where its Dockerfile.thick puts them, and the LICENSE.
+fill_root() {
+  local rootfs="$1" src="$2" exe
+  mkdir -p "$rootfs/usr/src/multus-cni/bin" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/etc"
+  chmod 1777 "$rootfs/tmp"
+  # Debian's /var/run -> /run: the runtime names sandbox netns /var/run/netns/…, the DaemonSet
+  # mounts the host's /run/netns.
+  mkdir -p "$rootfs/var" "$rootfs/run"
+  ln -s ../run "$rootfs/var/run"
+  for exe in multus-daemon multus-shim multus install_multus passthru; do cp "$um_dir/bin/$exe" "$rootfs/usr/src/multus-cni/bin/$exe"; done
+  cp "$src/LICENSE" "$rootfs/usr/src/multus-cni/LICENSE"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\n' >"$rootfs/etc/passwd"
 }
 
 case "${1:-}" in
@@ -60,7 +51,9 @@ case "${1:-}" in
     build_go_executables "$src" "$um_dir/bin" "-s -w -X $module/pkg/multus.version=$version" \
       ./cmd/multus-daemon=multus-daemon ./cmd/multus-shim=multus-shim ./cmd/multus=multus \
       ./cmd/install_multus=install_multus ./cmd/passthru-cni=passthru
-    archive="$(build_image "$src")"
+    fill() { fill_root "$1" "$src"; }
+    archive="$(cached_image "$um_dir" multus-cni "$image_name" '{"Entrypoint":["/usr/src/multus-cni/bin/multus-daemon"],"WorkingDir":"/"}' fill \
+      "${BASH_SOURCE[0]}" "$here/go-module.sh" "$here/../../../scripts/lib/oci.sh" "$um_dir"/bin/{multus-daemon,multus-shim,multus,install_multus,passthru})"
     printf 'IMAGE=%s\nIMAGE_NAME=%s\nMODULE_DIR=%s\n' "$archive" "$image_name" "$src"
     ;;
   *) echo "usage: $0 build" >&2; exit 2 ;;

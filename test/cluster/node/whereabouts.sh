@@ -30,30 +30,20 @@ source "$here/../../../scripts/lib/oci.sh"
 # shellcheck source=go-module.sh
 source "$here/go-module.sh"
 
-build_image() {
-  local src="$1" key archive rootfs applet
-  # Keyed by this recipe and the executables, so an edit rebuilds.
-  key="$(cat "${BASH_SOURCE[0]}" "$here/../../../scripts/lib/oci.sh" "$wa_dir/bin/whereabouts" "$wa_dir/bin/ip-control-loop" | sha256sum | cut -c1-12)"
-  archive="$wa_dir/whereabouts-$key.oci.tar"
-  if [[ ! -s "$archive" ]]; then
-    [[ -x /bin/busybox ]] || die "/bin/busybox not found: apt-get install -y busybox-static"
-    rm -f "$wa_dir"/whereabouts-*.oci.tar  # an older recipe's
-    rootfs="$(mktemp -d)"
-    mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/host"
-    chmod 1777 "$rootfs/tmp"
-    cp /bin/busybox "$rootfs/bin/busybox"
-    while read -r applet; do
-      [[ "$applet" == busybox ]] || ln -s busybox "$rootfs/bin/$applet"
-    done < <(/bin/busybox --list)
-    cp "$wa_dir/bin/whereabouts" "$wa_dir/bin/ip-control-loop" "$rootfs/"
-    install -m 0755 "$src/script/install-cni.sh" "$src/script/lib.sh" "$src/script/token-watcher.sh" "$rootfs/"
-    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
-    printf 'root:x:0:\n' >"$rootfs/etc/group"
-    make_image "$archive.tmp" "$image_name" "$rootfs" '{"Env":["PATH=/bin"],"Cmd":["/install-cni.sh"],"WorkingDir":"/"}'
-    rm -rf "$rootfs"
-    mv -f "$archive.tmp" "$archive"
-  fi
-  printf '%s\n' "$archive"
+# The image's root: busybox as the shell and tools its scripts call, its executables and scripts.
+fill_root() {
+  local rootfs="$1" src="$2" applet
+  [[ -x /bin/busybox ]] || die "/bin/busybox not found: apt-get install -y busybox-static"
+  mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/host"
+  chmod 1777 "$rootfs/tmp"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  while read -r applet; do
+    [[ "$applet" == busybox ]] || ln -s busybox "$rootfs/bin/$applet"
+  done < <(/bin/busybox --list)
+  cp "$wa_dir/bin/whereabouts" "$wa_dir/bin/ip-control-loop" "$rootfs/"
+  install -m 0755 "$src/script/install-cni.sh" "$src/script/lib.sh" "$src/script/token-watcher.sh" "$rootfs/"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\n' >"$rootfs/etc/group"
 }
 
 case "${1:-}" in
@@ -63,7 +53,9 @@ case "${1:-}" in
     # As its hack/build-go.sh does: static, the version stamped into pkg/version.
     build_go_executables "$src" "$wa_dir/bin" "-s -w -X $module/pkg/version.Version=$version -X $module/pkg/version.ReleaseStatus=released" \
       ./cmd/=whereabouts ./cmd/controlloop/=ip-control-loop
-    archive="$(build_image "$src")"
+    fill() { fill_root "$1" "$src"; }
+    archive="$(cached_image "$wa_dir" whereabouts "$image_name" '{"Env":["PATH=/bin"],"Cmd":["/install-cni.sh"],"WorkingDir":"/"}' fill \
+      "${BASH_SOURCE[0]}" "$here/go-module.sh" "$here/../../../scripts/lib/oci.sh" "$wa_dir/bin/whereabouts" "$wa_dir/bin/ip-control-loop")"
     printf 'IMAGE=%s\nIMAGE_NAME=%s\nMODULE_DIR=%s\n' "$archive" "$image_name" "$src"
     ;;
   *) echo "usage: $0 build" >&2; exit 2 ;;
